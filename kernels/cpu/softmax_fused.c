@@ -1,0 +1,27 @@
+/* softmax/cpu/fused/f32: not written yet; reported unavailable until it is. */
+#include "../jb_kernels.h"
+
+#include <stdio.h>
+
+static int unavailable(char *why, size_t len)
+{
+    snprintf(why, len, "not implemented yet");
+    return JB_EUNAVAILABLE;
+}
+
+static int run(jb_exec *e)
+{
+    (void)e;
+    return JB_EUNAVAILABLE;
+}
+
+const jb_kernel jb_k_softmax_cpu_fused_f32 = {
+    .name = "softmax/cpu/fused/f32",
+    .op = JB_OP_SOFTMAX,
+    .backend = JB_BACKEND_CPU,
+    .variant = "fused",
+    .dtype = JB_DT_F32,
+    .tolerance = 1e-5,
+    .available = unavailable,
+    .run = run,
+};

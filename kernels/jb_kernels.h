@@ -1,0 +1,215 @@
+/*
+ * joulebench kernel library: the public interface.
+ *
+ * Ops, dtypes and problems; the registry of kernel descriptors named
+ * op/backend/variant/dtype; the fp64 oracle; and verification of a kernel
+ * against the oracle. The harness (bench/) sees kernels only through this
+ * header, so it never depends on one backend.
+ *
+ * Layouts are row-major and contiguous:
+ *   matmul    A[m][k], B[k][n]               -> C[m][n]
+ *   softmax   X[rows][cols]                  -> Y[rows][cols]
+ *   attention Q,K,V[b][h][n][d]              -> O[b][h][n][d]
+ * Errors are negative jb_status codes; jb_strerror() names them.
+ */
+#ifndef JB_KERNELS_H
+#define JB_KERNELS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef enum jb_status {
+    JB_OK = 0,
+    JB_EINVAL = -1,       /* bad argument or shape */
+    JB_ENOMEM = -2,       /* allocation failed or problem too large */
+    JB_EUNSUPPORTED = -3, /* kernel does not support this problem */
+    JB_EUNAVAILABLE = -4, /* kernel cannot run on this machine or build */
+    JB_EBACKEND = -5,     /* a vendor library or driver call failed */
+    JB_EVERIFY = -6,      /* output differs from the oracle beyond tolerance */
+    JB_EIO = -7,          /* file could not be read or written */
+    JB_EPARSE = -8,       /* malformed input text */
+    JB_STATUS_MIN = -8
+} jb_status;
+
+const char *jb_strerror(int status);
+
+typedef enum jb_op { JB_OP_MATMUL, JB_OP_SOFTMAX, JB_OP_ATTENTION, JB_OP_COUNT } jb_op;
+typedef enum jb_dtype { JB_DT_F32, JB_DT_TF32, JB_DT_BF16, JB_DT_INT8, JB_DT_COUNT } jb_dtype;
+typedef enum jb_backend { JB_BACKEND_CPU, JB_BACKEND_CUDA, JB_BACKEND_COUNT } jb_backend;
+
+const char *jb_op_name(jb_op op);
+const char *jb_dtype_name(jb_dtype dt);
+const char *jb_backend_name(jb_backend be);
+/* Returns the enum value, or -1 when the name is unknown. */
+int jb_op_from_name(const char *name);
+
+/* One problem: an op and its shape. Fields an op does not use stay 0.
+ * Attention's shape key "n" (sequence length) is the field seq. */
+typedef struct jb_problem {
+    jb_op op;
+    int64_t m, n, k;          /* matmul */
+    int64_t rows, cols;       /* softmax */
+    int64_t b, h, seq, d;     /* attention */
+    int causal;               /* softmax and attention: 0 or 1 */
+    double scale;             /* softmax: inputs are multiplied by scale before exp; 0 means 1 */
+} jb_problem;
+
+/* Largest single dimension accepted, and largest buffer in elements. */
+#define JB_DIM_MAX ((int64_t)1 << 31)
+
+/*
+ * Checks every field of p. Returns JB_OK, JB_EINVAL for zero, negative or
+ * unused-but-set sizes and bad flags, or JB_ENOMEM when a buffer would exceed
+ * SIZE_MAX or the machine's physical memory. When msg is not NULL it receives
+ * a one-line reason.
+ */
+int jb_problem_validate(const jb_problem *p, char *msg, size_t msg_len);
+
+/*
+ * Parses "k=v,k=v" into *p for op. Keys: matmul m,n,k; softmax rows,cols,causal
+ * (and optional scale); attention b,h,n,d,causal. causal defaults to 0, the rest
+ * are required. Returns JB_OK or JB_EPARSE/JB_EINVAL with a reason in msg.
+ * The parsed problem is also validated.
+ */
+int jb_problem_parse(jb_op op, const char *shape, jb_problem *p, char *msg, size_t msg_len);
+
+/* Writes the row-name form "m:1024/n:1024/k:1024" (no op prefix). */
+int jb_problem_format(const jb_problem *p, char *buf, size_t len);
+
+/* Useful work as DESIGN.md defines it, the same for every variant:
+ * matmul 2mnk; attention 4*b*h*n^2*d (halved when causal); softmax: elements. */
+double jb_problem_flops(const jb_problem *p);
+/* Elements processed (softmax: rows*cols; others: output elements). */
+double jb_problem_elements(const jb_problem *p);
+/* Minimum bytes moved at fp32: each input read once, each output written once. */
+double jb_problem_min_bytes(const jb_problem *p);
+
+/* Number of input tensors (2 for matmul, 1 for softmax, 3 for attention), the
+ * element count of input i, and of the output. Names are for --dump files. */
+int jb_problem_num_inputs(const jb_problem *p);
+size_t jb_problem_input_elems(const jb_problem *p, int i);
+size_t jb_problem_output_elems(const jb_problem *p);
+const char *jb_problem_input_name(const jb_problem *p, int i);
+const char *jb_problem_output_name(const jb_problem *p);
+
+/* Fills the inputs with reproducible values from seed (a per-op range that
+ * keeps softmax and attention away from trivial outputs). */
+void jb_problem_fill_inputs(const jb_problem *p, uint64_t seed, float *const in[]);
+
+/* ---- Executing a kernel ------------------------------------------------ */
+
+/* Everything a kernel's functions see. The caller allocates in, out and ws. */
+typedef struct jb_exec {
+    const jb_problem *p;
+    const float *in[3];   /* fp32 inputs, as jb_problem_num_inputs() lists them */
+    float *out;           /* fp32 output */
+    void *ws;             /* workspace_size() bytes, 64-byte aligned, or NULL if 0 */
+    size_t ws_size;
+    void *state;          /* owned by the kernel: set in setup, freed in teardown */
+} jb_exec;
+
+typedef struct jb_kernel {
+    const char *name;     /* "op/backend/variant/dtype" */
+    jb_op op;
+    jb_backend backend;
+    const char *variant;
+    jb_dtype dtype;
+    double tolerance;     /* largest accepted normalized error vs the oracle */
+    const char *summary;  /* one line for `joulebench list` */
+
+    /* Optional (NULL: always available). JB_OK, or JB_EUNAVAILABLE with why
+     * (no CPU flag, built without the library, no device). */
+    int (*available)(char *why, size_t len);
+    /* Optional (NULL: every valid problem of op). JB_OK or JB_EUNSUPPORTED with why. */
+    int (*supports)(const jb_problem *p, char *why, size_t len);
+    /* Optional (NULL: 0). Workspace the caller provides in jb_exec.ws. */
+    size_t (*workspace_size)(const jb_problem *p);
+    /* Optional, untimed: per-problem preparation (primitive creation, packing or
+     * quantization of inputs into state). May allocate; teardown frees. */
+    int (*setup)(jb_exec *e);
+    /* Timed. Computes out from in. Never allocates. */
+    int (*run)(jb_exec *e);
+    /* Optional: frees what setup made. Safe after a failed setup. */
+    void (*teardown)(jb_exec *e);
+    /* Optional, for quantized and reduced-precision kernels, after setup:
+     * writes into deq[i] the values input i takes inside the kernel after
+     * quantization and dequantization, so the oracle sees what the kernel saw.
+     * Inputs the kernel uses at full precision are copied unchanged. */
+    int (*dequantized_inputs)(const jb_exec *e, float *const deq[]);
+} jb_kernel;
+
+/* ---- Registry ------------------------------------------------------------ */
+
+size_t jb_registry_count(void);
+/* i in [0, count); NULL past the end. */
+const jb_kernel *jb_registry_get(size_t i);
+/* NULL when no kernel has that exact name. */
+const jb_kernel *jb_registry_find(const char *name);
+/* JB_OK, or the kernel's reason it cannot run here. */
+int jb_kernel_available(const jb_kernel *k, char *why, size_t len);
+/* Validates p, checks op, then the kernel's own supports(). */
+int jb_kernel_supports(const jb_kernel *k, const jb_problem *p, char *why, size_t len);
+size_t jb_kernel_workspace(const jb_kernel *k, const jb_problem *p);
+
+/* ---- Oracle -------------------------------------------------------------- */
+
+/* fp64 reference of p on fp32 inputs, into ref (fp64, output_elems long). */
+int jb_oracle_run(const jb_problem *p, const float *const in[], double *ref);
+
+/* ---- Verification -------------------------------------------------------- */
+
+typedef struct jb_verify_result {
+    int status;          /* JB_OK, JB_EVERIFY, or the error that stopped the check */
+    double max_err;      /* max |out - ref| / max(max |ref|, 1e-30) */
+    double max_abs_err;  /* max |out - ref| */
+    double tolerance;
+    size_t bad_index;    /* index of the worst element */
+    size_t unwritten;    /* output elements still holding the poison value */
+    size_t nonfinite;    /* NaN or Inf in the output */
+    int guard_ok;        /* 1 when the guard bytes around every buffer are intact */
+    char msg[256];       /* one line: why it failed, or a summary */
+} jb_verify_result;
+
+/* Buffers of one kernel execution with guard bytes around each. */
+typedef struct jb_buffers {
+    const jb_problem *p;
+    float *in[3];        /* kernel inputs (fp32, generated from seed) */
+    float *out;
+    void *ws;
+    size_t ws_size;
+    float *deq[3];       /* what the oracle sees: equals in[] unless the kernel quantizes */
+    double *ref;
+    void *blocks[12];    /* raw allocations, guard bytes around each */
+    size_t block_bytes[12];
+    int nblocks;
+} jb_buffers;
+
+/* Allocates and fills buffers for kernel k on p. JB_OK or JB_ENOMEM. */
+int jb_buffers_init(jb_buffers *b, const jb_kernel *k, const jb_problem *p, uint64_t seed);
+void jb_buffers_free(jb_buffers *b);
+/* 1 when every guard region is intact. */
+int jb_buffers_guards_ok(const jb_buffers *b);
+/* Fills the output with the poison bit pattern (a signalling NaN). */
+void jb_buffers_poison_output(jb_buffers *b);
+
+/*
+ * The check every kernel passes before it is timed: setup, poisoned output,
+ * one run, oracle on the inputs the kernel saw, element-wise comparison, guard
+ * bytes. On success e is left set up (state kept) so the caller can time it and
+ * then call the kernel's teardown through jb_exec_teardown; on failure it is torn down.
+ * Returns res->status.
+ */
+int jb_verify(const jb_kernel *k, jb_buffers *b, jb_exec *e, jb_verify_result *res);
+void jb_exec_teardown(const jb_kernel *k, jb_exec *e);
+
+/* One-shot: allocate, verify, free. */
+int jb_verify_once(const jb_kernel *k, const jb_problem *p, uint64_t seed, jb_verify_result *res);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,21 @@
+/*
+ * Every kernel joulebench knows, one line each. Adding a kernel is one line
+ * here plus the file that defines `const jb_kernel jb_k_<id>`; list, verify,
+ * the tests and run then see it with no other change.
+ */
+/* matmul */
+JB_KERNEL(matmul_cpu_naive_f32)
+JB_KERNEL(matmul_cpu_blocked_f32)
+JB_KERNEL(matmul_cpu_blocked_int8)
+JB_KERNEL(matmul_cpu_onednn_f32)
+JB_KERNEL(matmul_cpu_onednn_int8)
+/* softmax */
+JB_KERNEL(softmax_cpu_naive_f32)
+JB_KERNEL(softmax_cpu_fused_f32)
+JB_KERNEL(softmax_cpu_onednn_f32)
+/* attention */
+JB_KERNEL(attention_cpu_naive_f32)
+JB_KERNEL(attention_cpu_fused_f32)
+JB_KERNEL(attention_cpu_flash_f32)
+JB_KERNEL(attention_cpu_flash_int8)
+JB_KERNEL(attention_cpu_onednn_f32)

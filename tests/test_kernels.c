@@ -1,0 +1,184 @@
+/*
+ * Every registered kernel on every shape against the fp64 oracle: outputs
+ * poisoned beforehand and checked written, guard bytes checked, NaN/Inf
+ * rejected, normalized error under the kernel's tolerance. Registering a
+ * kernel adds its tests here with no other change. Also checks that the
+ * checker itself catches the faults it claims to catch.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <cmocka.h>
+
+#include "jb_kernels.h"
+
+/* Odd sizes (1, 7, 33, 127, 130, 257) so every tile remainder path runs. */
+static const jb_problem shapes[] = {
+    {.op = JB_OP_MATMUL, .m = 1, .n = 1, .k = 1},
+    {.op = JB_OP_MATMUL, .m = 7, .n = 13, .k = 5},
+    {.op = JB_OP_MATMUL, .m = 33, .n = 127, .k = 130},
+    {.op = JB_OP_MATMUL, .m = 127, .n = 257, .k = 33},
+    {.op = JB_OP_MATMUL, .m = 130, .n = 7, .k = 257},
+    {.op = JB_OP_MATMUL, .m = 257, .n = 130, .k = 127},
+    {.op = JB_OP_MATMUL, .m = 1, .n = 257, .k = 1000},
+    {.op = JB_OP_MATMUL, .m = 256, .n = 256, .k = 256},
+    {.op = JB_OP_MATMUL, .m = 300, .n = 520, .k = 600},
+    {.op = JB_OP_SOFTMAX, .rows = 1, .cols = 1},
+    {.op = JB_OP_SOFTMAX, .rows = 7, .cols = 33},
+    {.op = JB_OP_SOFTMAX, .rows = 33, .cols = 127, .causal = 1},
+    {.op = JB_OP_SOFTMAX, .rows = 127, .cols = 130},
+    {.op = JB_OP_SOFTMAX, .rows = 130, .cols = 257, .causal = 1, .scale = 0.125},
+    {.op = JB_OP_SOFTMAX, .rows = 257, .cols = 1, .causal = 1},
+    {.op = JB_OP_SOFTMAX, .rows = 300, .cols = 100, .causal = 1},
+    {.op = JB_OP_SOFTMAX, .rows = 5, .cols = 4099, .scale = 3.0},
+    {.op = JB_OP_ATTENTION, .b = 1, .h = 1, .seq = 1, .d = 16},
+    {.op = JB_OP_ATTENTION, .b = 1, .h = 1, .seq = 7, .d = 16, .causal = 1},
+    {.op = JB_OP_ATTENTION, .b = 2, .h = 3, .seq = 33, .d = 64},
+    {.op = JB_OP_ATTENTION, .b = 1, .h = 2, .seq = 127, .d = 80, .causal = 1},
+    {.op = JB_OP_ATTENTION, .b = 1, .h = 1, .seq = 130, .d = 128},
+    {.op = JB_OP_ATTENTION, .b = 2, .h = 3, .seq = 257, .d = 80, .causal = 1},
+    {.op = JB_OP_ATTENTION, .b = 1, .h = 1, .seq = 257, .d = 256},
+    {.op = JB_OP_ATTENTION, .b = 1, .h = 2, .seq = 200, .d = 24, .causal = 1},
+    {.op = JB_OP_ATTENTION, .b = 1, .h = 1, .seq = 33, .d = 8},   /* below the usual head dims */
+};
+#define NSHAPES (sizeof shapes / sizeof shapes[0])
+
+typedef struct kcase {
+    const jb_kernel *k;
+    const jb_problem *p;
+} kcase;
+
+static void test_kernel_shape(void **state)
+{
+    const kcase *c = *state;
+    char why[256], shape[128];
+    jb_problem_format(c->p, shape, sizeof shape);
+    if (jb_kernel_available(c->k, why, sizeof why)) {
+        print_message("[  SKIP    ] %s %s: unavailable: %s\n", c->k->name, shape, why);
+        skip();
+    }
+    if (jb_kernel_supports(c->k, c->p, why, sizeof why)) {
+        print_message("[  SKIP    ] %s %s: unsupported: %s\n", c->k->name, shape, why);
+        skip();
+    }
+    for (uint64_t seed = 1; seed <= 2; seed++) {
+        jb_verify_result r;
+        int rc = jb_verify_once(c->k, c->p, seed, &r);
+        if (rc != JB_OK)
+            fail_msg("%s %s seed %llu: %s (%s)", c->k->name, shape, (unsigned long long)seed, r.msg,
+                     jb_strerror(rc));
+        assert_int_equal(r.unwritten, 0);
+        assert_int_equal(r.nonfinite, 0);
+        assert_true(r.guard_ok);
+        assert_true(r.max_err <= c->k->tolerance);
+    }
+}
+
+/* ---- Faulty kernels: the checker must catch each fault ---------------- */
+
+static int run_wrong(jb_exec *e)
+{
+    size_t n = jb_problem_output_elems(e->p);
+    for (size_t i = 0; i < n; i++)
+        e->out[i] = 0.5f;
+    return JB_OK;
+}
+static int run_skip_last(jb_exec *e)
+{
+    const jb_kernel *naive = jb_registry_find("matmul/cpu/naive/f32");
+    int rc = naive->run(e);
+    /* Put the poison back into the last element, as if it were never written. */
+    memcpy(&e->out[jb_problem_output_elems(e->p) - 1], &(uint32_t){0x7fa5a5a5u}, 4);
+    return rc;
+}
+static int run_overflow(jb_exec *e)
+{
+    const jb_kernel *naive = jb_registry_find("matmul/cpu/naive/f32");
+    int rc = naive->run(e);
+    e->out[jb_problem_output_elems(e->p)] = 1.0f; /* one past the end: lands in the guard */
+    return rc;
+}
+static int run_nan(jb_exec *e)
+{
+    const jb_kernel *naive = jb_registry_find("matmul/cpu/naive/f32");
+    int rc = naive->run(e);
+    e->out[0] = 0.0f / 0.0f;
+    return rc;
+}
+static int run_slightly_off(jb_exec *e)
+{
+    const jb_kernel *naive = jb_registry_find("matmul/cpu/naive/f32");
+    int rc = naive->run(e);
+    e->out[3] *= 1.001f;
+    return rc;
+}
+
+static void check_fault(int (*run)(jb_exec *), const char *expect)
+{
+    jb_kernel bad = {.name = "matmul/cpu/faulty/f32", .op = JB_OP_MATMUL, .variant = "faulty",
+                     .tolerance = 1e-5, .run = run};
+    jb_problem p = {.op = JB_OP_MATMUL, .m = 9, .n = 10, .k = 11};
+    jb_verify_result r;
+    assert_int_equal(jb_verify_once(&bad, &p, 1, &r), JB_EVERIFY);
+    if (!strstr(r.msg, expect))
+        fail_msg("expected '%s' in '%s'", expect, r.msg);
+}
+
+static void test_checker_catches_faults(void **state)
+{
+    (void)state;
+    check_fault(run_wrong, "exceeds tolerance");
+    check_fault(run_skip_last, "never written");
+    check_fault(run_overflow, "guard bytes");
+    check_fault(run_nan, "NaN");
+    check_fault(run_slightly_off, "exceeds tolerance");
+}
+
+static void test_unsupported_is_skip_not_failure(void **state)
+{
+    (void)state;
+    const jb_kernel *k = jb_registry_find("attention/cpu/naive/f32");
+    jb_problem p = {.op = JB_OP_MATMUL, .m = 2, .n = 2, .k = 2};
+    jb_verify_result r;
+    char why[128];
+    assert_int_equal(jb_kernel_supports(k, &p, why, sizeof why), JB_EUNSUPPORTED);
+    assert_int_equal(jb_verify_once(k, &p, 1, &r), JB_EUNSUPPORTED);
+}
+
+int main(void)
+{
+    size_t nk = jb_registry_count();
+    size_t cap = nk * NSHAPES + 2, n = 0;
+    struct CMUnitTest *tests = calloc(cap, sizeof *tests);
+    kcase *cases = calloc(cap, sizeof *cases);
+    char (*names)[200] = calloc(cap, sizeof *names);
+    if (!tests || !cases || !names)
+        return 1;
+    tests[n++] = (struct CMUnitTest){"checker catches faults", test_checker_catches_faults, NULL, NULL, NULL};
+    tests[n++] = (struct CMUnitTest){"unsupported is skip", test_unsupported_is_skip_not_failure, NULL, NULL, NULL};
+    for (size_t i = 0; i < nk; i++) {
+        const jb_kernel *k = jb_registry_get(i);
+        for (size_t s = 0; s < NSHAPES; s++) {
+            if (shapes[s].op != k->op)
+                continue;
+            char shape[128];
+            jb_problem_format(&shapes[s], shape, sizeof shape);
+            snprintf(names[n], sizeof names[n], "%s/%s", k->name, shape);
+            cases[n] = (kcase){k, &shapes[s]};
+            tests[n] = (struct CMUnitTest){names[n], test_kernel_shape, NULL, NULL, &cases[n]};
+            n++;
+        }
+    }
+    const char *isa = getenv("JB_ISA");
+    char group[64];
+    snprintf(group, sizeof group, "kernels vs oracle (JB_ISA=%s)", isa ? isa : "best");
+    int failed = _cmocka_run_group_tests(group, tests, n, NULL, NULL);
+    free(tests);
+    free(cases);
+    free(names);
+    return failed;
+}

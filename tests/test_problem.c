@@ -1,0 +1,158 @@
+/* The problem validator, shape parser and formatter, per-op work, and the registry. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+#include <cmocka.h>
+
+#include "jb_kernels.h"
+
+static void expect_parse(jb_op op, const char *shape, int status, const char *msg_part)
+{
+    jb_problem p;
+    char msg[256] = "";
+    int rc = jb_problem_parse(op, shape, &p, msg, sizeof msg);
+    if (rc != status)
+        fail_msg("parse(%s, '%s') = %d (%s), want %d", jb_op_name(op), shape, rc, msg, status);
+    if (msg_part && !strstr(msg, msg_part))
+        fail_msg("parse(%s, '%s'): message '%s' lacks '%s'", jb_op_name(op), shape, msg, msg_part);
+}
+
+static void test_parse_good(void **state)
+{
+    (void)state;
+    jb_problem p;
+    char msg[128], buf[128];
+    assert_int_equal(jb_problem_parse(JB_OP_ATTENTION, "b=2,h=3,n=257,d=80,causal=1", &p, msg, sizeof msg), JB_OK);
+    assert_int_equal(p.b, 2);
+    assert_int_equal(p.h, 3);
+    assert_int_equal(p.seq, 257);
+    assert_int_equal(p.d, 80);
+    assert_int_equal(p.causal, 1);
+    assert_int_equal(jb_problem_format(&p, buf, sizeof buf), JB_OK);
+    assert_string_equal(buf, "b:2/h:3/n:257/d:80/causal:1");
+    assert_int_equal(jb_problem_parse(JB_OP_MATMUL, "k=5,m=1024,n=7", &p, msg, sizeof msg), JB_OK);
+    jb_problem_format(&p, buf, sizeof buf);
+    assert_string_equal(buf, "m:1024/n:7/k:5");
+    assert_int_equal(jb_problem_parse(JB_OP_SOFTMAX, "rows=4,cols=9,scale=0.5", &p, msg, sizeof msg), JB_OK);
+    assert_true(p.scale == 0.5);
+    assert_int_equal(p.causal, 0);
+}
+
+static void test_parse_bad(void **state)
+{
+    (void)state;
+    expect_parse(JB_OP_MATMUL, "m=0,n=1,k=1", JB_EINVAL, "positive");
+    expect_parse(JB_OP_MATMUL, "m=-3,n=1,k=1", JB_EINVAL, "positive");
+    expect_parse(JB_OP_MATMUL, "m=4,n=1", JB_EPARSE, "missing shape key 'k'");
+    expect_parse(JB_OP_MATMUL, "m=4,n=1,k=x", JB_EPARSE, "bad number for k");
+    expect_parse(JB_OP_MATMUL, "m=4,n=1,k=2,q=3", JB_EPARSE, "unknown shape key 'q'");
+    expect_parse(JB_OP_MATMUL, "m=4,m=5,n=1,k=2", JB_EPARSE, "twice");
+    expect_parse(JB_OP_MATMUL, "m4,n=1,k=2", JB_EPARSE, "not key=value");
+    expect_parse(JB_OP_MATMUL, "m=99999999999999999999,n=1,k=1", JB_EPARSE, "bad number");
+    expect_parse(JB_OP_MATMUL, "m=3000000000,n=1,k=1", JB_ENOMEM, "limit");
+    expect_parse(JB_OP_MATMUL, "m=2000000000,n=2000000000,k=2000000000", JB_ENOMEM, NULL);
+    expect_parse(JB_OP_ATTENTION, "b=1,h=1,n=4,d=4,causal=2", JB_EPARSE, "causal");
+    expect_parse(JB_OP_ATTENTION, "b=1,h=1,d=4", JB_EPARSE, "missing shape key 'n'");
+    expect_parse(JB_OP_SOFTMAX, "rows=1,cols=1,scale=-1", JB_EPARSE, "scale");
+    expect_parse(JB_OP_SOFTMAX, "rows=1,cols=1,m=3", JB_EPARSE, "unknown shape key");
+    expect_parse(JB_OP_SOFTMAX, "", JB_EPARSE, "missing");
+}
+
+static void test_validate(void **state)
+{
+    (void)state;
+    char msg[256];
+    jb_problem p = {.op = JB_OP_MATMUL, .m = 4, .n = 4, .k = 4};
+    assert_int_equal(jb_problem_validate(&p, msg, sizeof msg), JB_OK);
+    p.causal = 1;
+    assert_int_equal(jb_problem_validate(&p, msg, sizeof msg), JB_EINVAL);
+    p = (jb_problem){.op = JB_OP_ATTENTION, .b = 1, .h = 1, .seq = 8, .d = 8, .m = 3};
+    assert_int_equal(jb_problem_validate(&p, msg, sizeof msg), JB_EINVAL);
+    /* Fits in SIZE_MAX but not in any machine's memory. */
+    p = (jb_problem){.op = JB_OP_ATTENTION, .b = 1 << 20, .h = 1 << 10, .seq = 1 << 10, .d = 1 << 10};
+    assert_int_equal(jb_problem_validate(&p, msg, sizeof msg), JB_ENOMEM);
+    /* Overflows size_t. */
+    p = (jb_problem){.op = JB_OP_ATTENTION, .b = 1 << 30, .h = 1 << 30, .seq = 1 << 30, .d = 1 << 30};
+    assert_int_equal(jb_problem_validate(&p, msg, sizeof msg), JB_ENOMEM);
+    assert_non_null(strstr(msg, "overflow"));
+    p = (jb_problem){.op = (jb_op)7};
+    assert_int_equal(jb_problem_validate(&p, msg, sizeof msg), JB_EINVAL);
+    assert_int_equal(jb_problem_validate(NULL, msg, sizeof msg), JB_EINVAL);
+}
+
+static void test_work(void **state)
+{
+    (void)state;
+    jb_problem mm = {.op = JB_OP_MATMUL, .m = 2, .n = 3, .k = 5};
+    assert_true(jb_problem_flops(&mm) == 60);
+    assert_true(jb_problem_min_bytes(&mm) == 4.0 * (10 + 15 + 6));
+    jb_problem at = {.op = JB_OP_ATTENTION, .b = 2, .h = 3, .seq = 10, .d = 8};
+    assert_true(jb_problem_flops(&at) == 4.0 * 2 * 3 * 100 * 8);
+    at.causal = 1;
+    assert_true(jb_problem_flops(&at) == 2.0 * 2 * 3 * 100 * 8);
+    assert_true(jb_problem_min_bytes(&at) == 4.0 * 4 * 2 * 3 * 10 * 8);
+    jb_problem sm = {.op = JB_OP_SOFTMAX, .rows = 7, .cols = 9};
+    assert_true(jb_problem_flops(&sm) == 63);
+    assert_true(jb_problem_min_bytes(&sm) == 4.0 * 2 * 63);
+}
+
+static void test_registry(void **state)
+{
+    (void)state;
+    size_t n = jb_registry_count();
+    assert_true(n >= 13);
+    for (size_t i = 0; i < n; i++) {
+        const jb_kernel *k = jb_registry_get(i);
+        assert_non_null(k->run);
+        assert_ptr_equal(jb_registry_find(k->name), k);
+        /* The name is op/backend/variant/dtype, built from the descriptor's fields. */
+        char want[128];
+        snprintf(want, sizeof want, "%s/%s/%s/%s", jb_op_name(k->op), jb_backend_name(k->backend), k->variant,
+                 jb_dtype_name(k->dtype));
+        assert_string_equal(k->name, want);
+        assert_true(k->tolerance > 0 && k->tolerance < 0.1);
+        for (size_t j = 0; j < i; j++)
+            assert_string_not_equal(jb_registry_get(j)->name, k->name);
+    }
+    assert_null(jb_registry_get(n));
+    assert_null(jb_registry_find("matmul/cpu/nonesuch/f32"));
+    assert_null(jb_registry_find(NULL));
+}
+
+static void test_names(void **state)
+{
+    (void)state;
+    assert_string_equal(jb_strerror(JB_EVERIFY), "output differs from the oracle");
+    assert_string_equal(jb_strerror(5), "unknown status");
+    assert_string_equal(jb_strerror(-100), "unknown status");
+    assert_int_equal(jb_op_from_name("softmax"), JB_OP_SOFTMAX);
+    assert_int_equal(jb_op_from_name("conv"), -1);
+}
+
+static void test_fill_reproducible(void **state)
+{
+    (void)state;
+    jb_problem p = {.op = JB_OP_MATMUL, .m = 3, .n = 4, .k = 5};
+    float a1[15], b1[20], a2[15], b2[20];
+    jb_problem_fill_inputs(&p, 7, (float *const[]){a1, b1});
+    jb_problem_fill_inputs(&p, 7, (float *const[]){a2, b2});
+    assert_memory_equal(a1, a2, sizeof a1);
+    assert_memory_equal(b1, b2, sizeof b1);
+    jb_problem_fill_inputs(&p, 8, (float *const[]){a2, b2});
+    assert_memory_not_equal(a1, a2, sizeof a1);
+    for (int i = 0; i < 15; i++)
+        assert_true(a1[i] >= -1 && a1[i] <= 1);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_parse_good), cmocka_unit_test(test_parse_bad), cmocka_unit_test(test_validate),
+        cmocka_unit_test(test_work),       cmocka_unit_test(test_registry),  cmocka_unit_test(test_names),
+        cmocka_unit_test(test_fill_reproducible),
+    };
+    return cmocka_run_group_tests_name("problem and registry", tests, NULL, NULL);
+}
