@@ -160,6 +160,14 @@ size_t jb_kernel_workspace(const jb_kernel *k, const jb_problem *p);
 /* fp64 reference of p on fp32 inputs, into ref (fp64, output_elems long). */
 int jb_oracle_run(const jb_problem *p, const float *const in[], double *ref);
 
+/* The oracle by output rows, for problems too large to check whole: a row is
+ * a row of C (matmul), of Y (softmax), or one query position of one head
+ * (attention: row = (batch*h + head)*n + i). Fills only those rows of ref.
+ * rows == NULL means every row. */
+int64_t jb_oracle_num_rows(const jb_problem *p);
+double jb_oracle_row_work(const jb_problem *p); /* fp64 operations per row */
+int jb_oracle_rows(const jb_problem *p, const float *const in[], const int64_t *rows, size_t nrows, double *ref);
+
 /* ---- Verification -------------------------------------------------------- */
 
 typedef struct jb_verify_result {
@@ -171,6 +179,8 @@ typedef struct jb_verify_result {
     size_t unwritten;    /* output elements still holding the poison value */
     size_t nonfinite;    /* NaN or Inf in the output */
     int guard_ok;        /* 1 when the guard bytes around every buffer are intact */
+    int64_t rows_checked;/* output rows compared with the oracle */
+    int64_t rows_total;  /* all output rows (every element is still checked written and finite) */
     char msg[256];       /* one line: why it failed, or a summary */
 } jb_verify_result;
 
@@ -204,6 +214,13 @@ void jb_buffers_poison_output(jb_buffers *b);
  * Returns res->status.
  */
 int jb_verify(const jb_kernel *k, jb_buffers *b, jb_exec *e, jb_verify_result *res);
+
+/* Like jb_verify, but when the whole oracle would cost more than max_oracle_work
+ * fp64 operations, compares a reproducible sample of output rows (the first,
+ * the last, and random ones from the seed) that fits in that budget.
+ * 0 means no limit. */
+int jb_verify_sampled(const jb_kernel *k, jb_buffers *b, jb_exec *e, double max_oracle_work, uint64_t seed,
+                      jb_verify_result *res);
 void jb_exec_teardown(const jb_kernel *k, jb_exec *e);
 
 /* One-shot: allocate, verify, free. */

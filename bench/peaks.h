@@ -1,0 +1,22 @@
+/*
+ * The machine's own ceilings, measured at the start of each run: peak fp32
+ * FLOP/s from an FMA loop at the best ISA, and copy bandwidth over a buffer
+ * several times the last-level cache. Every row is reported as a fraction.
+ */
+#ifndef JB_PEAKS_H
+#define JB_PEAKS_H
+
+#include <stddef.h>
+
+typedef struct jb_peaks {
+    double flop_per_s;      /* fp32, all threads */
+    double bytes_per_s;     /* copy: bytes read + bytes written per second, all threads */
+    const char *isa;        /* the ISA of the FMA loop */
+    size_t copy_bytes;      /* size of each of the two copy buffers */
+    int threads;
+} jb_peaks;
+
+/* Measures both (about a second in all). JB_OK or JB_ENOMEM. */
+int jb_peaks_measure(jb_peaks *out);
+
+#endif

@@ -1,0 +1,23 @@
+#!/usr/bin/env bash
+# Installs what joulebench needs on Debian 12 with apt-get, and nothing when
+# everything is already there (idempotent). Used by bench.sh and test.sh.
+set -euo pipefail
+
+pkgs=(build-essential cmake pkg-config git
+      libdnnl-dev libcmocka-dev libcjson-dev libbenchmark-dev libsqlite3-dev
+      libbenchmark-tools python3 python3-numpy python3-matplotlib)
+
+missing=()
+for p in "${pkgs[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ ${#missing[@]} -eq 0 ]; then
+  echo "setup: all ${#pkgs[@]} packages present"
+  exit 0
+fi
+echo "setup: installing ${missing[*]}"
+sudo=""
+[ "$(id -u)" -ne 0 ] && sudo="sudo"
+export DEBIAN_FRONTEND=noninteractive
+$sudo apt-get update -qq
+$sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" </dev/null
