@@ -1,0 +1,45 @@
+/*
+ * Suites: JSON files in configs/suites/ that name kernels and shape axes.
+ * Each group picks one op, the kernels of that op (regexes over the full
+ * names), and shapes either as axes whose cartesian product is taken
+ * ("m=n=k" ties axes together) or as an explicit list; "skip" entries leave
+ * out combinations. Errors name the file, line and column.
+ *
+ *   {"name": "quick", "repetitions": 3, "min_time": 0.05,
+ *    "groups": [{"op": "matmul", "kernels": ["matmul/cpu/.*"],
+ *                "axes": {"m=n=k": [128, 256]},
+ *                "skip": [{"kernel": "matmul/cpu/naive/.*", "m": [256]}]}]}
+ */
+#ifndef JB_SUITE_H
+#define JB_SUITE_H
+
+#include <stddef.h>
+
+#include "jb_kernels.h"
+
+typedef struct jb_row {
+    const jb_kernel *k;
+    jb_problem p;
+    char name[192];     /* op/backend/variant/dtype/key:value/... */
+} jb_row;
+
+typedef struct jb_suite {
+    char name[64];
+    char description[256];
+    int repetitions;    /* 0: not set by the suite */
+    double min_time;    /* 0: not set by the suite */
+    jb_row *rows;
+    size_t nrows;
+} jb_suite;
+
+/* Loads and expands a suite file. JB_OK, or JB_EIO/JB_EPARSE with
+ * "FILE:LINE:COL: reason" in msg. */
+int jb_suite_load(const char *path, jb_suite *s, char *msg, size_t len);
+/* Parses suite text (path is only used in messages). */
+int jb_suite_parse(const char *text, const char *path, jb_suite *s, char *msg, size_t len);
+void jb_suite_free(jb_suite *s);
+
+/* Writes the row name of k on p into buf. */
+void jb_row_name(const jb_kernel *k, const jb_problem *p, char *buf, size_t len);
+
+#endif
