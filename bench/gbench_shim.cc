@@ -46,9 +46,12 @@ public:
             out.threads = r.threads;
             out.repetitions = r.repetitions;
             out.repetition_index = r.repetition_index;
-            // Adjusted times are in the run's time unit; we register in ns.
-            out.real_time_ns = r.GetAdjustedRealTime();
-            out.cpu_time_ns = r.GetAdjustedCPUTime();
+            // Adjusted times are in the run's time unit (ns, as registered);
+            // a percentage aggregate (cv) holds the ratio itself, unadjusted,
+            // as Google Benchmark's JSON reporter writes it.
+            bool pct = r.run_type == Run::RT_Aggregate && r.aggregate_unit == benchmark::kPercentage;
+            out.real_time_ns = pct ? r.real_accumulated_time : r.GetAdjustedRealTime();
+            out.cpu_time_ns = pct ? r.cpu_accumulated_time : r.GetAdjustedCPUTime();
             out.ncounters = static_cast<int>(names.size());
             out.counter_names = names.data();
             out.counter_values = values.data();

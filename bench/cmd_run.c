@@ -1,0 +1,700 @@
+/*
+ * `joulebench run`: the measurement harness. For each row of the suite:
+ * verify against the oracle, then time it through Google Benchmark (manual
+ * time around each run call), with an energy window around the same
+ * iterations; every figure becomes a counter in Google Benchmark JSON.
+ * Peaks and idle power are measured once per run, settings recorded in the
+ * context, and the file written atomically (Ctrl-C keeps the finished rows).
+ */
+#include <errno.h>
+#include <math.h>
+#include <regex.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+#ifdef _OPENMP
+#include <omp.h>
+#endif
+
+#include "cli.h"
+#include "cpu/cpu.h"
+#include "gbench.h"
+#include "meter.h"
+#include "peaks.h"
+#include "results.h"
+#include "settings.h"
+#include "suite.h"
+
+/* fp64 operations the oracle may spend checking one row before it samples rows. */
+#define VERIFY_BUDGET 4e8
+#define CV_WARN 0.05
+
+typedef enum { FMT_CONSOLE, FMT_JSON, FMT_CSV } out_format;
+
+typedef struct run_opts {
+    const char *suite, *filter, *out, *meter;
+    int threads, repetitions, cold_cache;
+    double min_time, tdp, idle_watts;
+    uint64_t seed;
+    out_format format;
+} run_opts;
+
+/* Everything one row's benchmark body needs. */
+typedef struct row_ctx {
+    const jb_row *row;
+    jb_exec *e;
+    jb_meter *meter;          /* NULL: time only */
+    const jb_peaks *peaks;
+    double idle_watts;
+    double max_err;
+    size_t peak_bytes;
+    int cold_cache;
+    char *flush;              /* cold cache: a buffer larger than the LLC */
+    size_t flush_bytes;
+} row_ctx;
+
+/* Collects what Google Benchmark reports for one row. */
+typedef struct collect {
+    cJSON *benchmarks;
+    int64_t index;            /* family_index of this row */
+    const jb_row *row;
+    int have_median;
+    double median_ns, cv;
+    double counters[24];
+    char names[24][24];
+    int ncounters;
+    int error;
+    char error_msg[512];
+    const char *energy_kind;
+    int printed;
+    int drop;                 /* interrupted: the row's reports are not kept */
+} collect;
+
+static volatile sig_atomic_t interrupted;
+
+static void on_sigint(int sig)
+{
+    (void)sig;
+    interrupted = 1;
+    signal(SIGINT, SIG_DFL); /* a second Ctrl-C ends the run at once, leaving no file */
+}
+
+static double now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+static void help(void)
+{
+    printf(
+        "usage: joulebench run [--suite FILE|NAME] [--filter REGEX] [--out FILE]\n"
+        "                      [--meter auto|rapl|nvml|model] [--threads N] [--repetitions N]\n"
+        "                      [--min-time S] [--cold-cache] [--format console|json|csv]\n"
+        "                      [--tdp W] [--idle-watts W] [--seed S]\n\n"
+        "Runs every row of a suite (op/backend/variant/dtype x shape): verifies it against\n"
+        "the fp64 oracle, then times it with Google Benchmark (median of N repetitions, each\n"
+        "at least S seconds after a warm-up) inside an energy window, and writes Google\n"
+        "Benchmark JSON with joulebench's figures as counters.\n\n"
+        "  --suite       a file, or a name in configs/suites/ (default: default)\n"
+        "  --filter      POSIX extended regex over row names, e.g. 'attention/.*/n:2048'\n"
+        "  --out         results file (default results/<host>-<date>-<time>.json)\n"
+        "  --meter       energy source; auto picks rapl, else model (nvml for GPU rows)\n"
+        "  --threads     OpenMP threads (default: all logical CPUs)\n"
+        "  --repetitions default 5 (or the suite's); --min-time default 0.1 s (or the suite's),\n"
+        "                lengthened to 10 meter update periods when needed\n"
+        "  --cold-cache  flush the caches before each iteration, outside the timed region;\n"
+        "                those rows report time only (no energy)\n"
+        "  --format      what goes to stdout: console table (default), json or csv\n"
+        "  --tdp, --idle-watts  override the model meter's hardware profile\n\n"
+        "Counters per row: flop_per_s, bytes_per_s, intensity, joules (per iteration), watts,\n"
+        "dynamic_watts (watts - idle), flop_per_j, pct_peak_flops, pct_peak_bw, max_err,\n"
+        "energy_measured (1 measured, 0 estimated), workspace_bytes, peak_bytes.\n"
+        "exit: 0 ok, 1 a row failed verification or errored, 2 bad input, 130 interrupted\n");
+}
+
+static const char *suite_path(const char *s, char *buf, size_t len)
+{
+    struct stat st;
+    if (!s)
+        s = "default";
+    if (stat(s, &st) == 0 || strchr(s, '/') || strstr(s, ".json"))
+        return s;
+    snprintf(buf, len, "configs/suites/%s.json", s);
+    if (stat(buf, &st) == 0)
+        return buf;
+    snprintf(buf, len, "%s/configs/suites/%s.json", JB_SOURCE_DIR, s);
+    return buf;
+}
+
+static void parse_args(int argc, char **argv, run_opts *o)
+{
+    memset(o, 0, sizeof *o);
+    o->seed = 1;
+    o->format = FMT_CONSOLE;
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
+            help();
+            exit(JB_EXIT_OK);
+        }
+        if (!strcmp(a, "--cold-cache")) {
+            o->cold_cache = 1;
+            continue;
+        }
+        static const char *const with_value[] = {"--suite", "--filter", "--out", "--meter", "--threads",
+                                                 "--repetitions", "--min-time", "--format", "--tdp",
+                                                 "--idle-watts", "--seed"};
+        size_t j;
+        for (j = 0; j < sizeof with_value / sizeof with_value[0]; j++)
+            if (!strcmp(a, with_value[j]))
+                break;
+        if (j == sizeof with_value / sizeof with_value[0])
+            jb_cli_usage_error("run: unknown option '%s' (try --help)", a);
+        if (i + 1 >= argc)
+            jb_cli_usage_error("run: %s needs a value", a);
+        const char *v = argv[++i];
+        if (!strcmp(a, "--suite")) o->suite = v;
+        else if (!strcmp(a, "--filter")) o->filter = v;
+        else if (!strcmp(a, "--out")) o->out = v;
+        else if (!strcmp(a, "--meter")) o->meter = v;
+        else if (!strcmp(a, "--threads")) o->threads = (int)jb_cli_int(a, v, 1, 4096);
+        else if (!strcmp(a, "--repetitions")) o->repetitions = (int)jb_cli_int(a, v, 1, 1000);
+        else if (!strcmp(a, "--min-time")) o->min_time = jb_cli_double(a, v, 1e-4, 600);
+        else if (!strcmp(a, "--tdp")) o->tdp = jb_cli_double(a, v, 1e-3, 1e5);
+        else if (!strcmp(a, "--idle-watts")) o->idle_watts = jb_cli_double(a, v, 0, 1e5);
+        else if (!strcmp(a, "--seed")) o->seed = (uint64_t)jb_cli_int(a, v, 0, INT64_MAX);
+        else if (!strcmp(a, "--format")) {
+            if (!strcmp(v, "console")) o->format = FMT_CONSOLE;
+            else if (!strcmp(v, "json")) o->format = FMT_JSON;
+            else if (!strcmp(v, "csv")) o->format = FMT_CSV;
+            else jb_cli_usage_error("run: --format must be console, json or csv (got '%s')", v);
+        }
+    }
+    if (o->meter && strcmp(o->meter, "auto") && jb_meter_kind_from_name(o->meter) < 0)
+        jb_cli_usage_error("run: unknown meter '%s' (auto, rapl, nvml or model)", o->meter);
+    if (o->idle_watts > 0 && o->tdp > 0 && o->idle_watts >= o->tdp)
+        jb_cli_usage_error("run: --idle-watts (%g) must be below --tdp (%g)", o->idle_watts, o->tdp);
+}
+
+/* OpenMP reads OMP_* when the runtime starts, so pinning is set by re-executing
+ * once with them in the environment (only where the user has not set them). */
+static void pin_threads_and_reexec(const run_opts *o, char **argv)
+{
+    if (getenv("JB_REEXECED"))
+        return;
+    int changed = 0;
+    if (!getenv("OMP_PROC_BIND")) {
+        setenv("OMP_PROC_BIND", "close", 1);
+        changed = 1;
+    }
+    if (!getenv("OMP_PLACES")) {
+        setenv("OMP_PLACES", "cores", 1);
+        changed = 1;
+    }
+    if (o->threads) {
+        char n[16];
+        snprintf(n, sizeof n, "%d", o->threads);
+        setenv("OMP_NUM_THREADS", n, 1);
+        changed = 1;
+    }
+    if (!changed)
+        return;
+    setenv("JB_REEXECED", "1", 1);
+    execv("/proc/self/exe", argv);
+    /* If re-executing fails, run unpinned: the context records OMP_* as they are. */
+}
+
+static size_t llc_bytes(void)
+{
+    long l3 = sysconf(_SC_LEVEL3_CACHE_SIZE);
+    return l3 > 0 ? (size_t)l3 : (size_t)32 << 20;
+}
+
+static void flush_caches(row_ctx *rc)
+{
+    /* Writing a buffer twice the LLC evicts the kernel's data from every level. */
+    volatile char *f = rc->flush;
+    for (size_t i = 0; i < rc->flush_bytes; i += 64)
+        f[i] = (char)(f[i] + 1);
+}
+
+static void body(jb_gb_state *st, void *arg)
+{
+    row_ctx *rc = arg;
+    const jb_kernel *k = rc->row->k;
+    const jb_problem *p = &rc->row->p;
+    double tsum = 0;
+    int64_t iters = 0;
+    jb_meter_reading r = {0};
+    int metered = rc->meter && !rc->cold_cache;
+    if (metered && jb_meter_start(rc->meter)) {
+        jb_gb_skip_with_error(st, "energy meter failed to start");
+        return;
+    }
+    while (jb_gb_keep_running(st)) {
+        if (interrupted) {
+            jb_gb_skip_with_error(st, "interrupted");
+            break;
+        }
+        if (rc->cold_cache)
+            flush_caches(rc);
+        double t0 = now();
+        int status = k->run(rc->e);
+        double t = now() - t0;
+        if (status) {
+            char msg[128];
+            snprintf(msg, sizeof msg, "run failed: %s", jb_strerror(status));
+            jb_gb_skip_with_error(st, msg);
+            break;
+        }
+        jb_gb_set_iteration_time(st, t);
+        tsum += t;
+        iters++;
+    }
+    if (metered && jb_meter_stop(rc->meter, &r)) {
+        jb_gb_skip_with_error(st, "energy meter failed to read");
+        return;
+    }
+    if (!iters)
+        return;
+    double t = tsum / (double)iters, flops = jb_problem_flops(p), bytes = jb_problem_min_bytes(p);
+    jb_gb_set_counter(st, "flop_per_s", flops / t);
+    jb_gb_set_counter(st, "bytes_per_s", bytes / t);
+    jb_gb_set_counter(st, "intensity", flops / bytes);
+    if (p->op != JB_OP_SOFTMAX)
+        jb_gb_set_counter(st, "pct_peak_flops", 100.0 * flops / t / rc->peaks->flop_per_s);
+    jb_gb_set_counter(st, "pct_peak_bw", 100.0 * bytes / t / rc->peaks->bytes_per_s);
+    jb_gb_set_counter(st, "max_err", rc->max_err);
+    jb_gb_set_counter(st, "workspace_bytes", (double)rc->e->ws_size);
+    jb_gb_set_counter(st, "peak_bytes", (double)rc->peak_bytes);
+    if (metered && r.seconds > 0) {
+        double joules = r.joules / (double)iters;
+        jb_gb_set_counter(st, "joules", joules);
+        jb_gb_set_counter(st, "watts", r.watts);
+        jb_gb_set_counter(st, "dynamic_watts", r.watts - rc->idle_watts);
+        jb_gb_set_counter(st, "flop_per_j", flops / joules);
+        jb_gb_set_counter(st, "energy_measured", r.measured ? 1 : 0);
+        jb_gb_set_label(st, r.measured ? "energy: measured" : "energy: estimated");
+    } else {
+        jb_gb_set_label(st, rc->cold_cache ? "cold cache: time only" : "time only");
+    }
+}
+
+static void add_counters(cJSON *o, const jb_gb_run *r)
+{
+    for (int i = 0; i < r->ncounters; i++)
+        cJSON_AddNumberToObject(o, r->counter_names[i], r->counter_values[i]);
+}
+
+static double counter(const collect *c, const char *name)
+{
+    for (int i = 0; i < c->ncounters; i++)
+        if (!strcmp(c->names[i], name))
+            return c->counters[i];
+    return NAN;
+}
+
+static void print_header(out_format f)
+{
+    if (f == FMT_CONSOLE)
+        printf("%-30s %-28s %10s %9s %6s %8s %6s %7s %9s %-9s %5s\n", "kernel", "shape", "time", "GFLOP/s", "%peak",
+               "GB/s", "%bw", "W", "GFLOP/J", "energy", "cv%");
+    else if (f == FMT_CSV)
+        printf("name,kernel,shape,status,time_ns,cv,flop_per_s,bytes_per_s,pct_peak_flops,pct_peak_bw,watts,"
+               "flop_per_j,energy,max_err,message\n");
+}
+
+static void fmt_time(double ns, char *buf, size_t len)
+{
+    if (ns < 1e3) snprintf(buf, len, "%.0f ns", ns);
+    else if (ns < 1e6) snprintf(buf, len, "%.1f us", ns / 1e3);
+    else if (ns < 1e9) snprintf(buf, len, "%.2f ms", ns / 1e6);
+    else snprintf(buf, len, "%.2f s", ns / 1e9);
+}
+
+static void print_row(const collect *c, out_format f)
+{
+    char shape[128];
+    jb_problem_format(&c->row->p, shape, sizeof shape);
+    if (f == FMT_CSV) {
+        if (c->error)
+            printf("%s,%s,%s,error,,,,,,,,,,,\"%s\"\n", c->row->name, c->row->k->name, shape, c->error_msg);
+        else
+            printf("%s,%s,%s,ok,%.1f,%.4f,%.6g,%.6g,%.4g,%.4g,%.4g,%.6g,%s,%.3g,\n", c->row->name, c->row->k->name,
+                   shape, c->median_ns, c->cv, counter(c, "flop_per_s"), counter(c, "bytes_per_s"),
+                   counter(c, "pct_peak_flops"), counter(c, "pct_peak_bw"), counter(c, "watts"),
+                   counter(c, "flop_per_j"), c->energy_kind, counter(c, "max_err"));
+        return;
+    }
+    if (f != FMT_CONSOLE)
+        return;
+    if (c->error) {
+        printf("%-30s %-28s %s\n", c->row->k->name, shape, c->error_msg);
+        return;
+    }
+    char t[32], peak[16], w[16], fpj[16], cv[16];
+    fmt_time(c->median_ns, t, sizeof t);
+    double pf = counter(c, "pct_peak_flops"), watts = counter(c, "watts"), j = counter(c, "flop_per_j");
+    snprintf(peak, sizeof peak, isnan(pf) ? "-" : "%.1f", pf);
+    snprintf(w, sizeof w, isnan(watts) ? "-" : "%.1f", watts);
+    snprintf(fpj, sizeof fpj, isnan(j) ? "-" : "%.3f", j / 1e9);
+    snprintf(cv, sizeof cv, isnan(c->cv) ? "-" : "%.1f", 100 * c->cv);
+    printf("%-30s %-28s %10s %9.2f %6s %8.2f %6.1f %7s %9s %-9s %5s\n", c->row->k->name, shape, t,
+           counter(c, "flop_per_s") / 1e9, peak, counter(c, "bytes_per_s") / 1e9, counter(c, "pct_peak_bw"), w, fpj,
+           c->energy_kind, cv);
+    fflush(stdout);
+}
+
+/* Google Benchmark's report callback: keeps each run as a JSON row. */
+static void on_report(const jb_gb_run *r, void *arg)
+{
+    collect *c = arg;
+    if (c->drop)
+        return;
+    if (r->error_occurred && !strcmp(r->error_message, "interrupted")) {
+        c->drop = 1;
+        return;
+    }
+    cJSON *o = cJSON_CreateObject();
+    char name[256];
+    snprintf(name, sizeof name, "%s%s%s", c->row->name, r->is_aggregate ? "_" : "", r->is_aggregate ? r->aggregate_name : "");
+    cJSON_AddStringToObject(o, "name", name);
+    cJSON_AddNumberToObject(o, "family_index", (double)c->index);
+    cJSON_AddNumberToObject(o, "per_family_instance_index", 0);
+    cJSON_AddStringToObject(o, "run_name", c->row->name);
+    cJSON_AddStringToObject(o, "run_type", r->is_aggregate ? "aggregate" : "iteration");
+    cJSON_AddNumberToObject(o, "repetitions", (double)r->repetitions);
+    if (!r->is_aggregate)
+        cJSON_AddNumberToObject(o, "repetition_index", (double)r->repetition_index);
+    cJSON_AddNumberToObject(o, "threads", (double)r->threads);
+    if (r->is_aggregate) {
+        cJSON_AddStringToObject(o, "aggregate_name", r->aggregate_name);
+        cJSON_AddStringToObject(o, "aggregate_unit", r->aggregate_is_percentage ? "percentage" : "time");
+    }
+    if (r->error_occurred) {
+        cJSON_AddBoolToObject(o, "error_occurred", 1);
+        cJSON_AddStringToObject(o, "error_message", r->error_message);
+        c->error = 1;
+        snprintf(c->error_msg, sizeof c->error_msg, "error: %s", r->error_message);
+    }
+    cJSON_AddNumberToObject(o, "iterations", (double)r->iterations);
+    cJSON_AddNumberToObject(o, "real_time", r->real_time_ns);
+    cJSON_AddNumberToObject(o, "cpu_time", r->cpu_time_ns);
+    cJSON_AddStringToObject(o, "time_unit", "ns");
+    add_counters(o, r);
+    if (r->label && *r->label)
+        cJSON_AddStringToObject(o, "label", r->label);
+    cJSON_AddItemToArray(c->benchmarks, o);
+
+    /* The console line comes from the median (or the single run). */
+    int is_median = r->is_aggregate && !strcmp(r->aggregate_name, "median");
+    if (is_median || (r->repetitions <= 1 && !r->is_aggregate)) {
+        c->have_median = 1;
+        c->median_ns = r->real_time_ns;
+        c->ncounters = 0;
+        for (int i = 0; i < r->ncounters && i < 24; i++) {
+            snprintf(c->names[i], sizeof c->names[i], "%s", r->counter_names[i]);
+            c->counters[i] = r->counter_values[i];
+            c->ncounters++;
+        }
+        double m = counter(c, "energy_measured");
+        c->energy_kind = isnan(m) ? "time-only" : m > 0.5 ? "measured" : "estimated";
+    }
+    if (r->is_aggregate && !strcmp(r->aggregate_name, "cv"))
+        c->cv = r->real_time_ns; /* a cv aggregate's "time" is the ratio itself */
+}
+
+/* A row that was not timed: skipped (unavailable, unsupported) or failed verification. */
+static void error_row(cJSON *benchmarks, int64_t index, const jb_row *row, const char *msg, double max_err)
+{
+    cJSON *o = cJSON_CreateObject();
+    cJSON_AddStringToObject(o, "name", row->name);
+    cJSON_AddNumberToObject(o, "family_index", (double)index);
+    cJSON_AddNumberToObject(o, "per_family_instance_index", 0);
+    cJSON_AddStringToObject(o, "run_name", row->name);
+    cJSON_AddStringToObject(o, "run_type", "iteration");
+    cJSON_AddNumberToObject(o, "repetitions", 0);
+    cJSON_AddNumberToObject(o, "repetition_index", 0);
+    cJSON_AddNumberToObject(o, "threads", 1);
+    cJSON_AddNumberToObject(o, "iterations", 0);
+    cJSON_AddNumberToObject(o, "real_time", 0);
+    cJSON_AddNumberToObject(o, "cpu_time", 0);
+    cJSON_AddStringToObject(o, "time_unit", "ns");
+    cJSON_AddBoolToObject(o, "error_occurred", 1);
+    cJSON_AddStringToObject(o, "error_message", msg);
+    if (!isnan(max_err))
+        cJSON_AddNumberToObject(o, "max_err", max_err);
+    cJSON_AddItemToArray(benchmarks, o);
+}
+
+static void progress(size_t k, size_t n, const char *name, double t0)
+{
+    if (!isatty(2))
+        return;
+    double el = now() - t0, eta = k ? el / (double)k * (double)(n - k) : 0;
+    fprintf(stderr, "\r\033[K[%zu/%zu] %s  elapsed %.0fs  remaining ~%.0fs", k + 1, n, name, el, eta);
+    fflush(stderr);
+}
+
+static void progress_clear(void)
+{
+    if (isatty(2))
+        fprintf(stderr, "\r\033[K");
+}
+
+static void default_out(char *buf, size_t len)
+{
+    time_t t = time(NULL);
+    struct tm tm;
+    localtime_r(&t, &tm);
+    char stamp[32];
+    strftime(stamp, sizeof stamp, "%Y%m%d-%H%M%S", &tm);
+    mkdir("results", 0777);
+    snprintf(buf, len, "results/%s-%s.json", jb_settings_host(), stamp);
+}
+
+static void warn(cJSON *warnings, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void warn(cJSON *warnings, const char *fmt, ...)
+{
+    char msg[512];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    progress_clear();
+    fprintf(stderr, "joulebench: warning: %s\n", msg);
+    cJSON_AddItemToArray(warnings, cJSON_CreateString(msg));
+}
+
+int jb_cmd_run(int argc, char **argv)
+{
+    run_opts o;
+    parse_args(argc, argv, &o);
+
+    /* Everything that can be wrong with the input is checked before any work. */
+    char pathbuf[4096], msg[512];
+    const char *spath = suite_path(o.suite, pathbuf, sizeof pathbuf);
+    jb_suite suite;
+    int rc = jb_suite_load(spath, &suite, msg, sizeof msg);
+    if (rc)
+        jb_cli_usage_error("run: %s", msg);
+    regex_t re;
+    if (o.filter && regcomp(&re, o.filter, REG_EXTENDED | REG_NOSUB))
+        jb_cli_usage_error("run: --filter '%s' is not a valid regular expression", o.filter);
+    size_t n = 0;
+    for (size_t i = 0; i < suite.nrows; i++)
+        if (!o.filter || regexec(&re, suite.rows[i].name, 0, NULL, 0) == 0)
+            suite.rows[n++] = suite.rows[i];
+    if (o.filter)
+        regfree(&re);
+    if (n == 0)
+        jb_cli_usage_error("run: --filter '%s' matches none of the %zu rows of suite %s", o.filter ? o.filter : "",
+                           suite.nrows, spath);
+    suite.nrows = n;
+    char outbuf[4096];
+    const char *out = o.out;
+    if (!out) {
+        default_out(outbuf, sizeof outbuf);
+        out = outbuf;
+    }
+    {
+        /* Can we write there at all? Find out now, not after the run. */
+        char probe[4200];
+        snprintf(probe, sizeof probe, "%s.probe.XXXXXX", out);
+        int fd = mkstemp(probe);
+        if (fd < 0)
+            jb_cli_usage_error("run: cannot write results to '%s': %s", out, strerror(errno));
+        close(fd);
+        unlink(probe);
+    }
+    jb_meter_config mcfg = {.tdp_watts = o.tdp, .idle_watts = o.idle_watts, .threads = o.threads};
+
+    pin_threads_and_reexec(&o, argv - 1);
+
+    int threads = jb_cpu_threads();
+    mcfg.threads = threads;
+    int repetitions = o.repetitions ? o.repetitions : suite.repetitions ? suite.repetitions : 5;
+    double min_time = o.min_time > 0 ? o.min_time : suite.min_time > 0 ? suite.min_time : 0.1;
+
+    jb_meter *meter = NULL;
+    char notes[512] = "";
+    if (!o.meter || !strcmp(o.meter, "auto")) {
+        rc = jb_meter_open_auto(&mcfg, 0, &meter, notes, sizeof notes);
+    } else {
+        rc = jb_meter_open((jb_meter_kind)jb_meter_kind_from_name(o.meter), &mcfg, &meter, notes, sizeof notes);
+        if (rc)
+            jb_cli_usage_error("run: meter %s is not available: %s", o.meter, notes);
+    }
+    if (rc)
+        meter = NULL;
+
+    jb_gb_init(argv[-1]);
+    cJSON *doc = cJSON_CreateObject();
+    cJSON *ctx = cJSON_AddObjectToObject(doc, "context");
+    jb_settings_capture(ctx, "joulebench", threads);
+    cJSON *warnings = cJSON_CreateArray();
+    double load0 = jb_settings_load1();
+    if (load0 > 0.5 * threads + 0.25)
+        warn(warnings, "load average %.2f before the run on %d threads: other work competes for the cores", load0,
+             threads);
+
+    fprintf(stderr, "joulebench: suite %s, %zu rows, %d threads, %d repetitions, min time %.3g s\n", suite.name,
+            suite.nrows, threads, repetitions, min_time);
+    fprintf(stderr, "joulebench: measuring peaks (FMA loop, copy bandwidth)...\n");
+    jb_peaks peaks;
+    if (jb_peaks_measure(&peaks)) {
+        fprintf(stderr, "joulebench: cannot allocate the bandwidth buffers\n");
+        return JB_EXIT_FAIL;
+    }
+    fprintf(stderr, "joulebench: peak %.1f GFLOP/s fp32 (%s FMA loop), copy %.1f GB/s\n", peaks.flop_per_s / 1e9,
+            peaks.isa, peaks.bytes_per_s / 1e9);
+    double idle = NAN;
+    if (meter) {
+        if (jb_meter_idle_watts(meter, 0.5, &idle))
+            idle = NAN;
+        fprintf(stderr, "joulebench: meter %s (%s); idle %.1f W %s\n", jb_meter_kind_name(jb_meter_kind_of(meter)),
+                jb_meter_provenance(meter), idle, jb_meter_is_measured(meter) ? "measured" : "estimated");
+        double floor_time = 10 * jb_meter_update_period(meter);
+        if (min_time < floor_time) {
+            fprintf(stderr, "joulebench: min time raised to %.3g s (10 update periods of the %s meter)\n", floor_time,
+                    jb_meter_kind_name(jb_meter_kind_of(meter)));
+            min_time = floor_time;
+        }
+    } else {
+        warn(warnings, "no energy meter: time only (%s)", notes);
+    }
+    if (notes[0] && meter)
+        fprintf(stderr, "joulebench: %s\n", notes);
+
+    cJSON_AddStringToObject(ctx, "suite", suite.name);
+    cJSON_AddStringToObject(ctx, "suite_file", spath);
+    cJSON_AddNumberToObject(ctx, "repetitions", repetitions);
+    cJSON_AddNumberToObject(ctx, "min_time", min_time);
+    cJSON_AddBoolToObject(ctx, "cold_cache", o.cold_cache);
+    cJSON_AddNumberToObject(ctx, "seed", (double)o.seed);
+    cJSON_AddStringToObject(ctx, "meter", meter ? jb_meter_kind_name(jb_meter_kind_of(meter)) : "none");
+    cJSON_AddStringToObject(ctx, "meter_provenance", meter ? jb_meter_provenance(meter) : notes);
+    cJSON_AddStringToObject(ctx, "energy", !meter || o.cold_cache ? "none" : jb_meter_is_measured(meter) ? "measured" : "estimated");
+    if (notes[0])
+        cJSON_AddStringToObject(ctx, "meter_notes", notes);
+    if (!isnan(idle))
+        cJSON_AddNumberToObject(ctx, "idle_watts", idle);
+    cJSON_AddNumberToObject(ctx, "peak_flop_per_s", peaks.flop_per_s);
+    cJSON_AddNumberToObject(ctx, "peak_bytes_per_s", peaks.bytes_per_s);
+    cJSON_AddStringToObject(ctx, "peak_isa", peaks.isa);
+    cJSON_AddNumberToObject(ctx, "peak_copy_buffer_bytes", (double)peaks.copy_bytes);
+    cJSON *benchmarks = cJSON_AddArrayToObject(doc, "benchmarks");
+
+    signal(SIGINT, on_sigint);
+    row_ctx rcx = {.meter = meter, .peaks = &peaks, .idle_watts = isnan(idle) ? 0 : idle, .cold_cache = o.cold_cache};
+    if (o.cold_cache) {
+        rcx.flush_bytes = 2 * llc_bytes();
+        rcx.flush = calloc(1, rcx.flush_bytes);
+        if (!rcx.flush)
+            jb_cli_usage_error("run: cannot allocate the cache-flush buffer");
+    }
+    print_header(o.format);
+    int failures = 0, noisy = 0;
+    double t_start = now();
+    jb_gb_options gopt = {.repetitions = repetitions, .min_time = min_time, .min_warmup_time = min_time / 2};
+    for (size_t i = 0; i < suite.nrows && !interrupted; i++) {
+        const jb_row *row = &suite.rows[i];
+        progress(i, suite.nrows, row->name, t_start);
+        collect col = {.benchmarks = benchmarks, .index = (int64_t)i, .row = row, .cv = NAN, .energy_kind = "-"};
+        char why[256];
+        if (jb_kernel_available(row->k, why, sizeof why) || jb_kernel_supports(row->k, &row->p, why, sizeof why)) {
+            char m[300];
+            snprintf(m, sizeof m, "skipped: %s", why);
+            error_row(benchmarks, (int64_t)i, row, m, NAN);
+            col.error = 1;
+            snprintf(col.error_msg, sizeof col.error_msg, "%s", m);
+            progress_clear();
+            print_row(&col, o.format);
+            continue;
+        }
+        jb_buffers b;
+        jb_exec e;
+        jb_verify_result vr;
+        if (jb_buffers_init(&b, row->k, &row->p, o.seed)) {
+            error_row(benchmarks, (int64_t)i, row, "error: cannot allocate the buffers", NAN);
+            failures++;
+            continue;
+        }
+        rc = jb_verify_sampled(row->k, &b, &e, VERIFY_BUDGET, o.seed, &vr);
+        if (rc) {
+            char m[400];
+            snprintf(m, sizeof m, "verification failed: %s", vr.msg);
+            error_row(benchmarks, (int64_t)i, row, m, vr.max_err);
+            col.error = 1;
+            snprintf(col.error_msg, sizeof col.error_msg, "%s", m);
+            progress_clear();
+            print_row(&col, o.format);
+            failures++;
+            jb_buffers_free(&b);
+            continue;
+        }
+        rcx.row = row;
+        rcx.e = &e;
+        rcx.max_err = vr.max_err;
+        rcx.peak_bytes = b.ws_size + jb_problem_output_elems(&row->p) * sizeof(float);
+        for (int j = 0; j < jb_problem_num_inputs(&row->p); j++)
+            rcx.peak_bytes += jb_problem_input_elems(&row->p, j) * sizeof(float);
+        if (jb_gb_run_one(row->name, body, &rcx, &gopt, on_report, &col))
+            error_row(benchmarks, (int64_t)i, row, "error: Google Benchmark raised an exception", NAN);
+        jb_exec_teardown(row->k, &e);
+        jb_buffers_free(&b);
+        if (col.drop) { /* interrupted inside this row: drop its partial reports */
+            cJSON *arr = benchmarks;
+            for (int j = cJSON_GetArraySize(arr) - 1; j >= 0; j--) {
+                cJSON *it = cJSON_GetArrayItem(arr, j);
+                cJSON *fi = cJSON_GetObjectItemCaseSensitive(it, "family_index");
+                if (fi && fi->valuedouble == (double)i)
+                    cJSON_DeleteItemFromArray(arr, j);
+            }
+            break;
+        }
+        progress_clear();
+        failures += col.error;
+        print_row(&col, o.format);
+        if (!isnan(col.cv) && col.cv > CV_WARN) {
+            noisy++;
+            warn(warnings, "%s: cv %.1f%% over %d repetitions (above %.0f%%): timings too noisy to trust",
+                 row->name, 100 * col.cv, repetitions, 100 * CV_WARN);
+        }
+    }
+    progress_clear();
+    double load1 = jb_settings_load1();
+    cJSON *la = cJSON_AddArrayToObject(ctx, "load_avg_after");
+    cJSON_AddItemToArray(la, cJSON_CreateNumber(load1));
+    if (load1 > 0.5 * threads + 1.25)
+        warn(warnings, "load average %.2f after the run: other work may have competed", load1);
+    cJSON_AddBoolToObject(ctx, "high_load", load0 > 0.5 * threads + 0.25);
+    cJSON_AddNumberToObject(ctx, "noisy_rows", noisy);
+    cJSON_AddBoolToObject(ctx, "interrupted", interrupted != 0);
+    cJSON_AddItemToObject(ctx, "warnings", warnings);
+    if (o.format == FMT_JSON) {
+        char *s = cJSON_Print(doc);
+        puts(s);
+        cJSON_free(s);
+    }
+    rc = jb_results_write_atomic(out, doc, msg, sizeof msg);
+    cJSON_Delete(doc);
+    jb_suite_free(&suite);
+    jb_meter_free(meter);
+    free(rcx.flush);
+    if (rc) {
+        fprintf(stderr, "joulebench: %s\n", msg);
+        return JB_EXIT_FAIL;
+    }
+    fprintf(stderr, "joulebench: wrote %s%s\n", out, interrupted ? " (interrupted: the rows that finished)" : "");
+    if (interrupted)
+        return 130;
+    return failures ? JB_EXIT_FAIL : JB_EXIT_OK;
+}
