@@ -1,19 +1,168 @@
-/* matmul/cpu/onednn/int8: not written yet; reported unavailable until it is. */
-#include "../jb_kernels.h"
+/*
+ * matmul/cpu/onednn/int8: the vendor baseline for quantized C = A*B, oneDNN's
+ * int8 matmul (s8 A x s8 B, s32 accumulation, fp32 C through output scales).
+ *
+ * Quantization is symmetric and happens in setup, untimed: one scale sa for
+ * all of A, one scale sb[j] per column of B, q = round(x / s) in [-127, 127].
+ * oneDNN 2.6's matmul takes a scale per output column (output scales, mask
+ * on dim 1), which is exactly sa * sb[j]; a per-row scale for A has no
+ * counterpart there, hence per-tensor. A is s8, not u8, so no zero point is
+ * needed. dequantized_inputs hands the oracle q*s, the values the kernel
+ * multiplies, so verification measures the kernel and not the quantization.
+ */
+#include "onednn_common.h"
 
+#include <math.h>
+#include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 
-static int unavailable(char *why, size_t len)
+/* Each product is at most 127*127 and the s32 accumulator must hold k of them. */
+#define MAX_K ((int64_t)(INT32_MAX / (127 * 127)))
+
+static int supports(const jb_problem *p, char *why, size_t len)
 {
-    snprintf(why, len, "not implemented yet");
-    return JB_EUNAVAILABLE;
+    if (p->k > MAX_K) {
+        snprintf(why, len, "k = %lld exceeds %lld, beyond which the s32 accumulator can overflow",
+                 (long long)p->k, (long long)MAX_K);
+        return JB_EUNSUPPORTED;
+    }
+    return JB_OK;
+}
+
+#ifdef JB_HAVE_ONEDNN
+
+typedef struct mm8_state {
+    jb_onednn_plan plan;
+    dnnl_memory_t a, b, c;
+    dnnl_primitive_t mm;
+    int8_t *qa, *qb;   /* A[m][k] and B[k][n] quantized */
+    float sa;          /* scale of A */
+    float *sb;         /* scale of each column of B */
+    float *oscale;     /* sa * sb[j]: what oneDNN multiplies column j of the s32 result by */
+} mm8_state;
+
+static float scale_of(float maxabs)
+{
+    return maxabs > 0 ? maxabs / 127.0f : 1.0f;
+}
+
+static int8_t quantize(float x, float s)
+{
+    float q = nearbyintf(x / s);
+    return (int8_t)(q > 127 ? 127 : q < -127 ? -127 : q);
+}
+
+static void quantize_a(mm8_state *st, const float *a, size_t count)
+{
+    float mx = 0;
+    for (size_t i = 0; i < count; i++)
+        mx = fmaxf(mx, fabsf(a[i]));
+    st->sa = scale_of(mx);
+    for (size_t i = 0; i < count; i++)
+        st->qa[i] = quantize(a[i], st->sa);
+}
+
+static void quantize_b(mm8_state *st, const float *b, int64_t k, int64_t n)
+{
+    for (int64_t j = 0; j < n; j++)
+        st->sb[j] = 0;
+    for (int64_t l = 0; l < k; l++)
+        for (int64_t j = 0; j < n; j++)
+            st->sb[j] = fmaxf(st->sb[j], fabsf(b[l * n + j]));
+    for (int64_t j = 0; j < n; j++)
+        st->sb[j] = scale_of(st->sb[j]);
+    for (int64_t l = 0; l < k; l++)
+        for (int64_t j = 0; j < n; j++)
+            st->qb[l * n + j] = quantize(b[l * n + j], st->sb[j]);
+}
+
+static void teardown(jb_exec *e)
+{
+    mm8_state *st = e->state;
+    if (st) {
+        jb_onednn_plan_free(&st->plan);
+        free(st->qa);
+        free(st->qb);
+        free(st->sb);
+        free(st->oscale);
+    }
+    free(st);
+    e->state = NULL;
+}
+
+static int setup(jb_exec *e)
+{
+    const jb_problem *p = e->p;
+    dnnl_primitive_attr_t attr = NULL;
+    int rc;
+    mm8_state *st = calloc(1, sizeof *st);
+    if (!st)
+        return JB_ENOMEM;
+    e->state = st;
+    st->qa = malloc((size_t)p->m * (size_t)p->k);
+    st->qb = malloc((size_t)p->k * (size_t)p->n);
+    st->sb = malloc((size_t)p->n * sizeof *st->sb);
+    st->oscale = malloc((size_t)p->n * sizeof *st->oscale);
+    if (!st->qa || !st->qb || !st->sb || !st->oscale)
+        return JB_ENOMEM;
+    quantize_a(st, e->in[0], (size_t)p->m * (size_t)p->k);
+    quantize_b(st, e->in[1], p->k, p->n);
+    for (int64_t j = 0; j < p->n; j++)
+        st->oscale[j] = st->sa * st->sb[j];
+
+    if ((rc = jb_onednn_plan_init(&st->plan)))
+        return rc;
+    dnnl_memory_desc_t a_md, b_md, c_md;
+    dnnl_matmul_desc_t desc;
+    JB_DNNL_TRY(dnnl_memory_desc_init_by_tag(&a_md, 2, (dnnl_dims_t){p->m, p->k}, dnnl_s8, dnnl_ab));
+    JB_DNNL_TRY(dnnl_memory_desc_init_by_tag(&b_md, 2, (dnnl_dims_t){p->k, p->n}, dnnl_s8, dnnl_ab));
+    JB_DNNL_TRY(dnnl_memory_desc_init_by_tag(&c_md, 2, (dnnl_dims_t){p->m, p->n}, dnnl_f32, dnnl_ab));
+    JB_DNNL_TRY(dnnl_matmul_desc_init(&desc, &a_md, &b_md, NULL, &c_md));
+    JB_DNNL_TRY(dnnl_primitive_attr_create(&attr));
+    /* Mask bit 1: one scale per index of C's dim 1, the columns. */
+    JB_DNNL_TRY(dnnl_primitive_attr_set_output_scales(attr, p->n, 1 << 1, st->oscale));
+    if ((rc = jb_onednn_plan_primitive(&st->plan, &desc, attr, "matmul primitive (s8 x s8 -> f32)", &st->mm)) ||
+        (rc = jb_onednn_plan_memory(&st->plan, &a_md, st->qa, &st->a)) ||
+        (rc = jb_onednn_plan_memory(&st->plan, &b_md, st->qb, &st->b)) ||
+        (rc = jb_onednn_plan_memory(&st->plan, &c_md, NULL, &st->c)) ||
+        (rc = jb_onednn_plan_finish(&st->plan)))
+        goto fail;
+fail: /* success falls through: the primitive keeps its own copy of attr */
+    if (attr)
+        dnnl_primitive_attr_destroy(attr);
+    return rc;
 }
 
 static int run(jb_exec *e)
 {
-    (void)e;
-    return JB_EUNAVAILABLE;
+    mm8_state *st = e->state;
+    int rc;
+    if ((rc = jb_onednn_bind(st->c, e->out)))
+        return rc;
+    const dnnl_exec_arg_t args[] = {
+        {DNNL_ARG_SRC, st->a},
+        {DNNL_ARG_WEIGHTS, st->b},
+        {DNNL_ARG_DST, st->c},
+    };
+    if ((rc = jb_onednn_plan_execute(&st->plan, st->mm, 3, args)))
+        return rc;
+    return jb_onednn_plan_wait(&st->plan);
 }
+
+static int dequantized_inputs(const jb_exec *e, float *const deq[])
+{
+    const mm8_state *st = e->state;
+    const jb_problem *p = e->p;
+    for (size_t i = 0; i < (size_t)p->m * (size_t)p->k; i++)
+        deq[0][i] = (float)st->qa[i] * st->sa;
+    for (int64_t l = 0; l < p->k; l++)
+        for (int64_t j = 0; j < p->n; j++)
+            deq[1][l * p->n + j] = (float)st->qb[l * p->n + j] * st->sb[j];
+    return JB_OK;
+}
+
+#endif /* JB_HAVE_ONEDNN */
 
 const jb_kernel jb_k_matmul_cpu_onednn_int8 = {
     .name = "matmul/cpu/onednn/int8",
@@ -22,6 +171,11 @@ const jb_kernel jb_k_matmul_cpu_onednn_int8 = {
     .variant = "onednn",
     .dtype = JB_DT_INT8,
     .tolerance = 1e-5,
-    .available = unavailable,
-    .run = run,
+    .summary = "oneDNN int8 matmul: s8 A (per-tensor scale) x s8 B (per-column scales), s32 accumulate, f32 out",
+    .available = jb_onednn_available,
+    .supports = supports,
+    .setup = JB_ONEDNN_ONLY(setup),
+    .run = JB_ONEDNN_RUN(run),
+    .teardown = JB_ONEDNN_ONLY(teardown),
+    .dequantized_inputs = JB_ONEDNN_ONLY(dequantized_inputs),
 };
