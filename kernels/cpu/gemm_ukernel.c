@@ -1,0 +1,281 @@
+/*
+ * The fp32 GEMM building blocks shared by matmul/cpu/blocked/f32 and
+ * jb_sgemm_st: register-tile micro-kernels (AVX-512, AVX2+FMA, portable C),
+ * their cache block sizes, packing and the macro-kernel. See gemm_ukernel.h
+ * for the packed layouts.
+ */
+#include "gemm_ukernel.h"
+
+#include <string.h>
+
+#if defined(__x86_64__) || defined(__i386__)
+#include <immintrin.h>
+#define JB_X86 1
+#define AVX512_FN __attribute__((target("avx512f,avx512bw,avx512vl,avx512dq,fma")))
+#define AVX2_FN __attribute__((target("avx2,fma")))
+#endif
+
+/* Largest register tile any kernel below uses, for the edge scratch tile. */
+#define MR_MAX 16
+#define NR_MAX 64
+
+/* ---- Micro-kernels ------------------------------------------------------ */
+
+/*
+ * Every micro-kernel keeps the whole mr x nr tile of C in registers, and per
+ * step loads nr/width vectors of B and broadcasts mr values of A, so a step
+ * is mr*nr/width independent FMAs: enough to cover the FMA latency on both
+ * pipes. The loops have constant trip counts and are fully unrolled, so the
+ * accumulator arrays live in registers.
+ */
+
+#ifdef JB_X86
+#define UKR_AVX512(NAME, MR, NV)                                                                                   \
+    static AVX512_FN void NAME(int64_t kc, const float *restrict a, const float *restrict b, \
+                                                 float *restrict c, int64_t ldc, int acc)                     \
+    {                                                                                                         \
+        __m512 cr[MR][NV];                                                                                    \
+        _Pragma("GCC unroll 16") for (int i = 0; i < MR; i++)                                                 \
+            _Pragma("GCC unroll 4") for (int v = 0; v < NV; v++) cr[i][v] = _mm512_setzero_ps();              \
+        _Pragma("GCC unroll 16") for (int i = 0; i < MR; i++)                                                 \
+        {                                                                                                     \
+            _mm_prefetch((const char *)(c + i * ldc), _MM_HINT_T0);                                           \
+            _mm_prefetch((const char *)(c + i * ldc + 16 * NV - 1), _MM_HINT_T0);                             \
+        }                                                                                                     \
+        _Pragma("GCC unroll 2") for (int64_t l = 0; l < kc; l++)                                              \
+        {                                                                                                     \
+            __m512 bv[NV];                                                                                    \
+            _Pragma("GCC unroll 4") for (int v = 0; v < NV; v++) bv[v] = _mm512_load_ps(b + 16 * v);          \
+            _Pragma("GCC unroll 16") for (int i = 0; i < MR; i++)                                             \
+            {                                                                                                 \
+                __m512 ai = _mm512_set1_ps(a[i]);                                                             \
+                _Pragma("GCC unroll 4") for (int v = 0; v < NV; v++) cr[i][v] =                               \
+                    _mm512_fmadd_ps(ai, bv[v], cr[i][v]);                                                     \
+            }                                                                                                 \
+            a += MR;                                                                                          \
+            b += 16 * NV;                                                                                     \
+        }                                                                                                     \
+        _Pragma("GCC unroll 16") for (int i = 0; i < MR; i++)                                                 \
+            _Pragma("GCC unroll 4") for (int v = 0; v < NV; v++)                                              \
+        {                                                                                                     \
+            float *cp = c + i * ldc + 16 * v;                                                                 \
+            _mm512_storeu_ps(cp, acc ? _mm512_add_ps(_mm512_loadu_ps(cp), cr[i][v]) : cr[i][v]);              \
+        }                                                                                                     \
+    }
+
+/* 14 rows x 2 zmm = 28 accumulators, 2 for B, 1 broadcast: 31 of 32 registers,
+ * 28 FMAs per 16 loads. On Zen 5, 12x32, 8x48 and 6x64 ran within noise of it. */
+UKR_AVX512(ukr_avx512_14x32, 14, 2)
+
+/* AVX2: 6 rows x 2 ymm = 12 accumulators, 2 for B, 1 broadcast: 15 of 16 registers. */
+static AVX2_FN void ukr_avx2_6x16(int64_t kc, const float *restrict a, const float *restrict b, float *restrict c,
+                                  int64_t ldc, int acc)
+{
+    __m256 cr[6][2];
+#pragma GCC unroll 6
+    for (int i = 0; i < 6; i++)
+        cr[i][0] = cr[i][1] = _mm256_setzero_ps();
+#pragma GCC unroll 2
+    for (int64_t l = 0; l < kc; l++) {
+        __m256 b0 = _mm256_load_ps(b), b1 = _mm256_load_ps(b + 8);
+#pragma GCC unroll 6
+        for (int i = 0; i < 6; i++) {
+            __m256 ai = _mm256_broadcast_ss(a + i);
+            cr[i][0] = _mm256_fmadd_ps(ai, b0, cr[i][0]);
+            cr[i][1] = _mm256_fmadd_ps(ai, b1, cr[i][1]);
+        }
+        a += 6;
+        b += 16;
+    }
+#pragma GCC unroll 6
+    for (int i = 0; i < 6; i++) {
+        float *cp = c + i * ldc;
+        if (acc) {
+            cr[i][0] = _mm256_add_ps(_mm256_loadu_ps(cp), cr[i][0]);
+            cr[i][1] = _mm256_add_ps(_mm256_loadu_ps(cp + 8), cr[i][1]);
+        }
+        _mm256_storeu_ps(cp, cr[i][0]);
+        _mm256_storeu_ps(cp + 8, cr[i][1]);
+    }
+}
+#endif
+
+/* Portable: plain C the compiler can vectorize for the baseline ISA. */
+static void ukr_c_4x16(int64_t kc, const float *restrict a, const float *restrict b, float *restrict c, int64_t ldc,
+                       int acc)
+{
+    float cr[4][16] = {{0}};
+    for (int64_t l = 0; l < kc; l++) {
+        for (int i = 0; i < 4; i++)
+            for (int j = 0; j < 16; j++)
+                cr[i][j] += a[i] * b[j];
+        a += 4;
+        b += 16;
+    }
+    for (int i = 0; i < 4; i++)
+        for (int j = 0; j < 16; j++)
+            c[i * ldc + j] = acc ? c[i * ldc + j] + cr[i][j] : cr[i][j];
+}
+
+/*
+ * Block sizes (Zen 5: 48 KiB L1d, 1 MiB L2 per core, shared L3). The mc x kc
+ * A block sits in L2 and the kc x nc B block in L3. With kc = 384 the B
+ * micro-panel (48 KiB) does not stay in L1, so both operands stream from L2,
+ * which has bandwidth to spare for 28 FMAs per 184 bytes; on Zen 5 that
+ * measured faster than a kc small enough for L1 (128-256), which makes more
+ * passes over C.
+ */
+static const jb_sgemm_kernel kernels[] = {
+#ifdef JB_X86
+    {"avx512_14x32", JB_ISA_AVX512, 14, 32, 14 * 12, 384, 3072, ukr_avx512_14x32},
+    {"avx2_6x16", JB_ISA_AVX2, 6, 16, 6 * 24, 256, 3072, ukr_avx2_6x16},
+#endif
+    {"c_4x16", JB_ISA_PORTABLE, 4, 16, 4 * 32, 256, 2048, ukr_c_4x16},
+};
+
+const jb_sgemm_kernel *jb_sgemm_kernel_get(void)
+{
+    const jb_isa isa = jb_cpu_isa();
+    const size_t n = sizeof kernels / sizeof kernels[0];
+    for (size_t i = 0; i < n; i++)
+        if (kernels[i].isa == isa)
+            return &kernels[i];
+    return &kernels[n - 1];
+}
+
+/* ---- Packing ------------------------------------------------------------ */
+
+/* Panels of w rows of a row-major src (rows [0, rows), steps [0, kc)):
+ * dst[p][l][r] = src[(p*w + r)*ld + l], zero rows past the end. */
+static void pack_transpose(int w, int64_t rows, int64_t kc, const float *src, int64_t ld, float *dst)
+{
+    for (int64_t r0 = 0; r0 < rows; r0 += w) {
+        int64_t h = rows - r0 < w ? rows - r0 : w;
+        const float *s = src + r0 * ld;
+        for (int64_t l = 0; l < kc; l++) {
+            int64_t r = 0;
+            for (; r < h; r++)
+                dst[r] = s[r * ld + l];
+            for (; r < w; r++)
+                dst[r] = 0;
+            dst += w;
+        }
+    }
+}
+
+#ifdef JB_X86
+/* The same with 8x8 AVX transposes: each group of 8 rows of a panel is read
+ * as 8 row vectors of 8 steps and written as 8 step vectors; masked stores
+ * keep a group that straddles the panel's end inside it. */
+static AVX2_FN void pack_transpose_avx2(int w, int64_t rows, int64_t kc, const float *src, int64_t ld, float *dst)
+{
+    static const int32_t ramp[16] = {0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15};
+    const int64_t kc8 = kc / 8 * 8;
+    for (int64_t r0 = 0; r0 < rows; r0 += w) {
+        const int64_t h = rows - r0 < w ? rows - r0 : w;
+        const float *s = src + r0 * ld;
+        for (int g = 0; g < w; g += 8) {
+            const int gw = w - g < 8 ? w - g : 8, gh = (int)(h - g < 0 ? 0 : h - g < 8 ? h - g : 8);
+            const __m256i mask = _mm256_cmpgt_epi32(_mm256_set1_epi32(gw), _mm256_loadu_si256((const __m256i *)ramp));
+            float *d = dst + g;
+            for (int64_t l = 0; l < kc8; l += 8) {
+                __m256 r[8];
+                for (int q = 0; q < 8; q++)
+                    r[q] = q < gh ? _mm256_loadu_ps(s + (g + q) * ld + l) : _mm256_setzero_ps();
+                __m256 t0 = _mm256_unpacklo_ps(r[0], r[1]), t1 = _mm256_unpackhi_ps(r[0], r[1]);
+                __m256 t2 = _mm256_unpacklo_ps(r[2], r[3]), t3 = _mm256_unpackhi_ps(r[2], r[3]);
+                __m256 t4 = _mm256_unpacklo_ps(r[4], r[5]), t5 = _mm256_unpackhi_ps(r[4], r[5]);
+                __m256 t6 = _mm256_unpacklo_ps(r[6], r[7]), t7 = _mm256_unpackhi_ps(r[6], r[7]);
+                __m256 u0 = _mm256_shuffle_ps(t0, t2, 0x44), u1 = _mm256_shuffle_ps(t0, t2, 0xEE);
+                __m256 u2 = _mm256_shuffle_ps(t1, t3, 0x44), u3 = _mm256_shuffle_ps(t1, t3, 0xEE);
+                __m256 u4 = _mm256_shuffle_ps(t4, t6, 0x44), u5 = _mm256_shuffle_ps(t4, t6, 0xEE);
+                __m256 u6 = _mm256_shuffle_ps(t5, t7, 0x44), u7 = _mm256_shuffle_ps(t5, t7, 0xEE);
+                r[0] = _mm256_permute2f128_ps(u0, u4, 0x20);
+                r[1] = _mm256_permute2f128_ps(u1, u5, 0x20);
+                r[2] = _mm256_permute2f128_ps(u2, u6, 0x20);
+                r[3] = _mm256_permute2f128_ps(u3, u7, 0x20);
+                r[4] = _mm256_permute2f128_ps(u0, u4, 0x31);
+                r[5] = _mm256_permute2f128_ps(u1, u5, 0x31);
+                r[6] = _mm256_permute2f128_ps(u2, u6, 0x31);
+                r[7] = _mm256_permute2f128_ps(u3, u7, 0x31);
+                for (int q = 0; q < 8; q++)
+                    _mm256_maskstore_ps(d + (l + q) * w, mask, r[q]);
+            }
+            for (int64_t l = kc8; l < kc; l++)
+                for (int q = 0; q < gw; q++)
+                    d[l * w + q] = q < gh ? s[(g + q) * ld + l] : 0;
+        }
+        dst += w * kc;
+    }
+}
+#endif
+
+/* Panels of w columns of a row-major src (steps [0, kc) are rows):
+ * dst[p][l][j] = src[l*ld + p*w + j], zero columns past the end. */
+static void pack_copy(int w, int64_t cols, int64_t kc, const float *src, int64_t ld, float *dst)
+{
+    for (int64_t j0 = 0; j0 < cols; j0 += w) {
+        int64_t h = cols - j0 < w ? cols - j0 : w;
+        const float *s = src + j0;
+        for (int64_t l = 0; l < kc; l++) {
+            memcpy(dst, s + l * ld, (size_t)h * sizeof(float));
+            if (h < w)
+                memset(dst + h, 0, (size_t)(w - h) * sizeof(float));
+            dst += w;
+        }
+    }
+}
+
+void jb_sgemm_pack_a(const jb_sgemm_kernel *kr, int64_t mc, int64_t kc, const float *a, int64_t lda, float *dst)
+{
+#ifdef JB_X86
+    if (kr->isa >= JB_ISA_AVX2) {
+        pack_transpose_avx2(kr->mr, mc, kc, a, lda, dst);
+        return;
+    }
+#endif
+    pack_transpose(kr->mr, mc, kc, a, lda, dst);
+}
+
+void jb_sgemm_pack_b(const jb_sgemm_kernel *kr, int64_t kc, int64_t nc, const float *b, int64_t ldb, int trans,
+                     float *dst)
+{
+    if (trans) {
+#ifdef JB_X86
+        if (kr->isa >= JB_ISA_AVX2) {
+            pack_transpose_avx2(kr->nr, nc, kc, b, ldb, dst);
+            return;
+        }
+#endif
+        pack_transpose(kr->nr, nc, kc, b, ldb, dst);
+    }
+    else
+        pack_copy(kr->nr, nc, kc, b, ldb, dst);
+}
+
+/* ---- Macro-kernel ------------------------------------------------------- */
+
+void jb_sgemm_macro(const jb_sgemm_kernel *kr, int64_t mc, int64_t nc, int64_t kc, const float *pa,
+                    const float *pb, float *c, int64_t ldc, int acc)
+{
+    const int mr = kr->mr, nr = kr->nr;
+    _Alignas(64) float tile[MR_MAX * NR_MAX];
+    for (int64_t j = 0; j < nc; j += nr) {
+        const float *bp = pb + j * kc;
+        const int64_t nw = nc - j < nr ? nc - j : nr;
+        for (int64_t i = 0; i < mc; i += mr) {
+            const float *ap = pa + i * kc;
+            const int64_t mh = mc - i < mr ? mc - i : mr;
+            float *cij = c + i * ldc + j;
+            if (mh == mr && nw == nr) {
+                kr->ukr(kc, ap, bp, cij, ldc, acc);
+                continue;
+            }
+            /* Edge tile: compute the whole tile aside, then merge the valid part. */
+            kr->ukr(kc, ap, bp, tile, nr, 0);
+            for (int64_t r = 0; r < mh; r++)
+                for (int64_t q = 0; q < nw; q++)
+                    cij[r * ldc + q] = acc ? cij[r * ldc + q] + tile[r * nr + q] : tile[r * nr + q];
+        }
+    }
+}
