@@ -26,5 +26,6 @@ const jb_kernel *jb_cli_kernel(const char *name);
 int jb_cmd_list(int argc, char **argv);
 int jb_cmd_verify(int argc, char **argv);
 int jb_cmd_run(int argc, char **argv);
+int jb_cmd_env(int argc, char **argv);
 
 #endif

@@ -1,0 +1,424 @@
+/*
+ * The harness: the Google Benchmark shim, suite files, atomic results, and
+ * `joulebench run` from the outside (bad input, the JSON it writes, that
+ * Google Benchmark's compare.py reads it, and that Ctrl-C leaves either no
+ * file or a complete one).
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <math.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <fcntl.h>
+#include <time.h>
+#include <unistd.h>
+#include <cmocka.h>
+
+#include <cjson/cJSON.h>
+
+#include "gbench.h"
+#include "results.h"
+#include "suite.h"
+
+static char tmpdir[] = "/tmp/jb_harness_XXXXXX";
+
+/* ---- Google Benchmark shim -------------------------------------------- */
+
+typedef struct seen {
+    int iterations_runs, aggregates, errors;
+    double median_ns, cv;
+    double counter;
+    char error[128];
+} seen;
+
+static void record(const jb_gb_run *r, void *arg)
+{
+    seen *s = arg;
+    if (r->error_occurred) {
+        s->errors++;
+        snprintf(s->error, sizeof s->error, "%s", r->error_message);
+        return;
+    }
+    if (r->is_aggregate) {
+        s->aggregates++;
+        if (!strcmp(r->aggregate_name, "median"))
+            s->median_ns = r->real_time_ns;
+        if (!strcmp(r->aggregate_name, "cv"))
+            s->cv = r->real_time_ns;
+    } else {
+        s->iterations_runs++;
+    }
+    for (int i = 0; i < r->ncounters && !r->is_aggregate; i++)
+        if (!strcmp(r->counter_names[i], "answer"))
+            s->counter = r->counter_values[i];
+}
+
+static void fixed_time_body(jb_gb_state *st, void *arg)
+{
+    (void)arg;
+    while (jb_gb_keep_running(st))
+        jb_gb_set_iteration_time(st, 0.002); /* 2 ms, exactly, every iteration */
+    jb_gb_set_counter(st, "answer", 42);
+}
+
+static void failing_body(jb_gb_state *st, void *arg)
+{
+    (void)arg;
+    jb_gb_skip_with_error(st, "kernel said no");
+    while (jb_gb_keep_running(st))
+        ;
+}
+
+static void test_shim(void **state)
+{
+    (void)state;
+    jb_gb_options o = {.repetitions = 3, .min_time = 0.01};
+    seen s = {0};
+    assert_int_equal(jb_gb_run_one("shim/fixed", fixed_time_body, NULL, &o, record, &s), 0);
+    assert_int_equal(s.iterations_runs, 3);
+    assert_int_equal(s.aggregates, 4); /* mean, median, stddev, cv */
+    assert_true(fabs(s.median_ns - 2e6) < 1);
+    assert_true(s.cv < 1e-9);          /* identical times: no spread */
+    assert_true(s.counter == 42);
+    seen e = {0};
+    assert_int_equal(jb_gb_run_one("shim/fail", failing_body, NULL, &o, record, &e), 0);
+    assert_true(e.errors >= 1);
+    assert_string_equal(e.error, "kernel said no");
+}
+
+/* ---- Suites ------------------------------------------------------------ */
+
+static void test_suite_expand(void **state)
+{
+    (void)state;
+    const char *text = "{\"name\": \"t\", \"repetitions\": 2, \"min_time\": 0.5, \"groups\": [\n"
+                       " {\"op\": \"matmul\", \"kernels\": [\"matmul/cpu/naive/f32\"], \"axes\": {\"m=n\": [4, 8], \"k\": [3, 5]},\n"
+                       "  \"skip\": [{\"m\": [8], \"k\": 5}]},\n"
+                       " {\"op\": \"attention\", \"kernels\": [\"attention/cpu/naive/.*\"], \"shapes\": [{\"b\": 1, \"h\": 2, \"n\": 9, \"d\": 16, \"causal\": 1}]}\n"
+                       "]}";
+    jb_suite s;
+    char msg[256];
+    assert_int_equal(jb_suite_parse(text, "t.json", &s, msg, sizeof msg), JB_OK);
+    assert_string_equal(s.name, "t");
+    assert_int_equal(s.repetitions, 2);
+    assert_true(s.min_time == 0.5);
+    assert_int_equal(s.nrows, 4); /* 2x2 product, minus one skipped, plus one */
+    assert_string_equal(s.rows[0].name, "matmul/cpu/naive/f32/m:4/n:4/k:3");
+    assert_string_equal(s.rows[1].name, "matmul/cpu/naive/f32/m:4/n:4/k:5");
+    assert_string_equal(s.rows[2].name, "matmul/cpu/naive/f32/m:8/n:8/k:3");
+    assert_string_equal(s.rows[3].name, "attention/cpu/naive/f32/b:1/h:2/n:9/d:16/causal:1");
+    jb_suite_free(&s);
+}
+
+static void expect_suite_error(const char *text, const char *where, const char *what)
+{
+    jb_suite s;
+    char msg[256] = "";
+    int rc = jb_suite_parse(text, "bad.json", &s, msg, sizeof msg);
+    if (rc == JB_OK)
+        fail_msg("suite parsed but should not: %s", text);
+    if (!strstr(msg, where) || !strstr(msg, what))
+        fail_msg("message '%s' lacks '%s' or '%s'", msg, where, what);
+}
+
+static void test_suite_errors(void **state)
+{
+    (void)state;
+    expect_suite_error("{\"groups\": [\n  {\"op\": \"matmul\",, }]}", "bad.json:2:", "malformed JSON");
+    expect_suite_error("{\"groups\": [\n {\"op\": \"conv\", \"axes\": {}}]}", "bad.json:2:", "must be matmul");
+    expect_suite_error("{\"groups\": [{\"op\": \"matmul\",\n   \"axes\": {\"m\": [1], \"q\": [2]}}]}", "bad.json:2:",
+                       "unknown shape key 'q'");
+    expect_suite_error("{\"groups\": [{\"op\": \"matmul\", \"axes\": {\"m=n=k\": [1.5]}}]}", "bad.json:1:", "not an integer");
+    expect_suite_error("{\"groups\": [{\"op\": \"matmul\", \"axes\": {\"m=n=k\": [0]}}]}", "bad.json:1:", "positive");
+    expect_suite_error("{\"groups\": []}", "bad.json:1:", "non-empty");
+    expect_suite_error("{\"grops\": []}", "bad.json:1:", "unknown field 'grops'");
+    expect_suite_error("{\"groups\": [{\"op\": \"matmul\", \"kernels\": [\"matmul/cpu/zzz/f32\"], \"axes\": {\"m=n=k\": [2]}}]}",
+                       "bad.json:1:", "no matmul kernel matches");
+    expect_suite_error("{\"groups\": [{\"op\": \"matmul\"}]}", "bad.json:1:", "exactly one of");
+    expect_suite_error("[1, 2]", "bad.json:1:", "JSON object");
+}
+
+/* ---- Results files ------------------------------------------------------ */
+
+static void test_atomic_write(void **state)
+{
+    (void)state;
+    char path[256], msg[256];
+    snprintf(path, sizeof path, "%s/r.json", tmpdir);
+    cJSON *doc = cJSON_Parse("{\"context\": {}, \"benchmarks\": [{\"name\": \"x\"}]}");
+    assert_int_equal(jb_results_write_atomic(path, doc, msg, sizeof msg), JB_OK);
+    cJSON *back = jb_results_read(path, msg, sizeof msg);
+    assert_non_null(back);
+    assert_int_equal(cJSON_GetArraySize(cJSON_GetObjectItem(back, "benchmarks")), 1);
+    cJSON_Delete(back);
+    /* A directory that does not exist: an error, and nothing left behind. */
+    assert_int_equal(jb_results_write_atomic("/nonexistent-dir/r.json", doc, msg, sizeof msg), JB_EIO);
+    cJSON_Delete(doc);
+    /* Only r.json in the directory: no temporary files left. */
+    char cmd[512];
+    snprintf(cmd, sizeof cmd, "test $(ls %s | wc -l) -eq 1", tmpdir);
+    assert_int_equal(system(cmd), 0);
+    /* A foreign JSON file is refused with a reason. */
+    snprintf(path, sizeof path, "%s/foreign.json", tmpdir);
+    FILE *f = fopen(path, "w");
+    fputs("{\"rows\": []}", f);
+    fclose(f);
+    assert_null(jb_results_read(path, msg, sizeof msg));
+    assert_non_null(strstr(msg, "not a Google Benchmark results file"));
+    unlink(path);
+}
+
+/* ---- joulebench run from the outside ------------------------------------ */
+
+static char out[1 << 17];
+
+static int jb(const char *args)
+{
+    char cmd[4096];
+    snprintf(cmd, sizeof cmd, "%s %s 2>&1", JB_EXE, args);
+    FILE *f = popen(cmd, "r");
+    assert_non_null(f);
+    size_t n = fread(out, 1, sizeof out - 1, f);
+    out[n] = 0;
+    int st = pclose(f);
+    return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+}
+
+static void write_file(const char *path, const char *text)
+{
+    FILE *f = fopen(path, "w");
+    assert_non_null(f);
+    fputs(text, f);
+    fclose(f);
+}
+
+static void expect_run_error(const char *args, const char *part)
+{
+    int rc = jb(args);
+    int lines = 0;
+    for (const char *p = out; *p; p++)
+        lines += *p == '\n';
+    if (rc != 2 || lines != 1 || !strstr(out, part))
+        fail_msg("joulebench %s: exit %d, output '%s' (want exit 2 and one line with '%s')", args, rc, out, part);
+}
+
+static const char *tiny_suite =
+    "{\"name\": \"tiny\", \"groups\": [\n"
+    " {\"op\": \"matmul\", \"kernels\": [\"matmul/cpu/naive/f32\", \"matmul/cpu/onednn/f32\"], \"axes\": {\"m=n=k\": [32]}},\n"
+    " {\"op\": \"softmax\", \"kernels\": [\"softmax/cpu/naive/f32\", \"softmax/cpu/onednn/f32\"], \"shapes\": [{\"rows\": 16, \"cols\": 64, \"causal\": 1}]}\n"
+    "]}\n";
+
+static void test_run_bad_input(void **state)
+{
+    (void)state;
+    char suite[256], bad[256], args[1024];
+    snprintf(suite, sizeof suite, "%s/tiny.json", tmpdir);
+    write_file(suite, tiny_suite);
+    snprintf(bad, sizeof bad, "%s/bad.json", tmpdir);
+    write_file(bad, "{\"groups\": [\n  {\"op\": \"matmul\", \"axes\": {\"m\": [1], \"zz\": [2]}}]}\n");
+    expect_run_error("run --suite /nonexistent/suite.json", "cannot open suite");
+    snprintf(args, sizeof args, "run --suite %s", bad);
+    expect_run_error(args, "bad.json:2:");
+    snprintf(args, sizeof args, "run --suite %s --meter joules", suite);
+    expect_run_error(args, "unknown meter 'joules'");
+    snprintf(args, sizeof args, "run --suite %s --filter 'nothing-matches-this'", suite);
+    expect_run_error(args, "matches none");
+    snprintf(args, sizeof args, "run --suite %s --filter '('", suite);
+    expect_run_error(args, "not a valid regular expression");
+    snprintf(args, sizeof args, "run --suite %s --repetitions 0", suite);
+    expect_run_error(args, "--repetitions");
+    snprintf(args, sizeof args, "run --suite %s --threads many", suite);
+    expect_run_error(args, "--threads");
+    snprintf(args, sizeof args, "run --suite %s --min-time -1", suite);
+    expect_run_error(args, "--min-time");
+    snprintf(args, sizeof args, "run --suite %s --format xml", suite);
+    expect_run_error(args, "--format");
+    snprintf(args, sizeof args, "run --suite %s --out /nonexistent-dir/x.json", suite);
+    expect_run_error(args, "cannot write results");
+    snprintf(args, sizeof args, "run --suite %s --tdp 10 --idle-watts 20", suite);
+    expect_run_error(args, "--idle-watts");
+    expect_run_error("run --bogus", "unknown option");
+}
+
+static const cJSON *find_row(const cJSON *benchmarks, const char *name)
+{
+    const cJSON *b;
+    cJSON_ArrayForEach(b, benchmarks)
+    {
+        const cJSON *n = cJSON_GetObjectItem(b, "name");
+        if (n && !strcmp(n->valuestring, name))
+            return b;
+    }
+    return NULL;
+}
+
+static void run_tiny(const char *outfile)
+{
+    char args[1024];
+    snprintf(args, sizeof args, "run --suite %s/tiny.json --out %s --repetitions 3 --min-time 0.01 --meter model", tmpdir,
+             outfile);
+    int rc = jb(args);
+    if (rc != 0)
+        fail_msg("run failed (%d): %s", rc, out);
+}
+
+static void test_run_json(void **state)
+{
+    (void)state;
+    char path[256], msg[256];
+    snprintf(path, sizeof path, "%s/tiny.json", tmpdir);
+    write_file(path, tiny_suite);
+    snprintf(path, sizeof path, "%s/a.json", tmpdir);
+    run_tiny(path);
+    assert_non_null(strstr(out, "matmul/cpu/naive/f32"));
+    assert_non_null(strstr(out, "estimated"));
+    cJSON *doc = jb_results_read(path, msg, sizeof msg);
+    if (!doc)
+        fail_msg("%s", msg);
+    const cJSON *ctx = cJSON_GetObjectItem(doc, "context");
+    static const char *const keys[] = {"date", "host_name", "num_cpus", "caches", "load_avg", "cpu_model",
+                                       "cpu_flags", "threads", "omp_proc_bind", "omp_places", "governor",
+                                       "compiler", "onednn_version", "git_commit", "meter", "meter_provenance",
+                                       "energy", "idle_watts", "peak_flop_per_s", "peak_bytes_per_s",
+                                       "load_avg_after", "repetitions", "min_time"};
+    for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++)
+        if (!cJSON_GetObjectItem(ctx, keys[i]))
+            fail_msg("context lacks %s", keys[i]);
+    assert_string_equal(cJSON_GetObjectItem(ctx, "meter")->valuestring, "model");
+    assert_string_equal(cJSON_GetObjectItem(ctx, "energy")->valuestring, "estimated");
+    assert_string_equal(cJSON_GetObjectItem(ctx, "omp_proc_bind")->valuestring, "close");
+    const cJSON *bm = cJSON_GetObjectItem(doc, "benchmarks");
+    const cJSON *med = find_row(bm, "matmul/cpu/naive/f32/m:32/n:32/k:32_median");
+    assert_non_null(med);
+    assert_string_equal(cJSON_GetObjectItem(med, "run_type")->valuestring, "aggregate");
+    assert_string_equal(cJSON_GetObjectItem(med, "time_unit")->valuestring, "ns");
+    static const char *const counters[] = {"flop_per_s", "bytes_per_s", "intensity", "joules", "watts",
+                                           "flop_per_j", "pct_peak_flops", "pct_peak_bw", "max_err",
+                                           "energy_measured", "workspace_bytes", "peak_bytes"};
+    for (size_t i = 0; i < sizeof counters / sizeof counters[0]; i++)
+        if (!cJSON_IsNumber(cJSON_GetObjectItem(med, counters[i])))
+            fail_msg("median row lacks counter %s", counters[i]);
+    double t = cJSON_GetObjectItem(med, "real_time")->valuedouble * 1e-9;
+    double fps = cJSON_GetObjectItem(med, "flop_per_s")->valuedouble;
+    /* flop_per_s is 2mnk over the row's time (the median of per-repetition means). */
+    assert_true(fps > 0 && fabs(fps * t / (2.0 * 32 * 32 * 32) - 1) < 0.5);
+    assert_true(cJSON_GetObjectItem(med, "energy_measured")->valuedouble == 0);
+    assert_string_equal(cJSON_GetObjectItem(med, "label")->valuestring, "energy: estimated");
+    double j = cJSON_GetObjectItem(med, "joules")->valuedouble, fpj = cJSON_GetObjectItem(med, "flop_per_j")->valuedouble;
+    assert_true(j > 0 && fabs(fpj * j / (2.0 * 32 * 32 * 32) - 1) < 1e-6);
+    assert_non_null(find_row(bm, "matmul/cpu/naive/f32/m:32/n:32/k:32_cv"));
+    /* oneDNN's softmax has no causal mask: a skipped row that says why, never a timing. */
+    const cJSON *skip = find_row(bm, "softmax/cpu/onednn/f32/rows:16/cols:64/causal:1");
+    assert_non_null(skip);
+    assert_true(cJSON_IsTrue(cJSON_GetObjectItem(skip, "error_occurred")));
+    assert_non_null(strstr(cJSON_GetObjectItem(skip, "error_message")->valuestring, "skipped"));
+    cJSON_Delete(doc);
+}
+
+/* Google Benchmark's own compare.py reads two joulebench results files. */
+static void test_compare_py(void **state)
+{
+    (void)state;
+    const char *cmp = "/usr/share/benchmark/compare.py";
+    if (access(cmp, R_OK) != 0 || system("/usr/bin/python3 -c 'import scipy' 2>/dev/null") != 0) {
+        print_message("[  SKIP    ] %s or python3-scipy missing (scripts/setup.sh installs libbenchmark-tools)\n", cmp);
+        skip();
+    }
+    char a[256], b[256], cmd[1024];
+    snprintf(a, sizeof a, "%s/a.json", tmpdir);
+    snprintf(b, sizeof b, "%s/b.json", tmpdir);
+    if (access(a, R_OK) != 0)
+        run_tiny(a);
+    run_tiny(b);
+    snprintf(cmd, sizeof cmd, "/usr/bin/python3 %s benchmarks %s %s 2>&1", cmp, a, b);
+    FILE *f = popen(cmd, "r");
+    size_t n = fread(out, 1, sizeof out - 1, f);
+    out[n] = 0;
+    int st = pclose(f);
+    if (!WIFEXITED(st) || WEXITSTATUS(st) != 0 || !strstr(out, "matmul/cpu/naive/f32/m:32/n:32/k:32_median"))
+        fail_msg("compare.py failed: %s", out);
+}
+
+/* Ctrl-C: either no file, or a complete file holding only rows that finished. */
+static void test_interrupt(void **state)
+{
+    (void)state;
+    char suite[256], path[256], msg[256];
+    snprintf(suite, sizeof suite, "%s/long.json", tmpdir);
+    write_file(suite, "{\"name\": \"long\", \"groups\": [{\"op\": \"matmul\", \"kernels\": [\"matmul/cpu/naive/f32\"],"
+                      " \"axes\": {\"m=n\": [16, 24, 32, 40, 48, 56, 64, 72], \"k\": [16]}}]}");
+    snprintf(path, sizeof path, "%s/int.json", tmpdir);
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        int devnull = open("/dev/null", 1);
+        dup2(devnull, 1);
+        dup2(devnull, 2);
+        execl(JB_EXE, JB_EXE, "run", "--suite", suite, "--out", path, "--repetitions", "3", "--min-time", "0.2",
+              "--meter", "model", (char *)NULL);
+        _exit(127);
+    }
+    struct timespec ts = {3, 0};
+    nanosleep(&ts, NULL); /* peaks take about a second; then some rows finish */
+    kill(pid, SIGINT);
+    int st;
+    waitpid(pid, &st, 0);
+    assert_true(WIFEXITED(st));
+    if (access(path, F_OK) != 0) {
+        print_message("interrupted before any file was written: acceptable\n");
+        return;
+    }
+    assert_int_equal(WEXITSTATUS(st), 130);
+    cJSON *doc = jb_results_read(path, msg, sizeof msg);
+    if (!doc)
+        fail_msg("interrupted run left an invalid file: %s", msg);
+    assert_true(cJSON_IsTrue(cJSON_GetObjectItem(cJSON_GetObjectItem(doc, "context"), "interrupted")));
+    /* Every row present is complete: it has its median. */
+    const cJSON *b, *bm = cJSON_GetObjectItem(doc, "benchmarks");
+    int rows = 0;
+    cJSON_ArrayForEach(b, bm)
+    {
+        if (strcmp(cJSON_GetObjectItem(b, "run_type")->valuestring, "iteration"))
+            continue;
+        char med[300];
+        snprintf(med, sizeof med, "%s_median", cJSON_GetObjectItem(b, "run_name")->valuestring);
+        if (!find_row(bm, med))
+            fail_msg("row %s has no median: a partial row was kept", med);
+        rows++;
+    }
+    assert_true(rows < 8 * 3); /* it did stop early */
+    cJSON_Delete(doc);
+}
+
+static int setup(void **state)
+{
+    (void)state;
+    return mkdtemp(tmpdir) ? 0 : -1;
+}
+
+static int teardown(void **state)
+{
+    (void)state;
+    char cmd[300];
+    snprintf(cmd, sizeof cmd, "rm -rf %s", tmpdir);
+    return system(cmd);
+}
+
+int main(int argc, char **argv)
+{
+    (void)argc;
+    jb_gb_init(argv[0]);
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_shim),         cmocka_unit_test(test_suite_expand),
+        cmocka_unit_test(test_suite_errors), cmocka_unit_test(test_atomic_write),
+        cmocka_unit_test(test_run_bad_input), cmocka_unit_test(test_run_json),
+        cmocka_unit_test(test_compare_py),   cmocka_unit_test(test_interrupt),
+    };
+    return cmocka_run_group_tests_name("harness", tests, setup, teardown);
+}
