@@ -25,9 +25,9 @@ typedef struct jb_meter_config {
     int nvml_device;            /* GPU index for nvml */
     double tdp_watts;           /* model: > 0 overrides the table (--tdp) */
     double idle_watts;          /* model: > 0 overrides TDP * idle fraction (--idle-watts) */
-    const char *tdp_table;      /* model: NULL: configs/hardware/cpu_tdp.csv under the source dir */
+    const char *tdp_table;      /* model: NULL: $JB_TDP_TABLE, else configs/hardware/cpu_tdp.csv under the source dir */
     const char *cpu_model;      /* model: NULL: read from /proc/cpuinfo */
-    int threads;                /* model: threads this run uses (share of the socket) */
+    int threads;                /* model: threads this run uses (share of the socket); <= 0: all logical CPUs */
 } jb_meter_config;
 
 typedef struct jb_meter jb_meter;
@@ -60,7 +60,48 @@ const char *jb_meter_provenance(const jb_meter *m);
 int jb_meter_start(jb_meter *m);
 int jb_meter_stop(jb_meter *m, jb_meter_reading *r);
 
-/* Average power over `seconds` of sleeping: the idle baseline recorded once per run. */
+/* Average power over `seconds` of sleeping: the idle baseline recorded once per run.
+ * JB_EINVAL for seconds <= 0 or inside an open window. The model returns its
+ * profile's idle watts at once (an estimate, like everything it reports). */
 int jb_meter_idle_watts(jb_meter *m, double seconds, double *watts);
+
+/* ---- The model's constants and its TDP table ------------------------------ */
+
+/* Idle power as a fraction of TDP when --idle-watts is not given (meter_model.c says why). */
+#define JB_MODEL_IDLE_FRACTION 0.25
+/* TDP assumed for a CPU the table does not know, per logical CPU of the socket
+ * (CodeCarbon's DEFAULT_POWER_PER_CORE, applied the same way). */
+#define JB_MODEL_WATTS_PER_CPU 4.0
+
+/* Looks cpu_model (a /proc/cpuinfo "model name") up in a TDP table: CSV with a
+ * header line, rows "Name,TDP", names optionally double-quoted. table NULL:
+ * $JB_TDP_TABLE, else configs/hardware/cpu_tdp.csv under the source tree.
+ * Both sides are normalized ("(R)", "(TM)", "CPU", "@ 2.40GHz", "96-Core Processor"
+ * dropped, case and spaces folded); an exact match wins, else the longest row
+ * name found in the model string as whole words, if it has a model number.
+ * JB_OK with *tdp_watts and the table's spelling of the row in row; JB_EUNSUPPORTED
+ * when no row matches; JB_EIO when the table cannot be read; why says which. */
+int jb_cpu_tdp_lookup(const char *table, const char *cpu_model, double *tdp_watts,
+                      char *row, size_t row_len, char *why, size_t why_len);
+
+/* ---- GPU settings through NVML -------------------------------------------- */
+
+typedef struct jb_gpu_info {
+    char name[96];            /* "NVIDIA H100 80GB HBM3" */
+    char driver_version[80];  /* "550.54.15" */
+    int sm_clock_mhz;         /* current SM clock; -1 when unreadable */
+    int mem_clock_mhz;        /* current memory clock; -1 when unreadable */
+    int sm_clock_max_mhz;     /* highest SM clock (boost); -1 when unreadable */
+    int mem_clock_max_mhz;    /* -1 when unreadable */
+    double power_limit_watts; /* enforced power limit; -1 when unreadable */
+    int temperature_c;        /* GPU die; -1 when unreadable */
+    int energy_counter;       /* 1 when the total-energy counter works (Volta and newer) */
+} jb_gpu_info;
+
+/* Reads the settings of GPU dev through libnvidia-ml (lib NULL: $JB_NVML_LIB, else
+ * "libnvidia-ml.so.1"), loaded and released inside the call. JB_OK with *out filled
+ * (fields NVML cannot read are -1 or empty), or JB_EUNAVAILABLE with why (no
+ * library, nvmlInit failed, no such device). */
+int jb_nvml_query(const char *lib, int dev, jb_gpu_info *out, char *why, size_t len);
 
 #endif
