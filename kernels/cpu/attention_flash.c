@@ -1,18 +1,195 @@
-/* attention/cpu/flash/f32: not written yet; reported unavailable until it is. */
+/*
+ * attention/cpu/flash/f32: FlashAttention-2 on the CPU. Each task is one
+ * query tile (48 rows) of one head; it walks the key/value tiles (64 keys)
+ * keeping a running max and sum per query and rescaling its output
+ * accumulator as the max grows (flash_tile.h), so no more than one 64 x 48
+ * tile of scores ever exists per thread and the workspace does not depend
+ * on n. Causal: tiles wholly after the tile's last query are never visited,
+ * the diagonal ones are masked.
+ *
+ * Scores are computed transposed, S^T = K Q^T: the query tile is packed once,
+ * transposed and pre-scaled by log2(e)/sqrt(d), into qt[l][i]; a micro-kernel
+ * then broadcasts K[j][l] from K itself against 3 vectors of qt[l] into
+ * 8 x 3 accumulators, the same shape as the P*V micro-kernel, so both
+ * products run as register-blocked broadcast FMAs at near the FMA peak.
+ */
 #include "../jb_kernels.h"
+#include "cpu.h"
+#include "flash_tile.h"
 
+#include <math.h>
 #include <stdio.h>
+#ifdef _OPENMP
+#include <omp.h>
+#endif
 
-static int unavailable(char *why, size_t len)
+typedef struct scores_ctx {
+    const float *qt; /* [d][BR], pre-scaled */
+    const float *k;  /* the head's K[n][d] */
+} scores_ctx;
+
+static size_t thread_floats(int64_t d)
 {
-    snprintf(why, len, "not implemented yet");
-    return JB_EUNAVAILABLE;
+    size_t f = (size_t)d * JB_FLASH_BR + jb_flash_tile_floats(d);
+    return (f + 15) / 16 * 16; /* keep every thread's slice 64-byte aligned */
 }
+
+static size_t workspace(const jb_problem *p)
+{
+    return (size_t)jb_cpu_threads() * thread_floats(p->d) * sizeof(float);
+}
+
+/* qt[l][i] = c * Q[i0+i][l], zero past the last query so padded lanes stay finite. */
+static void pack_q(float *qt, const float *q, int64_t rows, int64_t d, float c)
+{
+    for (int64_t i = 0; i < JB_FLASH_BR; i++)
+        for (int64_t l = 0; l < d; l++)
+            qt[l * JB_FLASH_BR + i] = i < rows ? c * q[i * d + l] : 0.0f;
+}
+
+static void scores_portable(const void *vctx, jb_flash_tile *t, int64_t j0, int64_t kc, int mask)
+{
+    const scores_ctx *ctx = vctx;
+    const int64_t d = t->d;
+    for (int64_t j = 0; j < kc; j++) {
+        const float *kj = ctx->k + (j0 + j) * d;
+        float *sj = t->s + j * JB_FLASH_BR;
+        for (int i = 0; i < JB_FLASH_BR; i++)
+            sj[i] = 0;
+        for (int64_t l = 0; l < d; l++) {
+            const float *ql = ctx->qt + l * JB_FLASH_BR;
+            for (int i = 0; i < JB_FLASH_BR; i++)
+                sj[i] += kj[l] * ql[i];
+        }
+    }
+    jb_flash_mask_max_portable(t, j0, kc, mask);
+}
+
+#ifdef JB_VEXP_X86
+
+/* Keys jrow..jrow+R-1 of the tile against all 48 queries. */
+JB_VEXP_AVX512 JB_FLASH_INLINE void score_rows_avx512(jb_flash_tile *t, const float *qt, const float *k,
+                                                     int64_t j0, int64_t jrow, int R, int mask)
+{
+    const int64_t d = t->d;
+    const float *kr = k + (j0 + jrow) * d;
+    __m512 acc[8][3];
+    for (int r = 0; r < R; r++)
+        acc[r][0] = acc[r][1] = acc[r][2] = _mm512_setzero_ps();
+    for (int64_t l = 0; l < d; l++, qt += JB_FLASH_BR) {
+        const __m512 q0 = _mm512_load_ps(qt), q1 = _mm512_load_ps(qt + 16), q2 = _mm512_load_ps(qt + 32);
+        for (int r = 0; r < R; r++) {
+            const __m512 b = _mm512_set1_ps(kr[r * d + l]);
+            acc[r][0] = _mm512_fmadd_ps(b, q0, acc[r][0]);
+            acc[r][1] = _mm512_fmadd_ps(b, q1, acc[r][1]);
+            acc[r][2] = _mm512_fmadd_ps(b, q2, acc[r][2]);
+        }
+    }
+    jb_flash_epilogue_avx512(t, acc, R, jrow, j0 + jrow - t->i0, mask);
+}
+
+JB_VEXP_AVX512 static void scores_avx512(const void *vctx, jb_flash_tile *t, int64_t j0, int64_t kc, int mask)
+{
+    const scores_ctx *ctx = vctx;
+    int64_t jr = 0;
+    for (; jr + 8 <= kc; jr += 8)
+        score_rows_avx512(t, ctx->qt, ctx->k, j0, jr, 8, mask);
+    switch (kc - jr) {
+    case 7: score_rows_avx512(t, ctx->qt, ctx->k, j0, jr, 7, mask); break;
+    case 6: score_rows_avx512(t, ctx->qt, ctx->k, j0, jr, 6, mask); break;
+    case 5: score_rows_avx512(t, ctx->qt, ctx->k, j0, jr, 5, mask); break;
+    case 4: score_rows_avx512(t, ctx->qt, ctx->k, j0, jr, 4, mask); break;
+    case 3: score_rows_avx512(t, ctx->qt, ctx->k, j0, jr, 3, mask); break;
+    case 2: score_rows_avx512(t, ctx->qt, ctx->k, j0, jr, 2, mask); break;
+    case 1: score_rows_avx512(t, ctx->qt, ctx->k, j0, jr, 1, mask); break;
+    default: break;
+    }
+}
+
+/* AVX2 has 16 registers: 6 keys x 16 queries (12 accumulators) per pass,
+ * three passes for the 48 queries. */
+JB_VEXP_AVX2 JB_FLASH_INLINE void score_rows_avx2(jb_flash_tile *t, const float *qt, const float *k, int64_t j0,
+                                                 int64_t jrow, int R, int mask)
+{
+    const int64_t d = t->d;
+    const float *kr = k + (j0 + jrow) * d;
+    for (int strip = 0; strip < 3; strip++) {
+        __m256 acc[6][2];
+        for (int r = 0; r < R; r++)
+            acc[r][0] = acc[r][1] = _mm256_setzero_ps();
+        const float *ql = qt + 16 * strip;
+        for (int64_t l = 0; l < d; l++, ql += JB_FLASH_BR) {
+            const __m256 q0 = _mm256_load_ps(ql), q1 = _mm256_load_ps(ql + 8);
+            for (int r = 0; r < R; r++) {
+                const __m256 b = _mm256_broadcast_ss(kr + r * d + l);
+                acc[r][0] = _mm256_fmadd_ps(b, q0, acc[r][0]);
+                acc[r][1] = _mm256_fmadd_ps(b, q1, acc[r][1]);
+            }
+        }
+        jb_flash_epilogue_avx2(t, acc, R, strip, jrow, j0 + jrow - t->i0, mask);
+    }
+}
+
+JB_VEXP_AVX2 static void scores_avx2(const void *vctx, jb_flash_tile *t, int64_t j0, int64_t kc, int mask)
+{
+    const scores_ctx *ctx = vctx;
+    int64_t jr = 0;
+    for (; jr + 6 <= kc; jr += 6)
+        score_rows_avx2(t, ctx->qt, ctx->k, j0, jr, 6, mask);
+    switch (kc - jr) {
+    case 5: score_rows_avx2(t, ctx->qt, ctx->k, j0, jr, 5, mask); break;
+    case 4: score_rows_avx2(t, ctx->qt, ctx->k, j0, jr, 4, mask); break;
+    case 3: score_rows_avx2(t, ctx->qt, ctx->k, j0, jr, 3, mask); break;
+    case 2: score_rows_avx2(t, ctx->qt, ctx->k, j0, jr, 2, mask); break;
+    case 1: score_rows_avx2(t, ctx->qt, ctx->k, j0, jr, 1, mask); break;
+    default: break;
+    }
+}
+
+#endif /* JB_VEXP_X86 */
 
 static int run(jb_exec *e)
 {
-    (void)e;
-    return JB_EUNAVAILABLE;
+    const jb_problem *p = e->p;
+    const int64_t n = p->seq, d = p->d, heads = p->b * p->h;
+    const int64_t ntiles = (n + JB_FLASH_BR - 1) / JB_FLASH_BR, ntasks = heads * ntiles;
+    const float c = (float)(1.4426950408889634 / sqrt((double)d));
+    const size_t per_thread = thread_floats(d);
+    /* Never more threads than the workspace has slices for, whatever the
+     * thread count was when it was sized. */
+    int nthreads = jb_cpu_threads();
+    if ((size_t)nthreads * per_thread * sizeof(float) > e->ws_size)
+        nthreads = (int)(e->ws_size / (per_thread * sizeof(float)));
+    if (nthreads < 1)
+        return JB_EINVAL;
+    const jb_isa isa = jb_cpu_isa();
+    jb_flash_scores_fn scores = scores_portable;
+#ifdef JB_VEXP_X86
+    if (isa == JB_ISA_AVX512)
+        scores = scores_avx512;
+    else if (isa == JB_ISA_AVX2)
+        scores = scores_avx2;
+#endif
+    float *ws = e->ws;
+#pragma omp parallel for schedule(dynamic, 1) num_threads(nthreads)
+    for (int64_t task = 0; task < ntasks; task++) {
+        int tid = 0;
+#ifdef _OPENMP
+        tid = omp_get_thread_num();
+#endif
+        float *qt = ws + (size_t)tid * per_thread;
+        jb_flash_tile t;
+        jb_flash_tile_init(&t, qt + d * JB_FLASH_BR, d);
+        /* Last query tiles first: under a causal mask they are the longest,
+         * and handing them out early balances the threads. */
+        const int64_t tile = ntiles - 1 - task / heads, bh = task % heads;
+        const int64_t i0 = tile * JB_FLASH_BR, rows = n - i0 < JB_FLASH_BR ? n - i0 : JB_FLASH_BR;
+        const size_t head = (size_t)bh * (size_t)n * (size_t)d;
+        pack_q(qt, e->in[0] + head + (size_t)i0 * (size_t)d, rows, d, c);
+        const scores_ctx ctx = {.qt = qt, .k = e->in[1] + head};
+        jb_flash_query_tile(isa, &t, i0, rows, n, p->causal, scores, &ctx, e->in[2] + head, e->out + head);
+    }
+    return JB_OK;
 }
 
 const jb_kernel jb_k_attention_cpu_flash_f32 = {
@@ -22,6 +199,7 @@ const jb_kernel jb_k_attention_cpu_flash_f32 = {
     .variant = "flash",
     .dtype = JB_DT_F32,
     .tolerance = 1e-5,
-    .available = unavailable,
+    .summary = "FlashAttention-2: 48x64 tiles, online softmax, AVX-512 broadcast-FMA micro-kernels, causal tiles skipped",
+    .workspace_size = workspace,
     .run = run,
 };

@@ -1,18 +1,256 @@
-/* attention/cpu/flash/int8: not written yet; reported unavailable until it is. */
+/*
+ * attention/cpu/flash/int8: FlashAttention-2 (as attention/cpu/flash/f32,
+ * same tiles and the same fp32 online softmax and P*V from flash_tile.h)
+ * with Q and K quantized to int8, symmetric, one scale per token (row):
+ * q = round(Q / sq), sq = max|Q row| / 127, likewise K. Quantization happens
+ * in setup (untimed); V and the probabilities stay fp32.
+ *
+ * A score is an exact int32 dot product, dequantized as
+ * dot(q_i, k_j) * sk[j] * sq[i] * log2(e)/sqrt(d). With AVX-512 VNNI,
+ * vpdpbusd multiplies unsigned by signed bytes, so the query tile is packed
+ * as q + 128 (four consecutive head-dim bytes per 32-bit lane, 16 queries
+ * per vector) and each accumulator starts at -128 * sum(k_j), which cancels
+ * the offset exactly. Without VNNI the dot products are plain int32 loops.
+ */
 #include "../jb_kernels.h"
+#include "cpu.h"
+#include "flash_tile.h"
 
-#include <stdio.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#ifdef _OPENMP
+#include <omp.h>
+#endif
 
-static int unavailable(char *why, size_t len)
+#define JB_VNNI_TARGET __attribute__((target("avx512f,avx512bw,avx512vl,avx512dq,fma,avx512vnni")))
+
+typedef struct int8_state {
+    int64_t dp;     /* row length of q8 and k8: d rounded up to 4, zero padded */
+    int8_t *q8, *k8; /* [b*h*n][dp] */
+    float *sq, *sk;  /* per row scale */
+    int32_t *kcorr;  /* -128 * sum of each row of k8 */
+} int8_state;
+
+typedef struct scores_ctx {
+    const int8_state *st;
+    int64_t head;      /* first row of this head in q8/k8 */
+    const uint8_t *qp; /* VNNI-packed query tile: [dp/4][BR][4], q + 128 */
+    const float *sqc;  /* [BR]: sq[i] * log2(e)/sqrt(d), 0 past the last query */
+} scores_ctx;
+
+static int64_t padded_d(int64_t d)
 {
-    snprintf(why, len, "not implemented yet");
-    return JB_EUNAVAILABLE;
+    return (d + 3) / 4 * 4;
+}
+
+/* Per thread: the fp32 tile and sqc, then the packed query tile. */
+static size_t float_bytes(int64_t d)
+{
+    return ((jb_flash_tile_floats(d) + JB_FLASH_BR) * sizeof(float) + 63) / 64 * 64;
+}
+
+static size_t thread_bytes(int64_t d)
+{
+    return float_bytes(d) + ((size_t)padded_d(d) * JB_FLASH_BR + 63) / 64 * 64;
+}
+
+static size_t workspace(const jb_problem *p)
+{
+    return (size_t)jb_cpu_threads() * thread_bytes(p->d);
+}
+
+static void teardown(jb_exec *e)
+{
+    int8_state *st = e->state;
+    if (!st)
+        return;
+    free(st->q8);
+    free(st->k8);
+    free(st->sq);
+    free(st->sk);
+    free(st->kcorr);
+    free(st);
+    e->state = NULL;
+}
+
+static int setup(jb_exec *e)
+{
+    const jb_problem *p = e->p;
+    const int64_t rows = p->b * p->h * p->seq, d = p->d, dp = padded_d(d);
+    int8_state *st = calloc(1, sizeof *st);
+    if (!st)
+        return JB_ENOMEM;
+    e->state = st;
+    st->dp = dp;
+    st->q8 = calloc((size_t)rows, (size_t)dp);
+    st->k8 = calloc((size_t)rows, (size_t)dp);
+    st->sq = malloc((size_t)rows * sizeof(float));
+    st->sk = malloc((size_t)rows * sizeof(float));
+    st->kcorr = malloc((size_t)rows * sizeof(int32_t));
+    if (!st->q8 || !st->k8 || !st->sq || !st->sk || !st->kcorr)
+        return JB_ENOMEM; /* the caller's teardown frees what was made */
+    jb_quantize_rows_s8(e->in[0], rows, d, d, st->q8, dp, st->sq);
+    jb_quantize_rows_s8(e->in[1], rows, d, d, st->k8, dp, st->sk);
+    for (int64_t r = 0; r < rows; r++) {
+        int32_t s = 0;
+        for (int64_t l = 0; l < d; l++)
+            s += st->k8[r * dp + l];
+        st->kcorr[r] = -128 * s;
+    }
+    return JB_OK;
+}
+
+static int dequantized_inputs(const jb_exec *e, float *const deq[])
+{
+    const int8_state *st = e->state;
+    const jb_problem *p = e->p;
+    const int64_t rows = p->b * p->h * p->seq, d = p->d;
+    if (!st)
+        return JB_EINVAL;
+    for (int64_t r = 0; r < rows; r++)
+        for (int64_t l = 0; l < d; l++) {
+            deq[0][r * d + l] = (float)st->q8[r * st->dp + l] * st->sq[r];
+            deq[1][r * d + l] = (float)st->k8[r * st->dp + l] * st->sk[r];
+        }
+    memcpy(deq[2], e->in[2], (size_t)rows * (size_t)d * sizeof(float));
+    return JB_OK;
+}
+
+static void scores_portable(const void *vctx, jb_flash_tile *t, int64_t j0, int64_t kc, int mask)
+{
+    const scores_ctx *ctx = vctx;
+    const int8_state *st = ctx->st;
+    const int64_t d = t->d, dp = st->dp;
+    for (int64_t j = 0; j < kc; j++) {
+        const int64_t kr = ctx->head + j0 + j;
+        const int8_t *kj = st->k8 + kr * dp;
+        float *sj = t->s + j * JB_FLASH_BR;
+        for (int64_t i = 0; i < JB_FLASH_BR; i++) {
+            int32_t acc = 0;
+            if (i < t->rows) {
+                const int8_t *qi = st->q8 + (ctx->head + t->i0 + i) * dp;
+                for (int64_t l = 0; l < d; l++)
+                    acc += (int32_t)qi[l] * (int32_t)kj[l];
+            }
+            sj[i] = (float)acc * st->sk[kr] * ctx->sqc[i];
+        }
+    }
+    jb_flash_mask_max_portable(t, j0, kc, mask);
+}
+
+#ifdef JB_VEXP_X86
+
+/* Keys jrow..jrow+R-1 of the tile against the 48 packed queries. */
+JB_VNNI_TARGET JB_FLASH_INLINE void score_rows_vnni(const scores_ctx *ctx, jb_flash_tile *t, int64_t j0,
+                                                   int64_t jrow, int R, int mask)
+{
+    const int8_state *st = ctx->st;
+    const int64_t dp = st->dp, kr0 = ctx->head + j0 + jrow;
+    const int8_t *kr = st->k8 + kr0 * dp;
+    __m512i acc[8][3];
+    for (int r = 0; r < R; r++)
+        acc[r][0] = acc[r][1] = acc[r][2] = _mm512_set1_epi32(st->kcorr[kr0 + r]);
+    const uint8_t *qp = ctx->qp;
+    for (int64_t l = 0; l < dp; l += 4, qp += 4 * JB_FLASH_BR) {
+        const __m512i q0 = _mm512_load_si512(qp), q1 = _mm512_load_si512(qp + 64), q2 = _mm512_load_si512(qp + 128);
+        for (int r = 0; r < R; r++) {
+            int32_t k4;
+            memcpy(&k4, kr + r * dp + l, 4);
+            const __m512i b = _mm512_set1_epi32(k4);
+            acc[r][0] = _mm512_dpbusd_epi32(acc[r][0], q0, b);
+            acc[r][1] = _mm512_dpbusd_epi32(acc[r][1], q1, b);
+            acc[r][2] = _mm512_dpbusd_epi32(acc[r][2], q2, b);
+        }
+    }
+    const __m512 s0 = _mm512_load_ps(ctx->sqc), s1 = _mm512_load_ps(ctx->sqc + 16),
+                 s2 = _mm512_load_ps(ctx->sqc + 32);
+    __m512 f[8][3];
+    for (int r = 0; r < R; r++) {
+        const __m512 skr = _mm512_set1_ps(st->sk[kr0 + r]);
+        f[r][0] = _mm512_mul_ps(_mm512_mul_ps(_mm512_cvtepi32_ps(acc[r][0]), skr), s0);
+        f[r][1] = _mm512_mul_ps(_mm512_mul_ps(_mm512_cvtepi32_ps(acc[r][1]), skr), s1);
+        f[r][2] = _mm512_mul_ps(_mm512_mul_ps(_mm512_cvtepi32_ps(acc[r][2]), skr), s2);
+    }
+    jb_flash_epilogue_avx512(t, f, R, jrow, j0 + jrow - t->i0, mask);
+}
+
+JB_VNNI_TARGET static void scores_vnni(const void *vctx, jb_flash_tile *t, int64_t j0, int64_t kc, int mask)
+{
+    const scores_ctx *ctx = vctx;
+    int64_t jr = 0;
+    for (; jr + 8 <= kc; jr += 8)
+        score_rows_vnni(ctx, t, j0, jr, 8, mask);
+    switch (kc - jr) {
+    case 7: score_rows_vnni(ctx, t, j0, jr, 7, mask); break;
+    case 6: score_rows_vnni(ctx, t, j0, jr, 6, mask); break;
+    case 5: score_rows_vnni(ctx, t, j0, jr, 5, mask); break;
+    case 4: score_rows_vnni(ctx, t, j0, jr, 4, mask); break;
+    case 3: score_rows_vnni(ctx, t, j0, jr, 3, mask); break;
+    case 2: score_rows_vnni(ctx, t, j0, jr, 2, mask); break;
+    case 1: score_rows_vnni(ctx, t, j0, jr, 1, mask); break;
+    default: break;
+    }
+}
+
+#endif /* JB_VEXP_X86 */
+
+/* qp[l/4][i][l%4] = q8[i][l] + 128 (as u8; 128 is a zero) for the tile's queries. */
+static void pack_q(uint8_t *qp, const int8_t *q8, int64_t rows, int64_t dp)
+{
+    for (int64_t i = 0; i < JB_FLASH_BR; i++)
+        for (int64_t l = 0; l < dp; l++)
+            qp[(l / 4) * 4 * JB_FLASH_BR + i * 4 + l % 4] = (uint8_t)((i < rows ? q8[i * dp + l] : 0) ^ 0x80);
 }
 
 static int run(jb_exec *e)
 {
-    (void)e;
-    return JB_EUNAVAILABLE;
+    const jb_problem *p = e->p;
+    const int8_state *st = e->state;
+    if (!st)
+        return JB_EINVAL;
+    const int64_t n = p->seq, d = p->d, dp = st->dp, heads = p->b * p->h;
+    const int64_t ntiles = (n + JB_FLASH_BR - 1) / JB_FLASH_BR, ntasks = heads * ntiles;
+    const float c = (float)(1.4426950408889634 / sqrt((double)d));
+    const size_t per_thread = thread_bytes(d);
+    int nthreads = jb_cpu_threads();
+    if ((size_t)nthreads * per_thread > e->ws_size)
+        nthreads = (int)(e->ws_size / per_thread);
+    if (nthreads < 1)
+        return JB_EINVAL;
+    const jb_isa isa = jb_cpu_isa();
+    jb_flash_scores_fn scores = scores_portable;
+    int vnni = 0;
+#ifdef JB_VEXP_X86
+    if (jb_cpu_has_avx512_vnni()) {
+        scores = scores_vnni;
+        vnni = 1;
+    }
+#endif
+    char *ws = e->ws;
+#pragma omp parallel for schedule(dynamic, 1) num_threads(nthreads)
+    for (int64_t task = 0; task < ntasks; task++) {
+        int tid = 0;
+#ifdef _OPENMP
+        tid = omp_get_thread_num();
+#endif
+        char *mine = ws + (size_t)tid * per_thread;
+        jb_flash_tile t;
+        jb_flash_tile_init(&t, (float *)mine, d);
+        float *sqc = (float *)mine + jb_flash_tile_floats(d);
+        uint8_t *qp = (uint8_t *)mine + float_bytes(d);
+        const int64_t tile = ntiles - 1 - task / heads, bh = task % heads;
+        const int64_t i0 = tile * JB_FLASH_BR, rows = n - i0 < JB_FLASH_BR ? n - i0 : JB_FLASH_BR;
+        const int64_t head = bh * n;
+        for (int64_t i = 0; i < JB_FLASH_BR; i++)
+            sqc[i] = i < rows ? st->sq[head + i0 + i] * c : 0.0f;
+        if (vnni)
+            pack_q(qp, st->q8 + (head + i0) * dp, rows, dp);
+        const scores_ctx ctx = {.st = st, .head = head, .qp = qp, .sqc = sqc};
+        const size_t off = (size_t)head * (size_t)d;
+        jb_flash_query_tile(isa, &t, i0, rows, n, p->causal, scores, &ctx, e->in[2] + off, e->out + off);
+    }
+    return JB_OK;
 }
 
 const jb_kernel jb_k_attention_cpu_flash_int8 = {
@@ -22,6 +260,10 @@ const jb_kernel jb_k_attention_cpu_flash_int8 = {
     .variant = "flash",
     .dtype = JB_DT_INT8,
     .tolerance = 1e-5,
-    .available = unavailable,
+    .summary = "FlashAttention-2 with per-token int8 Q and K (AVX-512 VNNI scores), fp32 softmax and P*V",
+    .workspace_size = workspace,
+    .setup = setup,
     .run = run,
+    .teardown = teardown,
+    .dequantized_inputs = dequantized_inputs,
 };

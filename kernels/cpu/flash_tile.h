@@ -1,0 +1,387 @@
+/*
+ * The fp32 half of a FlashAttention-2 query tile, shared by
+ * attention/cpu/flash/f32 and attention/cpu/flash/int8, which differ only in
+ * how a tile of scores is computed: the causal mask and tile maximum (as an
+ * epilogue the score micro-kernels call), the online softmax, P*V into the
+ * output accumulator, the final normalization, and the loop over key/value
+ * tiles that ties them together. Internal to kernels/cpu.
+ *
+ * Everything per tile is stored transposed, query index contiguous, so the
+ * per-query softmax statistics of a whole tile are vertical vector ops, the
+ * probabilities of one key are JB_FLASH_BR/16 vectors, and both products are
+ * broadcast-FMA micro-kernels with nothing transposed inside their loops:
+ *   s[j][i]     score of key j0+j against query i0+i in log2 units (the
+ *               score kernel folds log2(e)/sqrt(d) in), then 2^(s - m)
+ *   ot[l][i]    unnormalized output: O[i0+i][l] times l[i]
+ *   m[i], l[i]  running max (log2 units) and running sum of 2^(s - m)
+ * Per thread this is JB_FLASH_BR * (JB_FLASH_BC + d + 4) floats, whatever n is.
+ */
+#ifndef JB_FLASH_TILE_H
+#define JB_FLASH_TILE_H
+
+#include "cpu.h"
+#include "vexp.h"
+
+#include <float.h>
+#include <math.h>
+#include <stdint.h>
+
+/* Query rows per tile (3 AVX-512 vectors: with 8 keys or 8 head-dim columns
+ * per micro-kernel step that is 24 accumulators + 3 loads in 32 registers),
+ * and keys per tile (the scores, K and V tiles then fit L1 at d = 64). */
+#define JB_FLASH_BR 48
+#define JB_FLASH_BC 64
+
+#define JB_FLASH_INLINE static inline __attribute__((always_inline))
+
+typedef struct jb_flash_tile {
+    int64_t i0, rows, d;   /* query tile [i0, i0 + rows), rows <= BR; head dim */
+    float *s, *ot, *m, *l, *alpha, *tmax;
+} jb_flash_tile;
+
+static inline size_t jb_flash_tile_floats(int64_t d)
+{
+    return (size_t)JB_FLASH_BR * ((size_t)JB_FLASH_BC + (size_t)d + 4);
+}
+
+/* mem: jb_flash_tile_floats(d) floats, 64-byte aligned (every array in it
+ * starts on a multiple of BR floats = 192 bytes, so stays aligned). */
+static inline void jb_flash_tile_init(jb_flash_tile *t, float *mem, int64_t d)
+{
+    t->d = d;
+    t->s = mem;
+    t->ot = t->s + JB_FLASH_BC * JB_FLASH_BR;
+    t->m = t->ot + d * JB_FLASH_BR;
+    t->l = t->m + JB_FLASH_BR;
+    t->alpha = t->l + JB_FLASH_BR;
+    t->tmax = t->alpha + JB_FLASH_BR;
+}
+
+/* Starting m at -FLT_MAX rather than -inf keeps 2^(m_old - m_new) finite
+ * (0) on the first tile even for a query that tile masks out entirely. */
+static inline void jb_flash_tile_start(jb_flash_tile *t, int64_t i0, int64_t rows)
+{
+    t->i0 = i0;
+    t->rows = rows;
+    for (int i = 0; i < JB_FLASH_BR; i++) {
+        t->m[i] = -FLT_MAX;
+        t->l[i] = 0;
+        t->tmax[i] = -INFINITY;
+    }
+}
+
+/* ---- portable ----------------------------------------------------------- */
+
+/* After a portable score kernel filled s[0..kc): mask keys after the query
+ * (key j0+j > query i0+i becomes -inf) and take the tile maximum. */
+static inline void jb_flash_mask_max_portable(jb_flash_tile *t, int64_t j0, int64_t kc, int mask)
+{
+    for (int64_t j = 0; j < kc; j++) {
+        float *sj = t->s + j * JB_FLASH_BR;
+        const int64_t rel = j0 + j - t->i0; /* queries i < rel are before key j */
+        for (int64_t i = 0; i < JB_FLASH_BR; i++) {
+            if (mask && i < rel)
+                sj[i] = -INFINITY;
+            t->tmax[i] = sj[i] > t->tmax[i] ? sj[i] : t->tmax[i];
+        }
+    }
+}
+
+static inline void jb_flash_softmax_portable(jb_flash_tile *t, int64_t kc)
+{
+    for (int i = 0; i < JB_FLASH_BR; i++) {
+        float mn = t->tmax[i] > t->m[i] ? t->tmax[i] : t->m[i];
+        t->alpha[i] = jb_exp2f_scalar(t->m[i] - mn);
+        t->l[i] *= t->alpha[i];
+        t->m[i] = mn;
+        t->tmax[i] = -INFINITY;
+    }
+    for (int64_t j = 0; j < kc; j++) {
+        float *sj = t->s + j * JB_FLASH_BR;
+        for (int i = 0; i < JB_FLASH_BR; i++) {
+            sj[i] = jb_exp2f_scalar(sj[i] - t->m[i]);
+            t->l[i] += sj[i];
+        }
+    }
+}
+
+/* ot = alpha * ot + P^T V, with v the first of the tile's kc value rows. */
+static inline void jb_flash_pv_portable(jb_flash_tile *t, const float *v, int64_t kc, int first)
+{
+    const int64_t d = t->d;
+    for (int64_t l = 0; l < d; l++) {
+        float *o = t->ot + l * JB_FLASH_BR;
+        for (int i = 0; i < JB_FLASH_BR; i++)
+            o[i] = first ? 0.0f : o[i] * t->alpha[i];
+    }
+    for (int64_t j = 0; j < kc; j++) {
+        const float *pj = t->s + j * JB_FLASH_BR;
+        for (int64_t l = 0; l < d; l++) {
+            float *o = t->ot + l * JB_FLASH_BR;
+            const float vjl = v[j * d + l];
+            for (int i = 0; i < JB_FLASH_BR; i++)
+                o[i] += vjl * pj[i];
+        }
+    }
+}
+
+/* o: the output rows of this tile, O[i0][0]. */
+static inline void jb_flash_finalize(const jb_flash_tile *t, float *o)
+{
+    const int64_t d = t->d;
+    for (int64_t i = 0; i < t->rows; i++) {
+        const float inv = 1.0f / t->l[i];
+        for (int64_t l = 0; l < d; l++)
+            o[i * d + l] = t->ot[l * JB_FLASH_BR + i] * inv;
+    }
+}
+
+#ifdef JB_VEXP_X86
+
+/* ---- AVX-512: three vectors of 16 queries ------------------------------- */
+
+/* Epilogue of a score micro-kernel: acc[r][c] holds the scores of tile key
+ * row jrow + r against queries 16c..16c+15. rel = j0 + jrow - i0. */
+JB_VEXP_AVX512 JB_FLASH_INLINE void jb_flash_epilogue_avx512(jb_flash_tile *t, __m512 acc[][3], int R,
+                                                            int64_t jrow, int64_t rel, int mask)
+{
+    const __m512 ninf = _mm512_set1_ps(-INFINITY);
+    const __m512i iota = _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
+    __m512 tm[3];
+    for (int c = 0; c < 3; c++)
+        tm[c] = _mm512_load_ps(t->tmax + 16 * c);
+    for (int r = 0; r < R; r++) {
+        if (mask) {
+            const __m512i lim = _mm512_set1_epi32((int32_t)(rel + r));
+            for (int c = 0; c < 3; c++) {
+                __mmask16 k = _mm512_cmplt_epi32_mask(_mm512_add_epi32(iota, _mm512_set1_epi32(16 * c)), lim);
+                acc[r][c] = _mm512_mask_mov_ps(acc[r][c], k, ninf);
+            }
+        }
+        for (int c = 0; c < 3; c++) {
+            tm[c] = _mm512_max_ps(tm[c], acc[r][c]);
+            _mm512_store_ps(t->s + (jrow + r) * JB_FLASH_BR + 16 * c, acc[r][c]);
+        }
+    }
+    for (int c = 0; c < 3; c++)
+        _mm512_store_ps(t->tmax + 16 * c, tm[c]);
+}
+
+JB_VEXP_AVX512 static inline void jb_flash_softmax_avx512(jb_flash_tile *t, int64_t kc)
+{
+    __m512 mn[3], ls[3];
+    for (int c = 0; c < 3; c++) {
+        __m512 mo = _mm512_load_ps(t->m + 16 * c);
+        mn[c] = _mm512_max_ps(mo, _mm512_load_ps(t->tmax + 16 * c));
+        __m512 a = jb_exp2_avx512(_mm512_sub_ps(mo, mn[c]));
+        _mm512_store_ps(t->alpha + 16 * c, a);
+        _mm512_store_ps(t->m + 16 * c, mn[c]);
+        _mm512_store_ps(t->tmax + 16 * c, _mm512_set1_ps(-INFINITY));
+        ls[c] = _mm512_mul_ps(_mm512_load_ps(t->l + 16 * c), a);
+    }
+    for (int64_t j = 0; j < kc; j++) {
+        float *sj = t->s + j * JB_FLASH_BR;
+        for (int c = 0; c < 3; c++) {
+            __m512 p = jb_exp2_avx512(_mm512_sub_ps(_mm512_load_ps(sj + 16 * c), mn[c]));
+            _mm512_store_ps(sj + 16 * c, p);
+            ls[c] = _mm512_add_ps(ls[c], p);
+        }
+    }
+    for (int c = 0; c < 3; c++)
+        _mm512_store_ps(t->l + 16 * c, ls[c]);
+}
+
+/* R head-dim columns l0..l0+R-1 of ot, over the tile's kc keys. */
+JB_VEXP_AVX512 JB_FLASH_INLINE void jb_flash_pv_rows_avx512(jb_flash_tile *t, const float *v, int64_t kc,
+                                                           int64_t l0, int R, int first)
+{
+    const int64_t d = t->d;
+    __m512 acc[8][3];
+    if (first) {
+        for (int r = 0; r < R; r++)
+            for (int c = 0; c < 3; c++)
+                acc[r][c] = _mm512_setzero_ps();
+    } else {
+        for (int c = 0; c < 3; c++) {
+            const __m512 a = _mm512_load_ps(t->alpha + 16 * c);
+            for (int r = 0; r < R; r++)
+                acc[r][c] = _mm512_mul_ps(_mm512_load_ps(t->ot + (l0 + r) * JB_FLASH_BR + 16 * c), a);
+        }
+    }
+    const float *vp = v + l0, *pj = t->s;
+    for (int64_t j = 0; j < kc; j++, vp += d, pj += JB_FLASH_BR) {
+        const __m512 p0 = _mm512_load_ps(pj), p1 = _mm512_load_ps(pj + 16), p2 = _mm512_load_ps(pj + 32);
+        for (int r = 0; r < R; r++) {
+            const __m512 b = _mm512_set1_ps(vp[r]);
+            acc[r][0] = _mm512_fmadd_ps(b, p0, acc[r][0]);
+            acc[r][1] = _mm512_fmadd_ps(b, p1, acc[r][1]);
+            acc[r][2] = _mm512_fmadd_ps(b, p2, acc[r][2]);
+        }
+    }
+    for (int r = 0; r < R; r++)
+        for (int c = 0; c < 3; c++)
+            _mm512_store_ps(t->ot + (l0 + r) * JB_FLASH_BR + 16 * c, acc[r][c]);
+}
+
+JB_VEXP_AVX512 static inline void jb_flash_pv_avx512(jb_flash_tile *t, const float *v, int64_t kc, int first)
+{
+    int64_t l0 = 0;
+    for (; l0 + 8 <= t->d; l0 += 8)
+        jb_flash_pv_rows_avx512(t, v, kc, l0, 8, first);
+    switch (t->d - l0) {
+    case 7: jb_flash_pv_rows_avx512(t, v, kc, l0, 7, first); break;
+    case 6: jb_flash_pv_rows_avx512(t, v, kc, l0, 6, first); break;
+    case 5: jb_flash_pv_rows_avx512(t, v, kc, l0, 5, first); break;
+    case 4: jb_flash_pv_rows_avx512(t, v, kc, l0, 4, first); break;
+    case 3: jb_flash_pv_rows_avx512(t, v, kc, l0, 3, first); break;
+    case 2: jb_flash_pv_rows_avx512(t, v, kc, l0, 2, first); break;
+    case 1: jb_flash_pv_rows_avx512(t, v, kc, l0, 1, first); break;
+    default: break;
+    }
+}
+
+/* ---- AVX2: the 48 queries as three strips of 16 (two vectors) ------------ */
+
+/* acc[r][c] holds key row jrow + r against queries 16*strip + 8c.. +7. */
+JB_VEXP_AVX2 JB_FLASH_INLINE void jb_flash_epilogue_avx2(jb_flash_tile *t, __m256 acc[][2], int R, int strip,
+                                                        int64_t jrow, int64_t rel, int mask)
+{
+    const __m256 ninf = _mm256_set1_ps(-INFINITY);
+    const __m256i iota = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
+    float *tmax = t->tmax + 16 * strip;
+    __m256 tm[2] = {_mm256_load_ps(tmax), _mm256_load_ps(tmax + 8)};
+    for (int r = 0; r < R; r++) {
+        if (mask) {
+            const __m256i lim = _mm256_set1_epi32((int32_t)(rel + r));
+            for (int c = 0; c < 2; c++) {
+                __m256i q = _mm256_add_epi32(iota, _mm256_set1_epi32(16 * strip + 8 * c));
+                acc[r][c] = _mm256_blendv_ps(acc[r][c], ninf, _mm256_castsi256_ps(_mm256_cmpgt_epi32(lim, q)));
+            }
+        }
+        for (int c = 0; c < 2; c++) {
+            tm[c] = _mm256_max_ps(tm[c], acc[r][c]);
+            _mm256_store_ps(t->s + (jrow + r) * JB_FLASH_BR + 16 * strip + 8 * c, acc[r][c]);
+        }
+    }
+    _mm256_store_ps(tmax, tm[0]);
+    _mm256_store_ps(tmax + 8, tm[1]);
+}
+
+JB_VEXP_AVX2 static inline void jb_flash_softmax_avx2(jb_flash_tile *t, int64_t kc)
+{
+    __m256 mn[6], ls[6];
+    for (int c = 0; c < 6; c++) {
+        __m256 mo = _mm256_load_ps(t->m + 8 * c);
+        mn[c] = _mm256_max_ps(mo, _mm256_load_ps(t->tmax + 8 * c));
+        __m256 a = jb_exp2_avx2(_mm256_sub_ps(mo, mn[c]));
+        _mm256_store_ps(t->alpha + 8 * c, a);
+        _mm256_store_ps(t->m + 8 * c, mn[c]);
+        _mm256_store_ps(t->tmax + 8 * c, _mm256_set1_ps(-INFINITY));
+        ls[c] = _mm256_mul_ps(_mm256_load_ps(t->l + 8 * c), a);
+    }
+    for (int64_t j = 0; j < kc; j++) {
+        float *sj = t->s + j * JB_FLASH_BR;
+        for (int c = 0; c < 6; c++) {
+            __m256 p = jb_exp2_avx2(_mm256_sub_ps(_mm256_load_ps(sj + 8 * c), mn[c]));
+            _mm256_store_ps(sj + 8 * c, p);
+            ls[c] = _mm256_add_ps(ls[c], p);
+        }
+    }
+    for (int c = 0; c < 6; c++)
+        _mm256_store_ps(t->l + 8 * c, ls[c]);
+}
+
+JB_VEXP_AVX2 JB_FLASH_INLINE void jb_flash_pv_rows_avx2(jb_flash_tile *t, const float *v, int64_t kc, int64_t l0,
+                                                       int R, int first)
+{
+    const int64_t d = t->d;
+    for (int strip = 0; strip < 3; strip++) {
+        const int q0 = 16 * strip;
+        __m256 acc[6][2];
+        if (first) {
+            for (int r = 0; r < R; r++)
+                acc[r][0] = acc[r][1] = _mm256_setzero_ps();
+        } else {
+            const __m256 a0 = _mm256_load_ps(t->alpha + q0), a1 = _mm256_load_ps(t->alpha + q0 + 8);
+            for (int r = 0; r < R; r++) {
+                acc[r][0] = _mm256_mul_ps(_mm256_load_ps(t->ot + (l0 + r) * JB_FLASH_BR + q0), a0);
+                acc[r][1] = _mm256_mul_ps(_mm256_load_ps(t->ot + (l0 + r) * JB_FLASH_BR + q0 + 8), a1);
+            }
+        }
+        const float *vp = v + l0, *pj = t->s + q0;
+        for (int64_t j = 0; j < kc; j++, vp += d, pj += JB_FLASH_BR) {
+            const __m256 p0 = _mm256_load_ps(pj), p1 = _mm256_load_ps(pj + 8);
+            for (int r = 0; r < R; r++) {
+                const __m256 b = _mm256_broadcast_ss(vp + r);
+                acc[r][0] = _mm256_fmadd_ps(b, p0, acc[r][0]);
+                acc[r][1] = _mm256_fmadd_ps(b, p1, acc[r][1]);
+            }
+        }
+        for (int r = 0; r < R; r++) {
+            _mm256_store_ps(t->ot + (l0 + r) * JB_FLASH_BR + q0, acc[r][0]);
+            _mm256_store_ps(t->ot + (l0 + r) * JB_FLASH_BR + q0 + 8, acc[r][1]);
+        }
+    }
+}
+
+JB_VEXP_AVX2 static inline void jb_flash_pv_avx2(jb_flash_tile *t, const float *v, int64_t kc, int first)
+{
+    int64_t l0 = 0;
+    for (; l0 + 6 <= t->d; l0 += 6)
+        jb_flash_pv_rows_avx2(t, v, kc, l0, 6, first);
+    switch (t->d - l0) {
+    case 5: jb_flash_pv_rows_avx2(t, v, kc, l0, 5, first); break;
+    case 4: jb_flash_pv_rows_avx2(t, v, kc, l0, 4, first); break;
+    case 3: jb_flash_pv_rows_avx2(t, v, kc, l0, 3, first); break;
+    case 2: jb_flash_pv_rows_avx2(t, v, kc, l0, 2, first); break;
+    case 1: jb_flash_pv_rows_avx2(t, v, kc, l0, 1, first); break;
+    default: break;
+    }
+}
+
+#endif /* JB_VEXP_X86 */
+
+/* ---- One query tile ------------------------------------------------------- */
+
+/* Fills t->s[0..kc) with the scores of keys j0..j0+kc-1 (log2 units), masked
+ * when mask is set, and raises t->tmax to their maximum. */
+typedef void (*jb_flash_scores_fn)(const void *ctx, jb_flash_tile *t, int64_t j0, int64_t kc, int mask);
+
+/*
+ * Runs query tile [i0, i0 + rows) of one head to completion: for each
+ * key/value tile, scores, online softmax, P*V; keys after the tile's last
+ * query are never visited when causal. v is the head's V, o its O.
+ */
+static inline void jb_flash_query_tile(jb_isa isa, jb_flash_tile *t, int64_t i0, int64_t rows, int64_t n,
+                                       int causal, jb_flash_scores_fn scores, const void *ctx, const float *v,
+                                       float *o)
+{
+    jb_flash_tile_start(t, i0, rows);
+    const int64_t jend = causal && i0 + rows < n ? i0 + rows : n;
+    for (int64_t j0 = 0; j0 < jend; j0 += JB_FLASH_BC) {
+        const int64_t kc = jend - j0 < JB_FLASH_BC ? jend - j0 : JB_FLASH_BC;
+        /* Only tiles reaching past the first query need the mask; the rest
+         * of the causal triangle is entirely visible. */
+        const int mask = causal && j0 + kc - 1 > i0;
+        scores(ctx, t, j0, kc, mask);
+        const float *vt = v + j0 * t->d;
+#ifdef JB_VEXP_X86
+        if (isa == JB_ISA_AVX512) {
+            jb_flash_softmax_avx512(t, kc);
+            jb_flash_pv_avx512(t, vt, kc, j0 == 0);
+            continue;
+        }
+        if (isa == JB_ISA_AVX2) {
+            jb_flash_softmax_avx2(t, kc);
+            jb_flash_pv_avx2(t, vt, kc, j0 == 0);
+            continue;
+        }
+#endif
+        (void)isa;
+        jb_flash_softmax_portable(t, kc);
+        jb_flash_pv_portable(t, vt, kc, j0 == 0);
+    }
+    jb_flash_finalize(t, o + i0 * t->d);
+}
+
+#endif
