@@ -27,5 +27,6 @@ int jb_cmd_list(int argc, char **argv);
 int jb_cmd_verify(int argc, char **argv);
 int jb_cmd_run(int argc, char **argv);
 int jb_cmd_env(int argc, char **argv);
+int jb_cmd_project(int argc, char **argv);
 
 #endif

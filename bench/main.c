@@ -18,6 +18,7 @@ typedef struct command {
 static const command commands[] = {
     {"list", jb_cmd_list, "kernels, and why any is unavailable here"},
     {"verify", jb_cmd_verify, "check one kernel against the fp64 oracle on one shape"},
+    {"project", jb_cmd_project, "projected training energy, CO2 and time of a model"},
     {"env", jb_cmd_env, "settings, meters (and why any is unavailable), measured peaks"},
     {"run", jb_cmd_run, "verify and benchmark a suite; Google Benchmark JSON with energy"},
 };

@@ -1,0 +1,431 @@
+/*
+ * Projection arithmetic: model specs, training work per kernel class, the
+ * choice of a results row per class, and the two energy methods.
+ */
+#include "project.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/stat.h>
+
+#include "jb_kernels.h"
+
+static char *slurp(const char *path)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return NULL;
+    fseek(f, 0, SEEK_END);
+    long n = ftell(f);
+    fseek(f, 0, SEEK_SET);
+    char *t = n >= 0 ? malloc((size_t)n + 1) : NULL;
+    if (t && fread(t, 1, (size_t)n, f) != (size_t)n) {
+        free(t);
+        t = NULL;
+    }
+    fclose(f);
+    if (t)
+        t[n] = 0;
+    return t;
+}
+
+static int parse_model(const char *text, const char *path, jb_model *m, char *msg, size_t len)
+{
+    cJSON *j = cJSON_Parse(text);
+    if (!cJSON_IsObject(j)) {
+        snprintf(msg, len, "model file %s is not a JSON object", path);
+        cJSON_Delete(j);
+        return JB_EPARSE;
+    }
+    memset(m, 0, sizeof *m);
+    static const char *const keys[] = {"params", "layers", "d_model", "heads", "head_dim",
+                                       "d_ff",   "vocab",  "seq_len", "tokens"};
+    double *fields[] = {&m->params, &m->layers, &m->d_model, &m->heads, &m->head_dim,
+                        &m->d_ff,   &m->vocab,  &m->seq_len, &m->tokens};
+    for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++) {
+        const cJSON *v = cJSON_GetObjectItemCaseSensitive(j, keys[i]);
+        if (!cJSON_IsNumber(v) || !(v->valuedouble > 0) || !isfinite(v->valuedouble)) {
+            snprintf(msg, len, "model file %s: \"%s\" must be a positive number", path, keys[i]);
+            cJSON_Delete(j);
+            return JB_EPARSE;
+        }
+        *fields[i] = v->valuedouble;
+    }
+    const cJSON *name = cJSON_GetObjectItemCaseSensitive(j, "name");
+    snprintf(m->name, sizeof m->name, "%s", cJSON_IsString(name) ? name->valuestring : path);
+    const cJSON *causal = cJSON_GetObjectItemCaseSensitive(j, "causal");
+    if (causal && !cJSON_IsBool(causal)) {
+        snprintf(msg, len, "model file %s: \"causal\" must be true or false", path);
+        cJSON_Delete(j);
+        return JB_EPARSE;
+    }
+    m->causal = cJSON_IsTrue(causal);
+    const cJSON *src = cJSON_GetObjectItemCaseSensitive(j, "source");
+    if (cJSON_IsString(src))
+        snprintf(m->source, sizeof m->source, "%s", src->valuestring);
+    cJSON_Delete(j);
+    return JB_OK;
+}
+
+static int load_path(const char *path, jb_model *m, char *msg, size_t len)
+{
+    char *t = slurp(path);
+    if (!t) {
+        snprintf(msg, len, "cannot read model file %s: %s", path, strerror(errno));
+        return JB_EIO;
+    }
+    int rc = parse_model(t, path, m, msg, len);
+    free(t);
+    return rc;
+}
+
+static const char *models_dir(void)
+{
+    struct stat st;
+    return stat("configs/models", &st) == 0 ? "configs/models" : JB_SOURCE_DIR "/configs/models";
+}
+
+int jb_model_load(const char *name, jb_model *m, char *msg, size_t len)
+{
+    struct stat st;
+    if (!name || !*name) {
+        snprintf(msg, len, "no model given");
+        return JB_EINVAL;
+    }
+    if (strchr(name, '/') || (strlen(name) > 5 && !strcmp(name + strlen(name) - 5, ".json")) ||
+        stat(name, &st) == 0)
+        return load_path(name, m, msg, len);
+    const char *dir = models_dir();
+    static const char *const known[] = {"gpt2-124m", "bert-large", "gpt3-175b", "llama-7b",
+                                        "llama-13b", "llama-33b",  "llama-65b", "llama2-70b"};
+    char path[4096];
+    snprintf(path, sizeof path, "%s/%s.json", dir, name);
+    if (stat(path, &st) == 0)
+        return load_path(path, m, msg, len);
+    /* By display name ("GPT-3 175B"), case-insensitively. */
+    for (size_t i = 0; i < sizeof known / sizeof known[0]; i++) {
+        snprintf(path, sizeof path, "%s/%s.json", dir, known[i]);
+        jb_model c;
+        char ignore[64];
+        if (load_path(path, &c, ignore, sizeof ignore) == JB_OK && !strcasecmp(c.name, name)) {
+            *m = c;
+            return JB_OK;
+        }
+    }
+    snprintf(msg, len, "unknown model '%s' (known: gpt2-124m, bert-large, gpt3-175b, llama-7b, llama-13b, "
+                       "llama-33b, llama-65b, llama2-70b, or a path to a model .json)", name);
+    return JB_EINVAL;
+}
+
+void jb_train_work_of(const jb_model *m, jb_train_work *w)
+{
+    double half = m->causal ? 0.5 : 1.0;
+    w->matmul_flops = 6.0 * m->params * m->tokens;
+    w->attention_flops = 12.0 * m->layers * m->heads * m->head_dim * m->seq_len * half * m->tokens;
+    w->softmax_elements = 3.0 * m->layers * m->heads * m->seq_len * half * m->tokens;
+    w->total_flops = w->matmul_flops + w->attention_flops;
+}
+
+double jb_published_mwh_chips(double chips, double days, double watts, double pue)
+{
+    return chips * days * 24.0 * watts * pue / 1e6;
+}
+
+double jb_published_mwh_gpu_hours(double gpu_hours, double watts, double pue)
+{
+    return gpu_hours * watts * pue / 1e6;
+}
+
+/* ---- Choosing rows -------------------------------------------------------- */
+
+typedef struct parsed_row {
+    char kernel[96], row[192], op[16];
+    double key[8];
+    char keys[8][8];
+    int nkeys;
+} parsed_row;
+
+/* "attention/cpu/flash/f32/b:1/h:8/n:1024/d:64/causal:1" -> kernel and shape. */
+static int parse_row_name(const char *name, parsed_row *r)
+{
+    memset(r, 0, sizeof *r);
+    snprintf(r->row, sizeof r->row, "%s", name);
+    const char *p = name;
+    for (int i = 0; i < 4; i++) {
+        p = strchr(p, '/');
+        if (!p)
+            return -1;
+        p++;
+    }
+    size_t klen = (size_t)(p - name - 1);
+    if (klen >= sizeof r->kernel)
+        return -1;
+    memcpy(r->kernel, name, klen);
+    r->kernel[klen] = 0;
+    size_t oplen = strcspn(name, "/");
+    if (oplen >= sizeof r->op)
+        return -1;
+    memcpy(r->op, name, oplen);
+    r->op[oplen] = 0;
+    while (*p && r->nkeys < 8) {
+        const char *colon = strchr(p, ':');
+        if (!colon || colon - p >= 8)
+            return -1;
+        memcpy(r->keys[r->nkeys], p, (size_t)(colon - p));
+        r->keys[r->nkeys][colon - p] = 0;
+        r->key[r->nkeys++] = strtod(colon + 1, NULL);
+        p = strchr(colon, '/');
+        if (!p)
+            break;
+        p++;
+    }
+    return 0;
+}
+
+static double row_key(const parsed_row *r, const char *k, double dflt)
+{
+    for (int i = 0; i < r->nkeys; i++)
+        if (!strcmp(r->keys[i], k))
+            return r->key[i];
+    return dflt;
+}
+
+static double logdist(double a, double b)
+{
+    return a > 0 && b > 0 ? fabs(log(a / b)) : 50;
+}
+
+/* How far a measured shape is from the shapes the model trains with. */
+static double distance(const parsed_row *r, const jb_model *m)
+{
+    if (!strcmp(r->op, "matmul")) /* the MLP up-projection of one sequence: seq x d_ff x d_model */
+        return logdist(row_key(r, "m", 0), m->seq_len) + logdist(row_key(r, "n", 0), m->d_ff) +
+               logdist(row_key(r, "k", 0), m->d_model);
+    if (!strcmp(r->op, "attention"))
+        return logdist(row_key(r, "n", 0), m->seq_len) + logdist(row_key(r, "d", 0), m->head_dim) +
+               logdist(row_key(r, "h", 0), m->heads) * 0.1 + (row_key(r, "causal", 0) != m->causal) * 10.0;
+    if (!strcmp(r->op, "softmax"))
+        return logdist(row_key(r, "cols", 0), m->seq_len) + (row_key(r, "causal", 0) != m->causal) * 10.0;
+    return 1e9;
+}
+
+static int variant_matches(const char *kernel, const char *variant)
+{
+    if (!variant)
+        return 1;
+    if (!strcmp(kernel, variant))
+        return 1;
+    /* "flash" or "flash/f32": match the variant (and dtype) parts of op/backend/variant/dtype. */
+    const char *p = strchr(kernel, '/');
+    p = p ? strchr(p + 1, '/') : NULL;
+    if (!p)
+        return 0;
+    p++;
+    size_t vl = strlen(variant);
+    return !strcmp(p, variant) || (!strncmp(p, variant, vl) && p[vl] == '/') ||
+           (strlen(kernel) > vl && !strcmp(kernel + strlen(kernel) - vl, variant) &&
+            kernel[strlen(kernel) - vl - 1] == '/' && strchr(variant, '/'));
+}
+
+/* Walks the median rows of op; calls fn for each usable one. */
+typedef void (*row_fn)(const parsed_row *r, double fpj, double fps, int measured, double dist, void *arg);
+
+static int each_median(const cJSON *results, const jb_model *m, const char *op, row_fn fn, void *arg)
+{
+    const cJSON *bm = cJSON_GetObjectItemCaseSensitive(results, "benchmarks"), *b;
+    int n = 0;
+    cJSON_ArrayForEach(b, bm)
+    {
+        const cJSON *agg = cJSON_GetObjectItemCaseSensitive(b, "aggregate_name");
+        const cJSON *rt = cJSON_GetObjectItemCaseSensitive(b, "run_type");
+        const cJSON *rn = cJSON_GetObjectItemCaseSensitive(b, "run_name");
+        const cJSON *fpj = cJSON_GetObjectItemCaseSensitive(b, "flop_per_j");
+        const cJSON *fps = cJSON_GetObjectItemCaseSensitive(b, "flop_per_s");
+        const cJSON *em = cJSON_GetObjectItemCaseSensitive(b, "energy_measured");
+        const cJSON *reps = cJSON_GetObjectItemCaseSensitive(b, "repetitions");
+        int is_median = cJSON_IsString(agg) && !strcmp(agg->valuestring, "median");
+        /* A single-repetition run has no aggregates: its one iteration row stands for the median. */
+        int single = cJSON_IsString(rt) && !strcmp(rt->valuestring, "iteration") && cJSON_IsNumber(reps) &&
+                     reps->valuedouble == 1;
+        if ((!is_median && !single) || !cJSON_IsString(rn) || !cJSON_IsNumber(fpj) || !(fpj->valuedouble > 0) ||
+            cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(b, "error_occurred")))
+            continue;
+        parsed_row r;
+        if (parse_row_name(rn->valuestring, &r) || strcmp(r.op, op))
+            continue;
+        fn(&r, fpj->valuedouble, cJSON_IsNumber(fps) ? fps->valuedouble : NAN, cJSON_IsNumber(em) && em->valuedouble > 0.5,
+           distance(&r, m), arg);
+        n++;
+    }
+    return n;
+}
+
+typedef struct best_ctx {
+    const char *variant;
+    double best_dist;
+    jb_class_pick pick;
+    int found;
+} best_ctx;
+
+static void find_nearest(const parsed_row *r, double fpj, double fps, int measured, double dist, void *arg)
+{
+    (void)fpj; (void)fps; (void)measured;
+    best_ctx *c = arg;
+    if (variant_matches(r->kernel, c->variant) && dist < c->best_dist)
+        c->best_dist = dist;
+}
+
+static void find_best(const parsed_row *r, double fpj, double fps, int measured, double dist, void *arg)
+{
+    best_ctx *c = arg;
+    if (!variant_matches(r->kernel, c->variant) || dist > c->best_dist + 1e-12)
+        return;
+    if (!c->found || fpj > c->pick.flop_per_j) {
+        snprintf(c->pick.kernel, sizeof c->pick.kernel, "%s", r->kernel);
+        snprintf(c->pick.row, sizeof c->pick.row, "%s", r->row);
+        c->pick.flop_per_j = fpj;
+        c->pick.flop_per_s = fps;
+        c->pick.measured = measured;
+        c->pick.distance = dist;
+        c->found = 1;
+    }
+}
+
+int jb_project_pick(const cJSON *results, const jb_model *m, const char *op, const char *variant,
+                    jb_class_pick *out, char *msg, size_t len)
+{
+    best_ctx c = {.variant = variant, .best_dist = INFINITY};
+    int n = each_median(results, m, op, find_nearest, &c);
+    if (!n || isinf(c.best_dist)) {
+        if (variant)
+            snprintf(msg, len, "the results have no verified %s row of variant '%s' with energy (flop_per_j)", op,
+                     variant);
+        else
+            snprintf(msg, len, "the results have no verified %s row with energy (flop_per_j)", op);
+        return JB_EINVAL;
+    }
+    each_median(results, m, op, find_best, &c);
+    *out = c.pick;
+    return JB_OK;
+}
+
+typedef struct variants_ctx {
+    double dist;
+    jb_class_pick *out;
+    int max, n;
+} variants_ctx;
+
+static void collect_variant(const parsed_row *r, double fpj, double fps, int measured, double dist, void *arg)
+{
+    variants_ctx *c = arg;
+    if (dist > c->dist + 1e-12)
+        return;
+    for (int i = 0; i < c->n; i++)
+        if (!strcmp(c->out[i].kernel, r->kernel)) {
+            if (fpj > c->out[i].flop_per_j) {
+                c->out[i].flop_per_j = fpj;
+                c->out[i].flop_per_s = fps;
+            }
+            return;
+        }
+    if (c->n == c->max)
+        return;
+    jb_class_pick *p = &c->out[c->n++];
+    memset(p, 0, sizeof *p);
+    snprintf(p->kernel, sizeof p->kernel, "%s", r->kernel);
+    snprintf(p->row, sizeof p->row, "%s", r->row);
+    p->flop_per_j = fpj;
+    p->flop_per_s = fps;
+    p->measured = measured;
+    p->distance = dist;
+}
+
+int jb_project_variants(const cJSON *results, const jb_model *m, const char *op, jb_class_pick *out, int max)
+{
+    best_ctx c = {.best_dist = INFINITY};
+    if (!each_median(results, m, op, find_nearest, &c))
+        return 0;
+    variants_ctx v = {.dist = c.best_dist, .out = out, .max = max};
+    each_median(results, m, op, collect_variant, &v);
+    return v.n;
+}
+
+void jb_project_energy(const jb_train_work *w, const jb_class_pick *mm, const jb_class_pick *at,
+                       const jb_class_pick *sm, double host_overhead, double pue, double kg_per_kwh,
+                       jb_projection *o)
+{
+    memset(o, 0, sizeof *o);
+    o->matmul_joules = w->matmul_flops / mm->flop_per_j;
+    o->attention_joules = w->attention_flops / at->flop_per_j;
+    /* Every attention kernel computes its softmax inside, and its measured energy
+     * includes it: the softmax class is shown, never added a second time. */
+    o->softmax_joules = sm ? w->softmax_elements / sm->flop_per_j : NAN;
+    o->device_joules = o->matmul_joules + o->attention_joules;
+    o->facility_joules = o->device_joules * host_overhead * pue;
+    o->mwh_device = o->device_joules / 3.6e9;
+    o->mwh_facility = o->facility_joules / 3.6e9;
+    o->tco2e = o->mwh_facility * kg_per_kwh; /* MWh x kg/kWh = t */
+    o->seconds = w->matmul_flops / mm->flop_per_s + w->attention_flops / at->flop_per_s;
+}
+
+static const char *grid_file(void)
+{
+    struct stat st;
+    return stat("configs/grid/grid_carbon_intensity.csv", &st) == 0 ? "configs/grid/grid_carbon_intensity.csv"
+                                                                      : JB_SOURCE_DIR "/configs/grid/grid_carbon_intensity.csv";
+}
+
+int jb_grid_intensity(const char *iso3, double *kg, int *year, char *country, size_t clen, char *msg, size_t len)
+{
+    const char *path = grid_file();
+    FILE *f = fopen(path, "r");
+    if (!f) {
+        snprintf(msg, len, "cannot read %s: %s", path, strerror(errno));
+        return JB_EIO;
+    }
+    char line[512], code[8];
+    snprintf(code, sizeof code, "%.3s", iso3 ? iso3 : "");
+    for (char *c = code; *c; c++)
+        *c = (char)toupper((unsigned char)*c);
+    int found = 0;
+    while (fgets(line, sizeof line, f)) {
+        /* iso3,country,year,gco2e_per_kwh (country names may be quoted with commas) */
+        if (strncmp(line, code, 3) || line[3] != ',' || strlen(iso3) != 3)
+            continue;
+        char *p = line + 4, name[200] = "";
+        if (*p == '"') {
+            char *q = strchr(p + 1, '"');
+            if (!q)
+                break;
+            snprintf(name, sizeof name, "%.*s", (int)(q - p - 1), p + 1);
+            p = q + 2;
+        } else {
+            char *q = strchr(p, ',');
+            if (!q)
+                break;
+            snprintf(name, sizeof name, "%.*s", (int)(q - p), p);
+            p = q + 1;
+        }
+        int y;
+        double g;
+        if (sscanf(p, "%d,%lf", &y, &g) == 2 && g >= 0) {
+            *kg = g / 1000.0;
+            *year = y;
+            snprintf(country, clen, "%s", name);
+            found = 1;
+        }
+        break;
+    }
+    fclose(f);
+    if (!found) {
+        snprintf(msg, len, "unknown region '%s' (an ISO 3166 alpha-3 code listed in %s, e.g. USA, FRA, DEU)",
+                 iso3 ? iso3 : "", path);
+        return JB_EINVAL;
+    }
+    return JB_OK;
+}

@@ -1,0 +1,78 @@
+/*
+ * Projected training energy and CO2.
+ *   Method 1 (from kernels): training FLOPs per kernel class from a model spec,
+ *     divided by the FLOP per joule measured (or estimated) for a kernel, times
+ *     host overhead and PUE; CO2 = energy x grid intensity.
+ *   Method 2 (published): chips x days x 24 h x watts x PUE (Patterson et al.
+ *     2021), or GPU-hours x watts x PUE (Touvron et al. 2023); CO2 likewise.
+ */
+#ifndef JB_PROJECT_H
+#define JB_PROJECT_H
+
+#include <cjson/cJSON.h>
+#include <stddef.h>
+
+typedef struct jb_model {
+    char name[96];
+    double params, layers, d_model, heads, head_dim, d_ff, vocab, seq_len, tokens;
+    int causal;
+    char source[512];
+} jb_model;
+
+/* Loads NAME (a base name or "name" in configs/models/) or a path to a .json.
+ * JB_OK, or JB_EIO / JB_EPARSE with a one-line reason. */
+int jb_model_load(const char *name_or_path, jb_model *m, char *msg, size_t len);
+
+/* Training work per kernel class (forward + backward). */
+typedef struct jb_train_work {
+    double matmul_flops;     /* 6 * params * tokens (Kaplan et al. 2020) */
+    double attention_flops;  /* 12 * layers * heads * head_dim * seq_len * tokens (PaLM app. B), halved when causal */
+    double softmax_elements; /* 3 * layers * heads * seq_len * tokens (forward row + 2x backward), halved when causal */
+    double total_flops;      /* matmul + attention */
+} jb_train_work;
+
+void jb_train_work_of(const jb_model *m, jb_train_work *w);
+
+/* Method 2. Returns MWh at the facility; tco2e gets MWh x kg/kWh. */
+double jb_published_mwh_chips(double chips, double days, double watts, double pue);
+double jb_published_mwh_gpu_hours(double gpu_hours, double watts, double pue);
+
+/* The efficiency of one results row used for a class. */
+typedef struct jb_class_pick {
+    char kernel[96];       /* op/backend/variant/dtype */
+    char row[192];         /* its row name */
+    double flop_per_j;     /* median */
+    double flop_per_s;     /* median */
+    int measured;          /* energy measured (1) or estimated (0) */
+    double distance;       /* log-distance of its shape from the model's */
+} jb_class_pick;
+
+/* Chooses, from a results document, the row for op ("matmul", "attention",
+ * "softmax") at the measured shape nearest the model's, restricted to kernels
+ * matching variant (NULL: the best flop_per_j there). JB_OK, or JB_EINVAL
+ * with a reason when no usable row exists. */
+int jb_project_pick(const cJSON *results, const jb_model *m, const char *op, const char *variant,
+                    jb_class_pick *out, char *msg, size_t len);
+
+/* All distinct kernels of op measured at the shape nearest the model's. */
+int jb_project_variants(const cJSON *results, const jb_model *m, const char *op, jb_class_pick *out, int max);
+
+typedef struct jb_projection {
+    double device_joules, facility_joules;
+    double matmul_joules, attention_joules, softmax_joules; /* softmax: inside attention, not added */
+    double mwh_device, mwh_facility, tco2e;
+    double seconds;        /* on one device, from measured FLOP/s */
+} jb_projection;
+
+void jb_project_energy(const jb_train_work *w, const jb_class_pick *mm, const jb_class_pick *at,
+                       const jb_class_pick *sm, double host_overhead, double pue, double kg_per_kwh,
+                       jb_projection *out);
+
+/* Grid intensity of ISO3 from configs/grid/grid_carbon_intensity.csv, in kg/kWh, and its year.
+ * JB_OK, JB_EINVAL (unknown code) or JB_EIO. country gets the country's name. */
+int jb_grid_intensity(const char *iso3, double *kg_per_kwh, int *year, char *country, size_t clen, char *msg,
+                      size_t len);
+
+#define JB_WORLD_KG_PER_KWH 0.475 /* IEA 2019 world average, CodeCarbon's fallback */
+
+#endif
