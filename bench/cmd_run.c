@@ -324,13 +324,24 @@ static void print_row(const collect *c, out_format f)
     char shape[128];
     jb_problem_format(&c->row->p, shape, sizeof shape);
     if (f == FMT_CSV) {
-        if (c->error)
+        if (c->error) {
             printf("%s,%s,%s,error,,,,,,,,,,,\"%s\"\n", c->row->name, c->row->k->name, shape, c->error_msg);
-        else
-            printf("%s,%s,%s,ok,%.1f,%.4f,%.6g,%.6g,%.4g,%.4g,%.4g,%.6g,%s,%.3g,\n", c->row->name, c->row->k->name,
-                   shape, c->median_ns, c->cv, counter(c, "flop_per_s"), counter(c, "bytes_per_s"),
-                   counter(c, "pct_peak_flops"), counter(c, "pct_peak_bw"), counter(c, "watts"),
-                   counter(c, "flop_per_j"), c->energy_kind, counter(c, "max_err"));
+            return;
+        }
+        /* Figures a row does not have (no energy, softmax has no FLOP peak) are empty fields. */
+        static const char *const cols[] = {"flop_per_s", "bytes_per_s", "pct_peak_flops", "pct_peak_bw", "watts",
+                                           "flop_per_j"};
+        printf("%s,%s,%s,ok,%.1f,", c->row->name, c->row->k->name, shape, c->median_ns);
+        if (!isnan(c->cv))
+            printf("%.4f", c->cv);
+        for (size_t i = 0; i < sizeof cols / sizeof cols[0]; i++) {
+            double v = counter(c, cols[i]);
+            if (isnan(v))
+                printf(",");
+            else
+                printf(",%.6g", v);
+        }
+        printf(",%s,%.3g,\n", c->energy_kind, counter(c, "max_err"));
         return;
     }
     if (f != FMT_CONSOLE)
