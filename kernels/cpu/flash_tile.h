@@ -92,17 +92,20 @@ static inline void jb_flash_softmax_portable(jb_flash_tile *t, int64_t kc)
     for (int i = 0; i < JB_FLASH_BR; i++) {
         float mn = t->tmax[i] > t->m[i] ? t->tmax[i] : t->m[i];
         t->alpha[i] = jb_exp2f_scalar(t->m[i] - mn);
-        t->l[i] *= t->alpha[i];
         t->m[i] = mn;
         t->tmax[i] = -INFINITY;
     }
+    float ls[JB_FLASH_BR] = {0};
     for (int64_t j = 0; j < kc; j++) {
         float *sj = t->s + j * JB_FLASH_BR;
         for (int i = 0; i < JB_FLASH_BR; i++) {
             sj[i] = jb_exp2f_scalar(sj[i] - t->m[i]);
-            t->l[i] += sj[i];
+            ls[i] += sj[i];
         }
     }
+    /* The tile's sum joins the running one only now (see the P*V kernels). */
+    for (int i = 0; i < JB_FLASH_BR; i++)
+        t->l[i] = t->l[i] * t->alpha[i] + ls[i];
 }
 
 /* ot = alpha * ot + P^T V, with v the first of the tile's kc value rows. */
@@ -110,18 +113,16 @@ static inline void jb_flash_pv_portable(jb_flash_tile *t, const float *v, int64_
 {
     const int64_t d = t->d;
     for (int64_t l = 0; l < d; l++) {
-        float *o = t->ot + l * JB_FLASH_BR;
-        for (int i = 0; i < JB_FLASH_BR; i++)
-            o[i] = first ? 0.0f : o[i] * t->alpha[i];
-    }
-    for (int64_t j = 0; j < kc; j++) {
-        const float *pj = t->s + j * JB_FLASH_BR;
-        for (int64_t l = 0; l < d; l++) {
-            float *o = t->ot + l * JB_FLASH_BR;
+        float acc[JB_FLASH_BR] = {0};
+        for (int64_t j = 0; j < kc; j++) {
+            const float *pj = t->s + j * JB_FLASH_BR;
             const float vjl = v[j * d + l];
             for (int i = 0; i < JB_FLASH_BR; i++)
-                o[i] += vjl * pj[i];
+                acc[i] += vjl * pj[i];
         }
+        float *o = t->ot + l * JB_FLASH_BR;
+        for (int i = 0; i < JB_FLASH_BR; i++)
+            o[i] = first ? acc[i] : o[i] * t->alpha[i] + acc[i];
     }
 }
 
@@ -177,7 +178,7 @@ JB_VEXP_AVX512 static inline void jb_flash_softmax_avx512(jb_flash_tile *t, int6
         _mm512_store_ps(t->alpha + 16 * c, a);
         _mm512_store_ps(t->m + 16 * c, mn[c]);
         _mm512_store_ps(t->tmax + 16 * c, _mm512_set1_ps(-INFINITY));
-        ls[c] = _mm512_mul_ps(_mm512_load_ps(t->l + 16 * c), a);
+        ls[c] = _mm512_setzero_ps();
     }
     for (int64_t j = 0; j < kc; j++) {
         float *sj = t->s + j * JB_FLASH_BR;
@@ -188,7 +189,8 @@ JB_VEXP_AVX512 static inline void jb_flash_softmax_avx512(jb_flash_tile *t, int6
         }
     }
     for (int c = 0; c < 3; c++)
-        _mm512_store_ps(t->l + 16 * c, ls[c]);
+        _mm512_store_ps(t->l + 16 * c,
+                        _mm512_fmadd_ps(_mm512_load_ps(t->l + 16 * c), _mm512_load_ps(t->alpha + 16 * c), ls[c]));
 }
 
 /* R head-dim columns l0..l0+R-1 of ot, over the tile's kc keys. */
@@ -197,17 +199,8 @@ JB_VEXP_AVX512 JB_FLASH_INLINE void jb_flash_pv_rows_avx512(jb_flash_tile *t, co
 {
     const int64_t d = t->d;
     __m512 acc[8][3];
-    if (first) {
-        for (int r = 0; r < R; r++)
-            for (int c = 0; c < 3; c++)
-                acc[r][c] = _mm512_setzero_ps();
-    } else {
-        for (int c = 0; c < 3; c++) {
-            const __m512 a = _mm512_load_ps(t->alpha + 16 * c);
-            for (int r = 0; r < R; r++)
-                acc[r][c] = _mm512_mul_ps(_mm512_load_ps(t->ot + (l0 + r) * JB_FLASH_BR + 16 * c), a);
-        }
-    }
+    for (int r = 0; r < R; r++)
+        acc[r][0] = acc[r][1] = acc[r][2] = _mm512_setzero_ps();
     const float *vp = v + l0, *pj = t->s;
     for (int64_t j = 0; j < kc; j++, vp += d, pj += JB_FLASH_BR) {
         const __m512 p0 = _mm512_load_ps(pj), p1 = _mm512_load_ps(pj + 16), p2 = _mm512_load_ps(pj + 32);
@@ -218,9 +211,15 @@ JB_VEXP_AVX512 JB_FLASH_INLINE void jb_flash_pv_rows_avx512(jb_flash_tile *t, co
             acc[r][2] = _mm512_fmadd_ps(b, p2, acc[r][2]);
         }
     }
-    for (int r = 0; r < R; r++)
-        for (int c = 0; c < 3; c++)
-            _mm512_store_ps(t->ot + (l0 + r) * JB_FLASH_BR + 16 * c, acc[r][c]);
+    /* The tile's sum is added to the rescaled accumulator only now, so the
+     * rounding error grows with sqrt(BC) + sqrt(n/BC) rather than sqrt(n). */
+    for (int c = 0; c < 3; c++) {
+        const __m512 a = _mm512_load_ps(t->alpha + 16 * c);
+        for (int r = 0; r < R; r++) {
+            float *o = t->ot + (l0 + r) * JB_FLASH_BR + 16 * c;
+            _mm512_store_ps(o, first ? acc[r][c] : _mm512_fmadd_ps(_mm512_load_ps(o), a, acc[r][c]));
+        }
+    }
 }
 
 JB_VEXP_AVX512 static inline void jb_flash_pv_avx512(jb_flash_tile *t, const float *v, int64_t kc, int first)
@@ -277,7 +276,7 @@ JB_VEXP_AVX2 static inline void jb_flash_softmax_avx2(jb_flash_tile *t, int64_t 
         _mm256_store_ps(t->alpha + 8 * c, a);
         _mm256_store_ps(t->m + 8 * c, mn[c]);
         _mm256_store_ps(t->tmax + 8 * c, _mm256_set1_ps(-INFINITY));
-        ls[c] = _mm256_mul_ps(_mm256_load_ps(t->l + 8 * c), a);
+        ls[c] = _mm256_setzero_ps();
     }
     for (int64_t j = 0; j < kc; j++) {
         float *sj = t->s + j * JB_FLASH_BR;
@@ -288,7 +287,8 @@ JB_VEXP_AVX2 static inline void jb_flash_softmax_avx2(jb_flash_tile *t, int64_t 
         }
     }
     for (int c = 0; c < 6; c++)
-        _mm256_store_ps(t->l + 8 * c, ls[c]);
+        _mm256_store_ps(t->l + 8 * c,
+                        _mm256_fmadd_ps(_mm256_load_ps(t->l + 8 * c), _mm256_load_ps(t->alpha + 8 * c), ls[c]));
 }
 
 JB_VEXP_AVX2 JB_FLASH_INLINE void jb_flash_pv_rows_avx2(jb_flash_tile *t, const float *v, int64_t kc, int64_t l0,
@@ -298,16 +298,8 @@ JB_VEXP_AVX2 JB_FLASH_INLINE void jb_flash_pv_rows_avx2(jb_flash_tile *t, const 
     for (int strip = 0; strip < 3; strip++) {
         const int q0 = 16 * strip;
         __m256 acc[6][2];
-        if (first) {
-            for (int r = 0; r < R; r++)
-                acc[r][0] = acc[r][1] = _mm256_setzero_ps();
-        } else {
-            const __m256 a0 = _mm256_load_ps(t->alpha + q0), a1 = _mm256_load_ps(t->alpha + q0 + 8);
-            for (int r = 0; r < R; r++) {
-                acc[r][0] = _mm256_mul_ps(_mm256_load_ps(t->ot + (l0 + r) * JB_FLASH_BR + q0), a0);
-                acc[r][1] = _mm256_mul_ps(_mm256_load_ps(t->ot + (l0 + r) * JB_FLASH_BR + q0 + 8), a1);
-            }
-        }
+        for (int r = 0; r < R; r++)
+            acc[r][0] = acc[r][1] = _mm256_setzero_ps();
         const float *vp = v + l0, *pj = t->s + q0;
         for (int64_t j = 0; j < kc; j++, vp += d, pj += JB_FLASH_BR) {
             const __m256 p0 = _mm256_load_ps(pj), p1 = _mm256_load_ps(pj + 8);
@@ -317,9 +309,11 @@ JB_VEXP_AVX2 JB_FLASH_INLINE void jb_flash_pv_rows_avx2(jb_flash_tile *t, const 
                 acc[r][1] = _mm256_fmadd_ps(b, p1, acc[r][1]);
             }
         }
+        const __m256 a0 = _mm256_load_ps(t->alpha + q0), a1 = _mm256_load_ps(t->alpha + q0 + 8);
         for (int r = 0; r < R; r++) {
-            _mm256_store_ps(t->ot + (l0 + r) * JB_FLASH_BR + q0, acc[r][0]);
-            _mm256_store_ps(t->ot + (l0 + r) * JB_FLASH_BR + q0 + 8, acc[r][1]);
+            float *o = t->ot + (l0 + r) * JB_FLASH_BR + q0;
+            _mm256_store_ps(o, first ? acc[r][0] : _mm256_fmadd_ps(_mm256_load_ps(o), a0, acc[r][0]));
+            _mm256_store_ps(o + 8, first ? acc[r][1] : _mm256_fmadd_ps(_mm256_load_ps(o + 8), a1, acc[r][1]));
         }
     }
 }
