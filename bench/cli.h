@@ -28,5 +28,8 @@ int jb_cmd_verify(int argc, char **argv);
 int jb_cmd_run(int argc, char **argv);
 int jb_cmd_env(int argc, char **argv);
 int jb_cmd_project(int argc, char **argv);
+int jb_cmd_compare(int argc, char **argv);
+int jb_cmd_history(int argc, char **argv);
+int jb_cmd_report(int argc, char **argv);
 
 #endif

@@ -21,6 +21,9 @@ static const command commands[] = {
     {"project", jb_cmd_project, "projected training energy, CO2 and time of a model"},
     {"env", jb_cmd_env, "settings, meters (and why any is unavailable), measured peaks"},
     {"run", jb_cmd_run, "verify and benchmark a suite; Google Benchmark JSON with energy"},
+    {"compare", jb_cmd_compare, "two results files row by row (Mann-Whitney U); exit 1 on a regression"},
+    {"history", jb_cmd_history, "results across commits in SQLite: add, show, check for regressions"},
+    {"report", jb_cmd_report, "one self-contained HTML page: charts, roofline, projected CO2, machines"},
 };
 
 static void usage(FILE *f)
