@@ -10,7 +10,9 @@
  * vpdpbusd multiplies unsigned by signed bytes, so the query tile is packed
  * as q + 128 (four consecutive head-dim bytes per 32-bit lane, 16 queries
  * per vector) and each accumulator starts at -128 * sum(k_j), which cancels
- * the offset exactly. Without VNNI the dot products are plain int32 loops.
+ * the offset exactly. With AVX2 (or AVX-512 without VNNI), vpmaddwd on
+ * int16 copies does the same exactly, two head-dim values per lane; the
+ * portable path is plain int32 loops.
  */
 #include "../jb_kernels.h"
 #include "cpu.h"
@@ -28,6 +30,7 @@
 typedef struct int8_state {
     int64_t dp;     /* row length of q8 and k8: d rounded up to 4, zero padded */
     int8_t *q8, *k8; /* [b*h*n][dp] */
+    int16_t *k16;    /* k8 widened, for vpmaddwd */
     float *sq, *sk;  /* per row scale */
     int32_t *kcorr;  /* -128 * sum of each row of k8 */
 } int8_state;
@@ -36,6 +39,7 @@ typedef struct scores_ctx {
     const int8_state *st;
     int64_t head;      /* first row of this head in q8/k8 */
     const uint8_t *qp; /* VNNI-packed query tile: [dp/4][BR][4], q + 128 */
+    const int16_t *qp16; /* vpmaddwd-packed query tile: [dp/2][BR][2] */
     const float *sqc;  /* [BR]: sq[i] * log2(e)/sqrt(d), 0 past the last query */
 } scores_ctx;
 
@@ -44,7 +48,8 @@ static int64_t padded_d(int64_t d)
     return (d + 3) / 4 * 4;
 }
 
-/* Per thread: the fp32 tile and sqc, then the packed query tile. */
+/* Per thread: the fp32 tile and sqc, then the packed query tile (room for
+ * the int16 packing, the larger of the two). */
 static size_t float_bytes(int64_t d)
 {
     return ((jb_flash_tile_floats(d) + JB_FLASH_BR) * sizeof(float) + 63) / 64 * 64;
@@ -52,7 +57,7 @@ static size_t float_bytes(int64_t d)
 
 static size_t thread_bytes(int64_t d)
 {
-    return float_bytes(d) + ((size_t)padded_d(d) * JB_FLASH_BR + 63) / 64 * 64;
+    return float_bytes(d) + ((size_t)padded_d(d) * JB_FLASH_BR * sizeof(int16_t) + 63) / 64 * 64;
 }
 
 static size_t workspace(const jb_problem *p)
@@ -67,6 +72,7 @@ static void teardown(jb_exec *e)
         return;
     free(st->q8);
     free(st->k8);
+    free(st->k16);
     free(st->sq);
     free(st->sk);
     free(st->kcorr);
@@ -85,10 +91,11 @@ static int setup(jb_exec *e)
     st->dp = dp;
     st->q8 = calloc((size_t)rows, (size_t)dp);
     st->k8 = calloc((size_t)rows, (size_t)dp);
+    st->k16 = malloc((size_t)rows * (size_t)dp * sizeof(int16_t));
     st->sq = malloc((size_t)rows * sizeof(float));
     st->sk = malloc((size_t)rows * sizeof(float));
     st->kcorr = malloc((size_t)rows * sizeof(int32_t));
-    if (!st->q8 || !st->k8 || !st->sq || !st->sk || !st->kcorr)
+    if (!st->q8 || !st->k8 || !st->k16 || !st->sq || !st->sk || !st->kcorr)
         return JB_ENOMEM; /* the caller's teardown frees what was made */
     jb_quantize_rows_s8(e->in[0], rows, d, d, st->q8, dp, st->sq);
     jb_quantize_rows_s8(e->in[1], rows, d, d, st->k8, dp, st->sk);
@@ -98,6 +105,8 @@ static int setup(jb_exec *e)
             s += st->k8[r * dp + l];
         st->kcorr[r] = -128 * s;
     }
+    for (int64_t i = 0; i < rows * dp; i++)
+        st->k16[i] = st->k8[i];
     return JB_OK;
 }
 
@@ -193,7 +202,65 @@ JB_VNNI_TARGET static void scores_vnni(const void *vctx, jb_flash_tile *t, int64
     }
 }
 
+/* 16 queries (two vectors of 8 lanes, each lane a pair of int16 head-dim
+ * values) against R keys: 8 accumulators, leaving registers for the madd
+ * results within AVX2's 16. */
+JB_VEXP_AVX2 JB_FLASH_INLINE void score_rows_avx2(const scores_ctx *ctx, jb_flash_tile *t, int64_t j0,
+                                                 int64_t jrow, int R, int mask)
+{
+    const int8_state *st = ctx->st;
+    const int64_t dp = st->dp, kr0 = ctx->head + j0 + jrow;
+    const int16_t *kr = st->k16 + kr0 * dp;
+    for (int strip = 0; strip < 3; strip++) {
+        __m256i acc[4][2];
+        for (int r = 0; r < R; r++)
+            acc[r][0] = acc[r][1] = _mm256_setzero_si256();
+        const int16_t *qp = ctx->qp16 + 2 * 16 * strip;
+        for (int64_t l = 0; l < dp; l += 2, qp += 2 * JB_FLASH_BR) {
+            const __m256i q0 = _mm256_load_si256((const __m256i *)qp);
+            const __m256i q1 = _mm256_load_si256((const __m256i *)(qp + 16));
+            for (int r = 0; r < R; r++) {
+                int32_t k2;
+                memcpy(&k2, kr + r * dp + l, 4);
+                const __m256i b = _mm256_set1_epi32(k2);
+                acc[r][0] = _mm256_add_epi32(acc[r][0], _mm256_madd_epi16(q0, b));
+                acc[r][1] = _mm256_add_epi32(acc[r][1], _mm256_madd_epi16(q1, b));
+            }
+        }
+        const __m256 s0 = _mm256_load_ps(ctx->sqc + 16 * strip), s1 = _mm256_load_ps(ctx->sqc + 16 * strip + 8);
+        __m256 f[4][2];
+        for (int r = 0; r < R; r++) {
+            const __m256 skr = _mm256_set1_ps(st->sk[kr0 + r]);
+            f[r][0] = _mm256_mul_ps(_mm256_mul_ps(_mm256_cvtepi32_ps(acc[r][0]), skr), s0);
+            f[r][1] = _mm256_mul_ps(_mm256_mul_ps(_mm256_cvtepi32_ps(acc[r][1]), skr), s1);
+        }
+        jb_flash_epilogue_avx2(t, f, R, strip, jrow, j0 + jrow - t->i0, mask);
+    }
+}
+
+JB_VEXP_AVX2 static void scores_avx2(const void *vctx, jb_flash_tile *t, int64_t j0, int64_t kc, int mask)
+{
+    const scores_ctx *ctx = vctx;
+    int64_t jr = 0;
+    for (; jr + 4 <= kc; jr += 4)
+        score_rows_avx2(ctx, t, j0, jr, 4, mask);
+    switch (kc - jr) {
+    case 3: score_rows_avx2(ctx, t, j0, jr, 3, mask); break;
+    case 2: score_rows_avx2(ctx, t, j0, jr, 2, mask); break;
+    case 1: score_rows_avx2(ctx, t, j0, jr, 1, mask); break;
+    default: break;
+    }
+}
+
 #endif /* JB_VEXP_X86 */
+
+/* qp[l/2][i][l%2] = q8[i][l], widened, for the tile's queries (0 past the last). */
+static void pack_q16(int16_t *qp, const int8_t *q8, int64_t rows, int64_t dp)
+{
+    for (int64_t i = 0; i < JB_FLASH_BR; i++)
+        for (int64_t l = 0; l < dp; l++)
+            qp[(l / 2) * 2 * JB_FLASH_BR + i * 2 + l % 2] = i < rows ? q8[i * dp + l] : 0;
+}
 
 /* qp[l/4][i][l%4] = q8[i][l] + 128 (as u8; 128 is a zero) for the tile's queries. */
 static void pack_q(uint8_t *qp, const int8_t *q8, int64_t rows, int64_t dp)
@@ -220,11 +287,14 @@ static int run(jb_exec *e)
         return JB_EINVAL;
     const jb_isa isa = jb_cpu_isa();
     jb_flash_scores_fn scores = scores_portable;
-    int vnni = 0;
+    int packing = 0; /* 4: VNNI bytes, 2: int16 pairs */
 #ifdef JB_VEXP_X86
     if (jb_cpu_has_avx512_vnni()) {
         scores = scores_vnni;
-        vnni = 1;
+        packing = 4;
+    } else if (isa >= JB_ISA_AVX2) {
+        scores = scores_avx2;
+        packing = 2;
     }
 #endif
     char *ws = e->ws;
@@ -244,9 +314,11 @@ static int run(jb_exec *e)
         const int64_t head = bh * n;
         for (int64_t i = 0; i < JB_FLASH_BR; i++)
             sqc[i] = i < rows ? st->sq[head + i0 + i] * c : 0.0f;
-        if (vnni)
+        if (packing == 4)
             pack_q(qp, st->q8 + (head + i0) * dp, rows, dp);
-        const scores_ctx ctx = {.st = st, .head = head, .qp = qp, .sqc = sqc};
+        else if (packing == 2)
+            pack_q16((int16_t *)qp, st->q8 + (head + i0) * dp, rows, dp);
+        const scores_ctx ctx = {.st = st, .head = head, .qp = qp, .qp16 = (const int16_t *)qp, .sqc = sqc};
         const size_t off = (size_t)head * (size_t)d;
         jb_flash_query_tile(isa, &t, i0, rows, n, p->causal, scores, &ctx, e->in[2] + off, e->out + off);
     }
