@@ -34,6 +34,33 @@ const jb_sgemm_kernel *jb_sgemm_kernel_get(void);
 
 static inline int64_t jb_round_up(int64_t x, int64_t m) { return (x + m - 1) / m * m; }
 
+/* Splits t threads into a tm x tn grid over mtiles x ntiles micro-tiles so
+ * the largest share is smallest; ties go to more row splits, which share the
+ * packed B block and duplicate no A packing. */
+static inline void jb_gemm_grid(int t, int64_t mtiles, int64_t ntiles, int *tm, int *tn)
+{
+    int64_t best = -1;
+    *tm = t;
+    *tn = 1;
+    for (int d = t; d >= 1; d--) {
+        if (t % d)
+            continue;
+        int64_t share = ((mtiles + d - 1) / d) * ((ntiles + t / d - 1) / (t / d));
+        if (best < 0 || share < best) {
+            best = share;
+            *tm = d;
+            *tn = t / d;
+        }
+    }
+}
+
+/* Part i of n units split into `parts` near-equal ranges: [*lo, *hi). */
+static inline void jb_gemm_split(int64_t n, int parts, int i, int64_t *lo, int64_t *hi)
+{
+    *lo = n * i / parts;
+    *hi = n * (i + 1) / parts;
+}
+
 /* Floats of a packed A block of up to mc rows and kc steps, and of a packed
  * B block of kc steps and up to nc columns, rounded up to 64 bytes. */
 static inline size_t jb_sgemm_apack_floats(const jb_sgemm_kernel *kr, int64_t mc, int64_t kc)

@@ -31,30 +31,6 @@ static size_t workspace_size(const jb_problem *p)
     return ws_floats(jb_sgemm_kernel_get(), p, jb_cpu_threads()) * sizeof(float);
 }
 
-/* Picks tm x tn = t threads so the largest share of micro-tiles is smallest;
- * ties go to more row splits, which share B and duplicate no A packing. */
-static void grid(int t, int64_t mtiles, int64_t ntiles, int *tm, int *tn)
-{
-    int64_t best = -1;
-    for (int d = t; d >= 1; d--) {
-        if (t % d)
-            continue;
-        int64_t share = ((mtiles + d - 1) / d) * ((ntiles + t / d - 1) / (t / d));
-        if (best < 0 || share < best) {
-            best = share;
-            *tm = d;
-            *tn = t / d;
-        }
-    }
-}
-
-/* [lo, hi) of n units split into parts; part i's range, in units. */
-static void split(int64_t n, int parts, int i, int64_t *lo, int64_t *hi)
-{
-    *lo = n * i / parts;
-    *hi = n * (i + 1) / parts;
-}
-
 static int run(jb_exec *e)
 {
     const jb_problem *p = e->p;
@@ -87,10 +63,10 @@ static int run(jb_exec *e)
             const int64_t nc = min64(n - jc, kr->nc);
             const int64_t ntiles = (nc + kr->nr - 1) / kr->nr, mtiles = (m + kr->mr - 1) / kr->mr;
             int tm = 1, tn = 1;
-            grid(nt, mtiles, ntiles, &tm, &tn);
+            jb_gemm_grid(nt, mtiles, ntiles, &tm, &tn);
             int64_t i0, i1, j0, j1;
-            split(mtiles, tm, t / tn, &i0, &i1);
-            split(ntiles, tn, t % tn, &j0, &j1);
+            jb_gemm_split(mtiles, tm, t / tn, &i0, &i1);
+            jb_gemm_split(ntiles, tn, t % tn, &j0, &j1);
             i0 *= kr->mr;
             i1 = min64(i1 * kr->mr, m);
             j0 *= kr->nr;
@@ -98,7 +74,7 @@ static int run(jb_exec *e)
             for (int64_t pc = 0; pc < k; pc += kr->kc) {
                 const int64_t kc = min64(k - pc, kr->kc);
                 int64_t p0, p1;
-                split(ntiles, nt, t, &p0, &p1);
+                jb_gemm_split(ntiles, nt, t, &p0, &p1);
                 if (p1 > p0)
                     jb_sgemm_pack_b(kr, kc, min64(p1 * kr->nr, nc) - p0 * kr->nr, b + pc * n + jc + p0 * kr->nr,
                                     n, 0, bpack + p0 * kr->nr * kc);

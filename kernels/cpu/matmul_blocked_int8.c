@@ -1,18 +1,594 @@
-/* matmul/cpu/blocked/int8: not written yet; reported unavailable until it is. */
+/*
+ * matmul/cpu/blocked/int8: the quantized GEMM. Setup (untimed) quantizes A
+ * per row and B per column to symmetric int8 (q = round(x / s), s = max|x| /
+ * 127). The timed run packs int8 panels and multiplies them with 32-bit
+ * integer accumulation, then writes C[i][j] = acc * sa[i] * sb[j] in fp32.
+ *
+ * Dot products, picked at run time:
+ *   AVX-512 VNNI  vpdpbusd multiplies u8 by s8, so A is packed as q + 128 and
+ *                 the accumulators start from -128 * the column sums of B,
+ *                 which pack_b_vnni computes while it packs;
+ *   AVX2          vpmaddubsw on |a| and sign(b, a), which cannot saturate for
+ *                 |q| <= 127, then vpmaddwd to 32 bits;
+ *   portable      plain C on int32.
+ * All three read the same packed layout, in which 4 consecutive k values of
+ * one row of A or one column of B form a 32-bit lane:
+ *   A block: micro-panels of mr rows, each kc/4 steps of mr x 4 bytes;
+ *   B block: micro-panels of nr columns, each kc/4 steps of nr x 4 bytes.
+ * Blocking and threading follow matmul/cpu/blocked/f32 (matmul_blocked.c).
+ */
 #include "../jb_kernels.h"
+#include "cpu.h"
+#include "gemm_ukernel.h"
 
-#include <stdio.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#ifdef _OPENMP
+#include <omp.h>
+#endif
 
-static int unavailable(char *why, size_t len)
+#if defined(__x86_64__) || defined(__i386__)
+#include <immintrin.h>
+#define JB_X86 1
+#define VNNI_FN __attribute__((target("avx512f,avx512bw,avx512vl,avx512dq,avx512vnni,fma")))
+#define AVX2_FN __attribute__((target("avx2,fma")))
+#endif
+
+#define MR_MAX 16
+#define NR_MAX 64
+
+/* C[mr][nr] = (acc ? C : 0) + (A_panel * B_panel - comp) * sa[i] * sb[j], over ks 4-byte steps. */
+typedef void (*ukr_s8_fn)(int64_t ks, const int8_t *a, const int8_t *b, const int32_t *comp, const float *sa,
+                          const float *sb, float *c, int64_t ldc, int acc);
+
+typedef struct s8_kernel {
+    const char *name;
+    int mr, nr;
+    int64_t mc, kc, nc; /* kc counts k values and is a multiple of 4 */
+    int u8_offset;      /* A packed as q + 128, comp = 128 * column sums of B */
+    ukr_s8_fn ukr;
+} s8_kernel;
+
+static int64_t min64(int64_t a, int64_t b) { return a < b ? a : b; }
+
+static int32_t load32(const int8_t *p)
 {
-    snprintf(why, len, "not implemented yet");
-    return JB_EUNAVAILABLE;
+    int32_t v;
+    memcpy(&v, p, 4);
+    return v;
+}
+
+/* ---- Micro-kernels ------------------------------------------------------ */
+
+#ifdef JB_X86
+/* 14 rows x 2 zmm of int32 = 28 accumulators, like the fp32 14x32 kernel, but
+ * each vpdpbusd does 64 multiply-adds. */
+static VNNI_FN void ukr_vnni_14x32(int64_t ks, const int8_t *restrict a, const int8_t *restrict b,
+                                   const int32_t *comp, const float *sa, const float *sb, float *restrict c,
+                                   int64_t ldc, int acc)
+{
+    enum { MR = 14, NV = 2 };
+    /* Starting from -comp saves the subtraction in the epilogue. */
+    __m512i cr[MR][NV], c0[NV];
+#pragma GCC unroll 4
+    for (int v = 0; v < NV; v++)
+        c0[v] = _mm512_sub_epi32(_mm512_setzero_si512(), _mm512_loadu_si512((const void *)(comp + 16 * v)));
+#pragma GCC unroll 16
+    for (int i = 0; i < MR; i++)
+#pragma GCC unroll 4
+        for (int v = 0; v < NV; v++)
+            cr[i][v] = c0[v];
+#pragma GCC unroll 16
+    for (int i = 0; i < MR; i++) {
+        _mm_prefetch((const char *)(c + i * ldc), _MM_HINT_T0);
+        _mm_prefetch((const char *)(c + i * ldc + 16 * NV - 1), _MM_HINT_T0);
+    }
+#pragma GCC unroll 2
+    for (int64_t s = 0; s < ks; s++) {
+        __m512i bv[NV];
+#pragma GCC unroll 4
+        for (int v = 0; v < NV; v++)
+            bv[v] = _mm512_load_si512((const void *)(b + 64 * v));
+#pragma GCC unroll 16
+        for (int i = 0; i < MR; i++) {
+            __m512i ai = _mm512_set1_epi32(load32(a + 4 * i));
+#pragma GCC unroll 4
+            for (int v = 0; v < NV; v++)
+                cr[i][v] = _mm512_dpbusd_epi32(cr[i][v], ai, bv[v]);
+        }
+        a += 4 * MR;
+        b += 64 * NV;
+    }
+    /* The accumulators go through memory before the epilogue: with them and
+     * the epilogue's operands live at once, gcc 12 spills inside the k loop. */
+    _Alignas(64) int32_t t[MR * NV * 16];
+#pragma GCC unroll 16
+    for (int i = 0; i < MR; i++)
+#pragma GCC unroll 4
+        for (int v = 0; v < NV; v++)
+            _mm512_store_si512((void *)(t + (i * NV + v) * 16), cr[i][v]);
+    for (int i = 0; i < MR; i++) {
+        const __m512 si = _mm512_set1_ps(sa[i]);
+        for (int v = 0; v < NV; v++) {
+            float *cp = c + i * ldc + 16 * v;
+            const __m512i ti = _mm512_load_si512((const void *)(t + (i * NV + v) * 16));
+            const __m512 f = _mm512_mul_ps(_mm512_cvtepi32_ps(ti),
+                                           _mm512_mul_ps(si, _mm512_loadu_ps(sb + 16 * v)));
+            _mm512_storeu_ps(cp, acc ? _mm512_add_ps(_mm512_loadu_ps(cp), f) : f);
+        }
+    }
+}
+
+/* 4 rows x 2 ymm of int32: 8 accumulators, 2 for B, and per row the
+ * broadcast, its absolute value and two temporaries. */
+static AVX2_FN void ukr_avx2_4x16(int64_t ks, const int8_t *restrict a, const int8_t *restrict b,
+                                  const int32_t *comp, const float *sa, const float *sb, float *restrict c,
+                                  int64_t ldc, int acc)
+{
+    (void)comp;
+    __m256i cr[4][2];
+    const __m256i ones = _mm256_set1_epi16(1);
+#pragma GCC unroll 4
+    for (int i = 0; i < 4; i++)
+        cr[i][0] = cr[i][1] = _mm256_setzero_si256();
+    for (int64_t s = 0; s < ks; s++) {
+        const __m256i b0 = _mm256_load_si256((const __m256i *)b), b1 = _mm256_load_si256((const __m256i *)(b + 32));
+#pragma GCC unroll 4
+        for (int i = 0; i < 4; i++) {
+            const __m256i ai = _mm256_set1_epi32(load32(a + 4 * i)), aa = _mm256_abs_epi8(ai);
+            cr[i][0] = _mm256_add_epi32(
+                cr[i][0], _mm256_madd_epi16(_mm256_maddubs_epi16(aa, _mm256_sign_epi8(b0, ai)), ones));
+            cr[i][1] = _mm256_add_epi32(
+                cr[i][1], _mm256_madd_epi16(_mm256_maddubs_epi16(aa, _mm256_sign_epi8(b1, ai)), ones));
+        }
+        a += 16;
+        b += 64;
+    }
+    /* Through memory before the epilogue, as in ukr_vnni_14x32. */
+    _Alignas(32) int32_t t[4 * 16];
+#pragma GCC unroll 4
+    for (int i = 0; i < 4; i++) {
+        _mm256_store_si256((__m256i *)(t + 16 * i), cr[i][0]);
+        _mm256_store_si256((__m256i *)(t + 16 * i + 8), cr[i][1]);
+    }
+    const __m256 s0 = _mm256_loadu_ps(sb), s1 = _mm256_loadu_ps(sb + 8);
+    for (int i = 0; i < 4; i++) {
+        const __m256 si = _mm256_set1_ps(sa[i]);
+        float *cp = c + i * ldc;
+        __m256 f0 = _mm256_mul_ps(_mm256_cvtepi32_ps(_mm256_load_si256((const __m256i *)(t + 16 * i))),
+                                  _mm256_mul_ps(si, s0));
+        __m256 f1 = _mm256_mul_ps(_mm256_cvtepi32_ps(_mm256_load_si256((const __m256i *)(t + 16 * i + 8))),
+                                  _mm256_mul_ps(si, s1));
+        if (acc) {
+            f0 = _mm256_add_ps(_mm256_loadu_ps(cp), f0);
+            f1 = _mm256_add_ps(_mm256_loadu_ps(cp + 8), f1);
+        }
+        _mm256_storeu_ps(cp, f0);
+        _mm256_storeu_ps(cp + 8, f1);
+    }
+}
+#endif
+
+static void ukr_c_4x16(int64_t ks, const int8_t *restrict a, const int8_t *restrict b, const int32_t *comp,
+                       const float *sa, const float *sb, float *restrict c, int64_t ldc, int acc)
+{
+    (void)comp;
+    int32_t cr[4][16] = {{0}};
+    for (int64_t s = 0; s < ks; s++) {
+        for (int i = 0; i < 4; i++)
+            for (int j = 0; j < 16; j++)
+                for (int q = 0; q < 4; q++)
+                    cr[i][j] += (int32_t)a[4 * i + q] * (int32_t)b[4 * j + q];
+        a += 16;
+        b += 64;
+    }
+    for (int i = 0; i < 4; i++)
+        for (int j = 0; j < 16; j++) {
+            float f = (float)cr[i][j] * (sa[i] * sb[j]);
+            c[i * ldc + j] = acc ? c[i * ldc + j] + f : f;
+        }
+}
+
+/* The u8_offset kernels need column sums; the others never read comp.
+ * Each kc block is summed exactly in s32 and then scaled into C in fp32, so
+ * kc bounds the accumulator: 1024 * 255 * 127 is far below 2^31, for any k.
+ * kc = 1024 keeps the 32 KiB B micro-panel within L1 and makes one pass
+ * over C for k up to 1024. */
+static const s8_kernel kernels[] = {
+#ifdef JB_X86
+    {"vnni_14x32", 14, 32, 14 * 12, 1024, 4096, 1, ukr_vnni_14x32},
+    {"avx2_4x16", 4, 16, 4 * 36, 1024, 4096, 0, ukr_avx2_4x16},
+#endif
+    {"c_4x16", 4, 16, 4 * 32, 1024, 4096, 0, ukr_c_4x16},
+};
+
+static const s8_kernel *kernel_get(void)
+{
+    size_t last = sizeof kernels / sizeof kernels[0] - 1;
+#ifdef JB_X86
+    if (jb_cpu_has_avx512_vnni())
+        return &kernels[0];
+    if (jb_cpu_isa() >= JB_ISA_AVX2)
+        return &kernels[1];
+#endif
+    return &kernels[last];
+}
+
+/* ---- Packing ------------------------------------------------------------ */
+
+/* A rows [0, mc), bytes [0, kc) of a (row stride lda, kc a multiple of 4):
+ * an mr x (kc/4) transpose of 32-bit lanes, rows past mc zero; each byte
+ * xor 0x80 (q + 128 as u8) when flip is set. */
+static void pack_a(const s8_kernel *kr, int64_t mc, int64_t kc, const int8_t *a, int64_t lda, int8_t *dst)
+{
+    const int mr = kr->mr;
+    const int64_t ks = kc / 4;
+    const uint32_t flip = kr->u8_offset ? 0x80808080u : 0;
+    for (int64_t r0 = 0; r0 < mc; r0 += mr) {
+        const int64_t h = min64(mc - r0, mr);
+        uint32_t *d = (uint32_t *)(void *)dst;
+        for (int64_t s = 0; s < ks; s++) {
+            int64_t r = 0;
+            for (; r < h; r++)
+                d[s * mr + r] = (uint32_t)load32(a + (r0 + r) * lda + 4 * s) ^ flip;
+            for (; r < mr; r++)
+                d[s * mr + r] = flip;
+        }
+        dst += (size_t)mr * kc;
+    }
+}
+
+#ifdef JB_X86
+/* The same with 8x8 transposes of 32-bit lanes; masked stores keep a group
+ * of 8 rows that straddles the panel's end inside it. */
+static AVX2_FN void pack_a_avx2(const s8_kernel *kr, int64_t mc, int64_t kc, const int8_t *a, int64_t lda,
+                                int8_t *dst)
+{
+    static const int32_t ramp[8] = {0, 1, 2, 3, 4, 5, 6, 7};
+    const int mr = kr->mr;
+    const int64_t ks = kc / 4, ks8 = ks / 8 * 8;
+    const uint32_t flip = kr->u8_offset ? 0x80808080u : 0;
+    const __m256 fv = _mm256_castsi256_ps(_mm256_set1_epi32((int32_t)flip));
+    for (int64_t r0 = 0; r0 < mc; r0 += mr) {
+        const int64_t h = min64(mc - r0, mr);
+        float *d0 = (float *)(void *)dst;
+        for (int g = 0; g < mr; g += 8) {
+            const int gw = mr - g < 8 ? mr - g : 8, gh = (int)(h - g < 0 ? 0 : h - g < 8 ? h - g : 8);
+            const __m256i mask = _mm256_cmpgt_epi32(_mm256_set1_epi32(gw), _mm256_loadu_si256((const __m256i *)ramp));
+            float *d = d0 + g;
+            const float *src = (const float *)(const void *)(a + (r0 + g) * lda);
+            const int64_t ld = lda / 4;
+            for (int64_t s = 0; s < ks8; s += 8) {
+                __m256 r[8];
+                for (int q = 0; q < 8; q++)
+                    r[q] = q < gh ? _mm256_loadu_ps(src + q * ld + s) : _mm256_setzero_ps();
+                __m256 t0 = _mm256_unpacklo_ps(r[0], r[1]), t1 = _mm256_unpackhi_ps(r[0], r[1]);
+                __m256 t2 = _mm256_unpacklo_ps(r[2], r[3]), t3 = _mm256_unpackhi_ps(r[2], r[3]);
+                __m256 t4 = _mm256_unpacklo_ps(r[4], r[5]), t5 = _mm256_unpackhi_ps(r[4], r[5]);
+                __m256 t6 = _mm256_unpacklo_ps(r[6], r[7]), t7 = _mm256_unpackhi_ps(r[6], r[7]);
+                __m256 u0 = _mm256_shuffle_ps(t0, t2, 0x44), u1 = _mm256_shuffle_ps(t0, t2, 0xEE);
+                __m256 u2 = _mm256_shuffle_ps(t1, t3, 0x44), u3 = _mm256_shuffle_ps(t1, t3, 0xEE);
+                __m256 u4 = _mm256_shuffle_ps(t4, t6, 0x44), u5 = _mm256_shuffle_ps(t4, t6, 0xEE);
+                __m256 u6 = _mm256_shuffle_ps(t5, t7, 0x44), u7 = _mm256_shuffle_ps(t5, t7, 0xEE);
+                r[0] = _mm256_permute2f128_ps(u0, u4, 0x20);
+                r[1] = _mm256_permute2f128_ps(u1, u5, 0x20);
+                r[2] = _mm256_permute2f128_ps(u2, u6, 0x20);
+                r[3] = _mm256_permute2f128_ps(u3, u7, 0x20);
+                r[4] = _mm256_permute2f128_ps(u0, u4, 0x31);
+                r[5] = _mm256_permute2f128_ps(u1, u5, 0x31);
+                r[6] = _mm256_permute2f128_ps(u2, u6, 0x31);
+                r[7] = _mm256_permute2f128_ps(u3, u7, 0x31);
+                for (int q = 0; q < 8; q++)
+                    _mm256_maskstore_ps(d + (s + q) * mr, mask, _mm256_xor_ps(r[q], fv));
+            }
+            uint32_t *du = (uint32_t *)(void *)d;
+            for (int64_t s = ks8; s < ks; s++)
+                for (int q = 0; q < gw; q++)
+                    du[s * mr + q] = (q < gh ? (uint32_t)load32(a + (r0 + g + q) * lda + 4 * s) : 0) ^ flip;
+        }
+        dst += (size_t)mr * kc;
+    }
+}
+#endif
+
+/* B rows [0, kc) (a multiple of 4), columns [0, nc) of b (row stride ldb):
+ * each step interleaves 4 rows so a column's 4 bytes are adjacent; columns
+ * past nc are zero. */
+static void pack_b(const s8_kernel *kr, int64_t kc, int64_t nc, const int8_t *b, int64_t ldb, int8_t *dst)
+{
+    const int nr = kr->nr;
+    for (int64_t j0 = 0; j0 < nc; j0 += nr) {
+        const int64_t w = min64(nc - j0, nr);
+        for (int64_t l = 0; l < kc; l += 4) {
+            const int8_t *r0 = b + l * ldb + j0, *r1 = r0 + ldb, *r2 = r1 + ldb, *r3 = r2 + ldb;
+            int64_t j = 0;
+#ifdef JB_X86
+            /* SSE2 is baseline on x86-64: 16 columns at a time. */
+            for (; j + 16 <= w; j += 16) {
+                __m128i a0 = _mm_loadu_si128((const __m128i *)(r0 + j)), a1 = _mm_loadu_si128((const __m128i *)(r1 + j));
+                __m128i a2 = _mm_loadu_si128((const __m128i *)(r2 + j)), a3 = _mm_loadu_si128((const __m128i *)(r3 + j));
+                __m128i t0 = _mm_unpacklo_epi8(a0, a1), t1 = _mm_unpackhi_epi8(a0, a1);
+                __m128i t2 = _mm_unpacklo_epi8(a2, a3), t3 = _mm_unpackhi_epi8(a2, a3);
+                __m128i *d = (__m128i *)(void *)(dst + 4 * j);
+                _mm_storeu_si128(d, _mm_unpacklo_epi16(t0, t2));
+                _mm_storeu_si128(d + 1, _mm_unpackhi_epi16(t0, t2));
+                _mm_storeu_si128(d + 2, _mm_unpacklo_epi16(t1, t3));
+                _mm_storeu_si128(d + 3, _mm_unpackhi_epi16(t1, t3));
+            }
+#endif
+            for (; j < w; j++) {
+                dst[4 * j] = r0[j];
+                dst[4 * j + 1] = r1[j];
+                dst[4 * j + 2] = r2[j];
+                dst[4 * j + 3] = r3[j];
+            }
+            if (w < nr)
+                memset(dst + 4 * w, 0, (size_t)(nr - w) * 4);
+            dst += 4 * nr;
+        }
+    }
+}
+
+#ifdef JB_X86
+/* pack_b for the 32-column VNNI kernel, which also needs comp[j] = 128 *
+ * (sum of column j over the block): whole panels interleave 4 rows of 32
+ * bytes with AVX2 shuffles and sum the result with vpdpbusd against ones.
+ * Panels go in pairs so each 64-byte line of B is used whole. */
+static VNNI_FN void pack_b_vnni(const s8_kernel *kr, int64_t kc, int64_t nc, const int8_t *b, int64_t ldb,
+                                int8_t *dst, int32_t *comp)
+{
+    const int64_t full = nc / 32;
+    const __m256i ones = _mm256_set1_epi8(1);
+    for (int64_t p0 = 0; p0 < full; p0 += 2) {
+        const int pn = full - p0 >= 2 ? 2 : 1;
+        __m256i cs[2][4];
+        for (int h = 0; h < 2; h++)
+            for (int q = 0; q < 4; q++)
+                cs[h][q] = _mm256_setzero_si256();
+        for (int64_t l = 0; l < kc; l += 4) {
+            const int8_t *r = b + l * ldb + p0 * 32;
+            for (int h = 0; h < pn; h++) {
+                const int8_t *rh = r + 32 * h;
+                const __m256i a0 = _mm256_loadu_si256((const __m256i *)rh);
+                const __m256i a1 = _mm256_loadu_si256((const __m256i *)(rh + ldb));
+                const __m256i a2 = _mm256_loadu_si256((const __m256i *)(rh + 2 * ldb));
+                const __m256i a3 = _mm256_loadu_si256((const __m256i *)(rh + 3 * ldb));
+                /* Per 128-bit lane: bytes of rows 0,1 and 2,3 paired, then the
+                 * pairs paired, giving 4-byte groups of one column each. */
+                const __m256i t0 = _mm256_unpacklo_epi8(a0, a1), t1 = _mm256_unpackhi_epi8(a0, a1);
+                const __m256i t2 = _mm256_unpacklo_epi8(a2, a3), t3 = _mm256_unpackhi_epi8(a2, a3);
+                const __m256i u0 = _mm256_unpacklo_epi16(t0, t2), u1 = _mm256_unpackhi_epi16(t0, t2);
+                const __m256i u2 = _mm256_unpacklo_epi16(t1, t3), u3 = _mm256_unpackhi_epi16(t1, t3);
+                __m256i v[4];
+                v[0] = _mm256_permute2x128_si256(u0, u1, 0x20); /* columns 0-7 */
+                v[1] = _mm256_permute2x128_si256(u2, u3, 0x20); /* 8-15 */
+                v[2] = _mm256_permute2x128_si256(u0, u1, 0x31); /* 16-23 */
+                v[3] = _mm256_permute2x128_si256(u2, u3, 0x31); /* 24-31 */
+                __m256i *d = (__m256i *)(void *)(dst + (p0 + h) * 32 * kc + l * 32);
+                for (int q = 0; q < 4; q++) {
+                    _mm256_store_si256(d + q, v[q]);
+                    cs[h][q] = _mm256_dpbusd_epi32(cs[h][q], ones, v[q]);
+                }
+            }
+        }
+        for (int h = 0; h < pn; h++)
+            for (int q = 0; q < 4; q++)
+                _mm256_storeu_si256((__m256i *)(comp + (p0 + h) * 32 + 8 * q), _mm256_slli_epi32(cs[h][q], 7));
+    }
+    if (nc > full * 32) {
+        int8_t *pd = dst + full * 32 * kc;
+        int32_t *cp = comp + full * 32;
+        pack_b(kr, kc, nc - full * 32, b + full * 32, ldb, pd);
+        for (int j = 0; j < 32; j++)
+            cp[j] = 0;
+        for (int64_t st = 0; st < kc / 4; st++)
+            for (int j = 0; j < 32; j++)
+                cp[j] += pd[st * 128 + 4 * j] + pd[st * 128 + 4 * j + 1] + pd[st * 128 + 4 * j + 2] +
+                         pd[st * 128 + 4 * j + 3];
+        for (int j = 0; j < 32; j++)
+            cp[j] *= 128;
+    }
+}
+#endif
+
+/* ---- Macro-kernel ------------------------------------------------------- */
+
+static void macro(const s8_kernel *kr, int64_t mc, int64_t nc, int64_t kc, const int8_t *pa, const int8_t *pb,
+                  const int32_t *comp, const float *sa, const float *sb, float *c, int64_t ldc, int acc)
+{
+    const int mr = kr->mr, nr = kr->nr;
+    _Alignas(64) float tile[MR_MAX * NR_MAX];
+    for (int64_t j = 0; j < nc; j += nr) {
+        const int8_t *bp = pb + j * kc;
+        const int64_t nw = min64(nc - j, nr);
+        for (int64_t i = 0; i < mc; i += mr) {
+            const int8_t *ap = pa + i * kc;
+            const int64_t mh = min64(mc - i, mr);
+            float *cij = c + i * ldc + j;
+            if (mh == mr && nw == nr) {
+                kr->ukr(kc / 4, ap, bp, comp + j, sa + i, sb + j, cij, ldc, acc);
+                continue;
+            }
+            kr->ukr(kc / 4, ap, bp, comp + j, sa + i, sb + j, tile, nr, 0);
+            for (int64_t r = 0; r < mh; r++)
+                for (int64_t q = 0; q < nw; q++)
+                    cij[r * ldc + q] = acc ? cij[r * ldc + q] + tile[r * nr + q] : tile[r * nr + q];
+        }
+    }
+}
+
+/* ---- The kernel --------------------------------------------------------- */
+
+/* What setup makes: int8 A [m][k4] and B [k4][n] with k4 = k rounded up to
+ * 4 (the padding is zero), and the scales, padded with zeros past m and n so
+ * edge tiles read defined values. */
+typedef struct state {
+    int64_t k4;
+    int8_t *qa, *qb;
+    float *sa, *sb;
+} state;
+
+static size_t bytes_b(const s8_kernel *kr, int64_t kc, int64_t nc)
+{
+    return (size_t)jb_round_up(jb_round_up(nc, kr->nr) * kc, 64);
+}
+static size_t bytes_a(const s8_kernel *kr, int64_t mc, int64_t kc)
+{
+    return (size_t)jb_round_up(jb_round_up(mc, kr->mr) * kc, 64);
+}
+static size_t bytes_comp(const s8_kernel *kr, int64_t nc)
+{
+    return (size_t)jb_round_up(jb_round_up(nc, kr->nr) * 4, 64);
+}
+
+static size_t workspace_size(const jb_problem *p)
+{
+    const s8_kernel *kr = kernel_get();
+    const int64_t kc = min64(jb_round_up(p->k, 4), kr->kc), nc = min64(p->n, kr->nc);
+    return bytes_b(kr, kc, nc) + bytes_comp(kr, nc) + (size_t)jb_cpu_threads() * bytes_a(kr, min64(p->m, kr->mc), kc);
+}
+
+static void teardown(jb_exec *e)
+{
+    state *st = e->state;
+    if (!st)
+        return;
+    free(st->qa);
+    free(st->qb);
+    free(st->sa);
+    free(st->sb);
+    free(st);
+    e->state = NULL;
+}
+
+static int setup(jb_exec *e)
+{
+    const jb_problem *p = e->p;
+    const int64_t m = p->m, n = p->n, k = p->k, k4 = jb_round_up(k, 4);
+    state *st = calloc(1, sizeof *st);
+    if (!st)
+        return JB_ENOMEM;
+    e->state = st;
+    st->k4 = k4;
+    st->qa = calloc((size_t)(m * k4), 1);
+    st->qb = calloc((size_t)(k4 * n), 1);
+    st->sa = calloc((size_t)(m + MR_MAX), sizeof(float));
+    st->sb = calloc((size_t)(n + NR_MAX), sizeof(float));
+    float *bmax = calloc((size_t)n, sizeof(float));
+    if (!st->qa || !st->qb || !st->sa || !st->sb || !bmax) {
+        free(bmax);
+        teardown(e);
+        return JB_ENOMEM;
+    }
+    jb_quantize_rows_s8(e->in[0], m, k, k, st->qa, k4, st->sa);
+    /* B per column: the same rule as jb_quantize_rows_s8, walking rows so the
+     * reads stay contiguous. */
+    const float *b = e->in[1];
+    for (int64_t l = 0; l < k; l++)
+        for (int64_t j = 0; j < n; j++)
+            bmax[j] = fmaxf(bmax[j], fabsf(b[l * n + j]));
+    for (int64_t j = 0; j < n; j++) {
+        st->sb[j] = bmax[j] > 0 ? bmax[j] / 127.0f : 1.0f;
+        bmax[j] = 1.0f / st->sb[j];
+    }
+    for (int64_t l = 0; l < k; l++)
+        for (int64_t j = 0; j < n; j++) {
+            float v = nearbyintf(b[l * n + j] * bmax[j]);
+            st->qb[l * n + j] = (int8_t)(v > 127 ? 127 : v < -127 ? -127 : v);
+        }
+    free(bmax);
+    return JB_OK;
+}
+
+static int dequantized_inputs(const jb_exec *e, float *const deq[])
+{
+    const state *st = e->state;
+    const int64_t m = e->p->m, n = e->p->n, k = e->p->k;
+    if (!st)
+        return JB_EINVAL;
+    for (int64_t i = 0; i < m; i++)
+        for (int64_t l = 0; l < k; l++)
+            deq[0][i * k + l] = (float)st->qa[i * st->k4 + l] * st->sa[i];
+    for (int64_t l = 0; l < k; l++)
+        for (int64_t j = 0; j < n; j++)
+            deq[1][l * n + j] = (float)st->qb[l * n + j] * st->sb[j];
+    return JB_OK;
 }
 
 static int run(jb_exec *e)
 {
-    (void)e;
-    return JB_EUNAVAILABLE;
+    const jb_problem *p = e->p;
+    const state *st = e->state;
+    const s8_kernel *kr = kernel_get();
+    if (!st)
+        return JB_EINVAL;
+    const int64_t m = p->m, n = p->n, k4 = st->k4;
+    float *c = e->out;
+    const int64_t kcmax = min64(k4, kr->kc);
+    const size_t bb = bytes_b(kr, kcmax, min64(n, kr->nc)), bc = bytes_comp(kr, min64(n, kr->nc));
+    const size_t ba = bytes_a(kr, min64(m, kr->mc), kcmax);
+
+    int threads = jb_cpu_threads();
+    if (!e->ws || e->ws_size < bb + bc + ba)
+        return JB_EINVAL;
+    if ((size_t)threads > (e->ws_size - bb - bc) / ba)
+        threads = (int)((e->ws_size - bb - bc) / ba);
+    int8_t *bpack = e->ws;
+    int32_t *comp = (int32_t *)(void *)(bpack + bb);
+    int8_t *apack0 = bpack + bb + bc;
+
+#pragma omp parallel num_threads(threads)
+    {
+        int t = 0, nt = 1;
+#ifdef _OPENMP
+        t = omp_get_thread_num();
+        nt = omp_get_num_threads();
+#endif
+        int8_t *apack = apack0 + (size_t)t * ba;
+        for (int64_t jc = 0; jc < n; jc += kr->nc) {
+            const int64_t nc = min64(n - jc, kr->nc);
+            const int64_t ntiles = (nc + kr->nr - 1) / kr->nr, mtiles = (m + kr->mr - 1) / kr->mr;
+            int tm = 1, tn = 1;
+            jb_gemm_grid(nt, mtiles, ntiles, &tm, &tn);
+            int64_t i0, i1, j0, j1;
+            jb_gemm_split(mtiles, tm, t / tn, &i0, &i1);
+            jb_gemm_split(ntiles, tn, t % tn, &j0, &j1);
+            i0 *= kr->mr;
+            i1 = min64(i1 * kr->mr, m);
+            j0 *= kr->nr;
+            j1 = min64(j1 * kr->nr, nc);
+            for (int64_t pc = 0; pc < k4; pc += kr->kc) {
+                const int64_t kc = min64(k4 - pc, kr->kc);
+                int64_t p0, p1;
+                jb_gemm_split(ntiles, nt, t, &p0, &p1);
+                if (p1 > p0) {
+                    const int64_t q0 = p0 * kr->nr, w = min64(p1 * kr->nr, nc) - q0;
+#ifdef JB_X86
+                    if (kr->u8_offset)
+                        pack_b_vnni(kr, kc, w, st->qb + pc * n + jc + q0, n, bpack + q0 * kc, comp + q0);
+                    else
+#endif
+                        pack_b(kr, kc, w, st->qb + pc * n + jc + q0, n, bpack + q0 * kc);
+                }
+#pragma omp barrier
+                if (j1 > j0)
+                    for (int64_t ic = i0; ic < i1; ic += kr->mc) {
+                        const int64_t mc = min64(i1 - ic, kr->mc);
+#ifdef JB_X86
+                        if (jb_cpu_isa() >= JB_ISA_AVX2)
+                            pack_a_avx2(kr, mc, kc, st->qa + ic * k4 + pc, k4, apack);
+                        else
+#endif
+                            pack_a(kr, mc, kc, st->qa + ic * k4 + pc, k4, apack);
+                        macro(kr, mc, j1 - j0, kc, apack, bpack + j0 * kc, comp + j0, st->sa + ic,
+                              st->sb + jc + j0, c + ic * n + jc + j0, n, pc > 0);
+                    }
+#pragma omp barrier
+            }
+        }
+    }
+    return JB_OK;
 }
 
 const jb_kernel jb_k_matmul_cpu_blocked_int8 = {
@@ -22,6 +598,10 @@ const jb_kernel jb_k_matmul_cpu_blocked_int8 = {
     .variant = "blocked",
     .dtype = JB_DT_INT8,
     .tolerance = 1e-5,
-    .available = unavailable,
+    .summary = "int8 A per row, B per column; packed panels, s32 accumulation (AVX-512 VNNI/AVX2/C), OpenMP",
+    .workspace_size = workspace_size,
+    .setup = setup,
     .run = run,
+    .teardown = teardown,
+    .dequantized_inputs = dequantized_inputs,
 };
