@@ -146,12 +146,15 @@ const jb_sgemm_kernel *jb_sgemm_kernel_get(void)
 /* ---- Packing ------------------------------------------------------------ */
 
 /* Panels of w rows of a row-major src (rows [0, rows), steps [0, kc)):
- * dst[p][l][r] = src[(p*w + r)*ld + l], zero rows past the end. */
-static void pack_transpose(int w, int64_t rows, int64_t kc, const float *src, int64_t ld, float *dst)
+ * dst[p][l][r] = src[(p*w + r)*ld + l], zero rows past the end. Moves
+ * 32-bit lanes as integers, so they arrive bit for bit whatever they hold. */
+static void pack_transpose(int w, int64_t rows, int64_t kc, const void *srcv, int64_t ld, void *dstv)
 {
+    const uint32_t *src = srcv;
+    uint32_t *dst = dstv;
     for (int64_t r0 = 0; r0 < rows; r0 += w) {
         int64_t h = rows - r0 < w ? rows - r0 : w;
-        const float *s = src + r0 * ld;
+        const uint32_t *s = src + r0 * ld;
         for (int64_t l = 0; l < kc; l++) {
             int64_t r = 0;
             for (; r < h; r++)
@@ -209,6 +212,17 @@ static AVX2_FN void pack_transpose_avx2(int w, int64_t rows, int64_t kc, const f
     }
 }
 #endif
+
+void jb_pack_lanes32(int w, int64_t rows, int64_t steps, const void *src, int64_t ld, void *dst)
+{
+#ifdef JB_X86
+    if (jb_cpu_isa() >= JB_ISA_AVX2) {
+        pack_transpose_avx2(w, rows, steps, src, ld, dst);
+        return;
+    }
+#endif
+    pack_transpose(w, rows, steps, src, ld, dst);
+}
 
 /* Panels of w columns of a row-major src (steps [0, kc) are rows):
  * dst[p][l][j] = src[l*ld + p*w + j], zero columns past the end. */

@@ -72,6 +72,12 @@ static inline size_t jb_sgemm_bpack_floats(const jb_sgemm_kernel *kr, int64_t kc
     return (size_t)jb_round_up(jb_round_up(nc, kr->nr) * kc, 16);
 }
 
+/* The A-panel layout of every micro-kernel here, on 32-bit lanes:
+ * dst[p][l][r] = src[(p*w + r)*ld + l] for rows [0, rows) and lanes
+ * [0, steps), zero rows past the end (ld counts lanes). Lanes are copied bit
+ * for bit, so pairs of bf16 or quadruples of int8 pack like floats. */
+void jb_pack_lanes32(int w, int64_t rows, int64_t steps, const void *src, int64_t ld, void *dst);
+
 /* Packs rows [0, mc) and steps [0, kc) of A (row stride lda) into dst. */
 void jb_sgemm_pack_a(const jb_sgemm_kernel *kr, int64_t mc, int64_t kc, const float *a, int64_t lda, float *dst);
 
