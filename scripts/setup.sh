@@ -5,7 +5,8 @@ set -euo pipefail
 
 pkgs=(build-essential cmake pkg-config git
       libdnnl-dev libcmocka-dev libcjson-dev libbenchmark-dev libsqlite3-dev
-      libbenchmark-tools python3 python3-numpy python3-scipy python3-matplotlib)
+      libbenchmark-tools python3 python3-numpy python3-scipy python3-matplotlib
+      chromium)
 
 missing=()
 for p in "${pkgs[@]}"; do

@@ -102,6 +102,8 @@ static void write_results(const char *path, const char *cpu, const char *date, d
     cJSON_AddStringToObject(ctx, "energy", "estimated");
     cJSON_AddStringToObject(ctx, "build_type", "Release");
     cJSON_AddStringToObject(ctx, "git_commit", date);
+    cJSON_AddNumberToObject(ctx, "peak_flop_per_s", 2e11);
+    cJSON_AddNumberToObject(ctx, "peak_bytes_per_s", 4e10);
     cJSON *bm = cJSON_AddArrayToObject(doc, "benchmarks");
     for (int i = 0; i < nrows; i++) {
         const row_spec *r = &rows[i];
@@ -134,8 +136,13 @@ static void write_results(const char *path, const char *cpu, const char *date, d
             cJSON_AddStringToObject(o, "run_name", r->name);
             cJSON_AddStringToObject(o, "run_type", "aggregate");
             cJSON_AddStringToObject(o, "aggregate_name", "median");
-            cJSON_AddNumberToObject(o, "real_time", jb_median(r->t_ns, (size_t)r->n));
+            double t = jb_median(r->t_ns, (size_t)r->n);
+            cJSON_AddNumberToObject(o, "real_time", t);
             cJSON_AddStringToObject(o, "time_unit", "ns");
+            cJSON_AddNumberToObject(o, "flop_per_s", 1e6 / (t * 1e-9));
+            cJSON_AddNumberToObject(o, "flop_per_j", 1e6 / (watts * t * 1e-9));
+            cJSON_AddNumberToObject(o, "energy_measured", 0);
+            cJSON_AddNumberToObject(o, "intensity", 4);
             cJSON_AddItemToArray(bm, o);
         }
     }
@@ -467,6 +474,7 @@ static void slurp(const char *path, char **buf, size_t *n)
     fseek(f, 0, SEEK_SET);
     *buf = malloc(*n + 1);
     assert_int_equal(fread(*buf, 1, *n, f), *n);
+    (*buf)[*n] = 0;
     fclose(f);
 }
 
@@ -522,6 +530,113 @@ static void test_history_corrupt(void **state)
 
 /* ---- report ------------------------------------------------------------------- */
 
+static const char *find_chromium(void)
+{
+    static const char *const names[] = {"chromium", "chromium-browser", "google-chrome"};
+    static char path[512];
+    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
+        const char *dirs[] = {"/usr/bin", "/usr/local/bin", "/snap/bin"};
+        for (size_t j = 0; j < 3; j++) {
+            snprintf(path, sizeof path, "%s/%s", dirs[j], names[i]);
+            if (access(path, X_OK) == 0)
+                return path;
+        }
+    }
+    return NULL;
+}
+
+/* Results of two machines with real kernel names, so joulebench project finds its rows. */
+static void write_machine(const char *path, const char *cpu, double speed)
+{
+    double mm[6], mb[6], an[6], af[6], sm[6];
+    reps(2e6 / speed, mm, 6);
+    reps(1e5 / speed, mb, 6);
+    reps(8e6 / speed, an, 6);
+    reps(1e6 / speed, af, 6);
+    reps(3e5 / speed, sm, 6);
+    row_spec rows[] = {
+        {"matmul/cpu/naive/f32/m:128/n:128/k:128", mm, 6, NULL},
+        {"matmul/cpu/blocked/f32/m:128/n:128/k:128", mb, 6, NULL},
+        {"attention/cpu/naive/f32/b:1/h:4/n:256/d:64/causal:1", an, 6, NULL},
+        {"attention/cpu/flash/f32/b:1/h:4/n:256/d:64/causal:1", af, 6, NULL},
+        {"softmax/cpu/fused/f32/rows:256/cols:1024/causal:1", sm, 6, NULL},
+        {"softmax/cpu/onednn/f32/rows:256/cols:1024/causal:1", NULL, 0, "skipped: no causal mask"},
+    };
+    write_results(path, cpu, "2024-02-01T00:00:00+0000", 10, rows, 6);
+}
+
+static void test_report(void **state)
+{
+    (void)state;
+    const char *m1 = tpath("machine1.json"), *m2 = tpath("machine2.json"), *page = tpath("report.html");
+    write_machine(m1, "CPU One", 1);
+    write_machine(m2, "CPU Two", 2.5);
+    int have_project = jb("project --help") == 0;
+    expect(jb("report %s %s --out %s --model gpt2-124m", m1, m2, page), 0, "wrote");
+    char *html;
+    size_t n;
+    slurp(page, &html, &n);
+    assert_non_null(strstr(html, "Machines side by side"));
+    assert_non_null(strstr(html, "Roofline"));
+    assert_non_null(strstr(html, "skipped: no causal mask"));
+    /* Two machines x (matmul, attention, softmax charts + a roofline), plus a projection chart each. */
+    int min_images = 8;
+    if (have_project) {
+        assert_non_null(strstr(html, "tCO2e"));
+        assert_non_null(strstr(html, "attention/cpu/flash/f32"));
+        min_images += 2;
+    } else {
+        assert_non_null(strstr(html, "not available: joulebench project missing"));
+    }
+    free(html);
+    /* Without a joulebench that has project, the section says so and shows no numbers. */
+    char cmd[2048];
+    snprintf(cmd, sizeof cmd, "/usr/bin/python3 %s/scripts/report.py --out %s %s >/dev/null 2>&1", JB_SOURCE_DIR_T,
+             tpath("noproj.html"), m1);
+    assert_int_equal(system(cmd), 0);
+    slurp(tpath("noproj.html"), &html, &n);
+    assert_non_null(strstr(html, "not available: joulebench project missing"));
+    assert_null(strstr(html, "tCO2e</th>"));
+    free(html);
+
+    expect_usage_error("report --out /tmp/x.html", "needs one or more results files");
+    snprintf(cmd, sizeof cmd, "report %s", m1);
+    expect_usage_error(cmd, "needs --out");
+    snprintf(cmd, sizeof cmd, "report %s --out %s", tpath("notjson.json"), page);
+    expect_usage_error(cmd, "not a JSON file");
+    if (have_project) {
+        snprintf(cmd, sizeof cmd, "report %s --out %s --model no-such-model", m1, tpath("bad.html"));
+        expect_usage_error(cmd, "unknown model");
+    }
+
+    /* The page in a real browser: a screenshot that is not blank, and every embedded image a real chart. */
+    const char *chromium = find_chromium();
+    if (!chromium) {
+        print_message("[  SKIP    ] no chromium to render the report (apt-get install chromium; scripts/setup.sh does)\n");
+        skip();
+    }
+    const char *shot = tpath("shot.png");
+    snprintf(cmd, sizeof cmd,
+             "timeout 120 %s --headless --no-sandbox --disable-gpu --user-data-dir=%s/chrome-profile "
+             "--screenshot=%s --window-size=1200,2000 file://%s >/dev/null 2>&1",
+             chromium, tmpdir, shot, page);
+    int rc = system(cmd);
+    if (access(shot, R_OK) != 0) {
+        print_message("[  SKIP    ] %s could not take a screenshot here (exit %d)\n", chromium, rc);
+        skip();
+    }
+    snprintf(cmd, sizeof cmd, "/usr/bin/python3 %s/tests/check_report.py %s %s %d 2>&1", JB_SOURCE_DIR_T, page, shot,
+             min_images);
+    FILE *p = popen(cmd, "r");
+    assert_non_null(p);
+    n = fread(out, 1, sizeof out - 1, p);
+    out[n] = 0;
+    int st = pclose(p);
+    print_message("%s", out);
+    if (!WIFEXITED(st) || WEXITSTATUS(st) != 0)
+        fail_msg("the rendered report failed its checks:\n%s", out);
+}
+
 static int setup(void **state)
 {
     (void)state;
@@ -550,6 +665,7 @@ int main(void)
         cmocka_unit_test(test_history_add_twice),
         cmocka_unit_test(test_history_show_and_check),
         cmocka_unit_test(test_history_corrupt),
+        cmocka_unit_test(test_report),
     };
     return cmocka_run_group_tests_name("compare", tests, setup, teardown);
 }

@@ -1,0 +1,480 @@
+#!/usr/bin/python3
+"""Renders joulebench results files as one self-contained HTML page.
+
+Run by `joulebench report` (which checks its input first); usable alone:
+
+    /usr/bin/python3 scripts/report.py --out report.html [--model NAME]
+        [--joulebench PATH] RESULTS.json...
+
+Sections: the runs and their settings; per op, GFLOP/s and GFLOP/J of every
+variant (estimated energy hatched); a roofline against each machine's measured
+peaks; the projected training energy and CO2 of --model for each attention and
+matmul variant, from `joulebench project` (when --joulebench names a binary that
+has it); with several machines, a side-by-side table per op; rows not timed.
+Charts are matplotlib PNGs embedded as base64. Only numpy and matplotlib.
+"""
+import argparse
+import base64
+import datetime
+import html
+import io
+import json
+import math
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+from matplotlib.patches import Patch  # noqa: E402
+
+OPS = ("matmul", "attention", "softmax")
+# softmax's "FLOPs" are elements (joulebench counts it as memory-bound work).
+UNIT = {"matmul": "GFLOP", "attention": "GFLOP", "softmax": "G elements"}
+
+
+class BadInput(Exception):
+    pass
+
+
+def esc(s):
+    return html.escape(str(s), quote=True)
+
+
+def fmt(v, digits=4):
+    if v is None or (isinstance(v, float) and math.isnan(v)):
+        return "-"
+    if v == 0:
+        return "0"
+    if 1e4 <= abs(v) < 1e12:
+        return "{:,.0f}".format(v)
+    if abs(v) >= 1e12 or abs(v) < 1e-3:
+        return "%.*e" % (digits - 1, v)
+    return "%.*g" % (digits, v)
+
+
+def png(fig):
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=96, bbox_inches="tight")
+    plt.close(fig)
+    return '<img src="data:image/png;base64,%s" alt="chart">' % base64.b64encode(buf.getvalue()).decode()
+
+
+# ---- Reading results ---------------------------------------------------------
+
+
+def load(path):
+    try:
+        with open(path) as f:
+            doc = json.load(f)
+    except (OSError, ValueError) as e:
+        raise BadInput("%s: %s" % (path, e))
+    if not isinstance(doc.get("context"), dict) or not isinstance(doc.get("benchmarks"), list):
+        raise BadInput("%s: not a Google Benchmark results file" % path)
+    ctx = doc["context"]
+    rows = {}
+    order = []
+    for b in doc["benchmarks"]:
+        name = b.get("run_name") or b.get("name")
+        if not name:
+            continue
+        if name not in rows:
+            rows[name] = {"name": name, "iters": [], "median": None, "error": None}
+            order.append(name)
+        r = rows[name]
+        if b.get("error_occurred"):
+            r["error"] = r["error"] or b.get("error_message", "error")
+        elif b.get("run_type") == "aggregate":
+            if b.get("aggregate_name") == "median":
+                r["median"] = b
+        else:
+            r["iters"].append(b)
+    out = []
+    for name in order:
+        r = rows[name]
+        parts = name.split("/")
+        row = {"name": name, "op": parts[0], "kernel": "/".join(parts[:4]), "variant": "/".join(parts[1:4]),
+               "shape": "/".join(parts[4:]), "error": r["error"]}
+        if not r["error"]:
+            src = r["median"]
+
+            def counter(key):
+                if src is not None and isinstance(src.get(key), (int, float)):
+                    return float(src[key])
+                vals = [float(i[key]) for i in r["iters"] if isinstance(i.get(key), (int, float))]
+                return statistics.median(vals) if vals else None
+
+            for key in ("flop_per_s", "flop_per_j", "intensity", "bytes_per_s", "watts", "energy_measured"):
+                row[key] = counter(key)
+            if row["flop_per_s"] is None and not r["iters"] and src is None:
+                continue
+        out.append(row)
+    ctx_host = ctx.get("host_name", "unknown host")
+    ctx_cpu = ctx.get("cpu_model", "unknown cpu")
+    gpu = ctx.get("gpu_name") or ctx.get("gpu_model")
+    machine = "%s (%s%s)" % (ctx_host, ctx_cpu, ", " + gpu if gpu else "")
+    return {"path": path, "ctx": ctx, "rows": out, "machine": machine}
+
+
+def energy_kind(row):
+    m = row.get("energy_measured")
+    if m is None:
+        return "none"
+    return "measured" if m > 0.5 else "estimated"
+
+
+# ---- Charts ------------------------------------------------------------------
+
+
+def color_map(names):
+    cmap = plt.get_cmap("tab10" if len(names) <= 10 else "tab20")
+    return {n: cmap(i % cmap.N) for i, n in enumerate(sorted(names))}
+
+
+def op_chart(op, rows, colors):
+    """GFLOP/s and GFLOP/J of every variant, grouped by shape; estimated energy hatched."""
+    shapes = []
+    for r in rows:
+        if r["shape"] not in shapes:
+            shapes.append(r["shape"])
+    variants = sorted({r["variant"] for r in rows})
+    by = {(r["shape"], r["variant"]): r for r in rows}
+    width = 0.8 / max(1, len(variants))
+    figw = max(8.0, min(22.0, 1.2 + 0.35 * len(shapes) * len(variants)))
+    fig, axes = plt.subplots(1, 2, figsize=(figw, 4.2))
+    unit = UNIT[op]
+    for ax, key, title in ((axes[0], "flop_per_s", "%s/s" % unit), (axes[1], "flop_per_j", "%s/J" % unit)):
+        for j, v in enumerate(variants):
+            for i, s in enumerate(shapes):
+                r = by.get((s, v))
+                if not r or r.get(key) is None:
+                    continue
+                est = key == "flop_per_j" and energy_kind(r) == "estimated"
+                ax.bar(i + (j - (len(variants) - 1) / 2) * width, r[key] / 1e9, width * 0.95,
+                       color=colors[v], hatch="///" if est else None, edgecolor="black" if est else colors[v],
+                       linewidth=0.4)
+        ax.set_xticks(range(len(shapes)))
+        ax.set_xticklabels([s.replace("/", "\n") for s in shapes], fontsize=7)
+        ax.set_ylabel(title)
+        ax.set_title("%s: %s" % (op, title))
+        ax.grid(axis="y", alpha=0.3)
+    handles = [Patch(facecolor=colors[v], label=v) for v in variants]
+    handles += [Patch(facecolor="white", edgecolor="black", label="energy measured"),
+                Patch(facecolor="white", edgecolor="black", hatch="///", label="energy estimated (model)")]
+    fig.legend(handles=handles, loc="lower center", ncol=min(6, len(handles)), fontsize=8,
+               bbox_to_anchor=(0.5, -0.02 - 0.05 * (len(handles) // 6)))
+    fig.tight_layout(rect=(0, 0.08 + 0.05 * (len(handles) // 6), 1, 1))
+    return png(fig)
+
+
+def roofline_chart(machine, rows, ctx, colors):
+    peak = ctx.get("peak_flop_per_s")
+    bw = ctx.get("peak_bytes_per_s")
+    pts = [r for r in rows if not r["error"] and r["op"] != "softmax" and r.get("intensity") and r.get("flop_per_s")]
+    if not pts or not peak or not bw:
+        return None
+    fig, ax = plt.subplots(figsize=(8, 5))
+    xs = [r["intensity"] for r in pts]
+    lo, hi = min(xs + [peak / bw]) / 4, max(xs + [peak / bw]) * 4
+    grid = [lo * (hi / lo) ** (i / 200) for i in range(201)]
+    ax.plot(grid, [min(peak, x * bw) / 1e9 for x in grid], color="black", linewidth=1.5,
+            label="roof: %.1f GFLOP/s peak, %.1f GB/s copy" % (peak / 1e9, bw / 1e9))
+    ax.axvline(peak / bw, color="grey", linestyle=":", linewidth=1)
+    markers = {"matmul": "o", "attention": "^"}
+    seen = set()
+    for r in pts:
+        label = r["variant"] if r["variant"] not in seen else None
+        seen.add(r["variant"])
+        int8 = r["variant"].endswith("/int8")
+        ax.scatter(r["intensity"], r["flop_per_s"] / 1e9, marker=markers.get(r["op"], "s"),
+                   facecolor="none" if int8 else colors[r["variant"]],
+                   edgecolor=colors[r["variant"]] if int8 else "black", linewidth=1.5 if int8 else 0.4, s=45,
+                   label=label, zorder=3)
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    ax.set_xlabel("arithmetic intensity (FLOP per byte of minimum traffic)")
+    ax.set_ylabel("GFLOP/s")
+    ax.set_title("roofline: %s  (o matmul, ^ attention)" % machine, fontsize=10)
+    ax.grid(True, which="both", alpha=0.25)
+    ax.legend(fontsize=7, loc="lower right")
+    return png(fig)
+
+
+def projection_chart(title, entries):
+    """Bars of tCO2e per variant; entries are (label, tco2e, energy kind)."""
+    fig, ax = plt.subplots(figsize=(8, 0.45 * len(entries) + 1.2))
+    labels = [e[0] for e in entries]
+    vals = [e[1] for e in entries]
+    est = [e[2] != "measured" for e in entries]
+    ax.barh(range(len(entries)), vals, color=["#d62728" if v == max(vals) else "#1f77b4" for v in vals],
+            hatch=None, edgecolor="black", linewidth=0.4)
+    for i, e in enumerate(est):
+        if e:
+            ax.barh(i, vals[i], color="none", hatch="///", edgecolor="black", linewidth=0)
+    ax.set_yticks(range(len(entries)))
+    ax.set_yticklabels(labels, fontsize=8)
+    ax.invert_yaxis()
+    ax.set_xlabel("projected tCO2e")
+    ax.set_title(title, fontsize=10)
+    ax.grid(axis="x", alpha=0.3)
+    if any(est):
+        ax.legend(handles=[Patch(facecolor="white", edgecolor="black", hatch="///", label="from estimated energy")],
+                  fontsize=8, loc="lower right")
+    return png(fig)
+
+
+# ---- Projection through joulebench project -----------------------------------
+
+
+def project(exe, model, path, extra):
+    cmd = [exe, "project", "--model", model, "--results", path, "--json"] + extra
+    p = subprocess.run(cmd, capture_output=True, text=True)
+    if p.returncode != 0:
+        msg = (p.stderr.strip().splitlines() or ["exit %d" % p.returncode])[-1]
+        return None, msg
+    try:
+        return json.loads(p.stdout), None
+    except ValueError:
+        return None, "joulebench project printed no JSON"
+
+
+def projections(exe, model, files):
+    """Per file: the default projection and one per attention and matmul kernel."""
+    out = {}
+    for f in files:
+        base, err = project(exe, model, f["path"], [])
+        if err and "unknown model" in err:
+            raise BadInput(err.replace("joulebench: project: ", ""))
+        entry = {"default": base, "error": err, "variants": []}
+        if base:
+            kernels = sorted({r["kernel"] for r in f["rows"] if not r["error"] and r["op"] in ("attention", "matmul")})
+            for k in kernels:
+                cls = k.split("/")[0]
+                doc, e = project(exe, model, f["path"], ["--" + cls, k])
+                p = doc.get("projection", {}) if doc else {}
+                used = [x for x in (doc or {}).get("kernels", []) if x.get("class") == cls]
+                entry["variants"].append({"class": cls, "kernel": k, "error": e, "facility_mwh": p.get("facility_mwh"),
+                                          "tco2e": p.get("tco2e"), "energy": p.get("energy", "?"),
+                                          "row": used[0].get("row") if used else None})
+        out[f["path"]] = entry
+    return out
+
+
+# ---- The page ----------------------------------------------------------------
+
+CSS = """
+body{font-family:system-ui,-apple-system,'Segoe UI',sans-serif;margin:24px auto;max-width:1180px;color:#222;padding:0 12px}
+h1{font-size:1.6em}h4{margin:.8em 0 .2em}details.warn summary{cursor:pointer}h2{border-bottom:2px solid #ddd;padding-bottom:4px;margin-top:2em}h3{margin-bottom:.3em}
+table{border-collapse:collapse;font-size:13px;margin:8px 0}td,th{border:1px solid #ccc;padding:3px 7px;text-align:left}
+th{background:#f3f3f3}td.n{text-align:right;font-variant-numeric:tabular-nums}
+img{max-width:100%;display:block;margin:6px 0}.note{color:#555;font-size:13px}
+.na{background:#fff4e5;border-left:4px solid #f0a020;padding:8px 12px}
+.warn{background:#fdecea;border-left:4px solid #d33;padding:6px 12px;font-size:13px}
+code{background:#f5f5f5;padding:0 3px}
+"""
+
+
+def table(head, rows, numeric=(), raw_head=False):
+    """rows hold HTML already escaped; head is text, or HTML with raw_head."""
+    h = "<table><tr>%s</tr>" % "".join("<th>%s</th>" % (c if raw_head else esc(c)) for c in head)
+    for r in rows:
+        h += "<tr>%s</tr>" % "".join('<td%s>%s</td>' % (' class="n"' if i in numeric else "", c)
+                                     for i, c in enumerate(r))
+    return h + "</table>"
+
+
+def build(files, model, exe, projection_missing):
+    machines = []
+    for f in files:
+        if f["machine"] not in machines:
+            machines.append(f["machine"])
+    # Each file is shown on its own (two runs of one machine are not merged); its label is the
+    # machine, and the file name too when a machine has several files.
+    for f in files:
+        same = [g for g in files if g["machine"] == f["machine"]]
+        f["label"] = f["machine"] if len(same) == 1 else "%s: %s" % (f["machine"], os.path.basename(f["path"]))
+    colors = color_map({r["variant"] for f in files for r in f["rows"]})
+    parts = ["<!DOCTYPE html><html><head><meta charset='utf-8'><title>joulebench report</title>",
+             "<style>%s</style></head><body>" % CSS,
+             "<h1>joulebench report</h1>",
+             "<p class='note'>Generated %s from %d results file%s on %d machine%s.</p>" % (
+                 datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"), len(files),
+                 "s" if len(files) > 1 else "", len(machines), "s" if len(machines) > 1 else "")]
+
+    # Runs and their settings.
+    parts.append("<h2>Runs</h2>")
+    rows = []
+    for f in files:
+        c = f["ctx"]
+        rows.append([esc(os.path.basename(f["path"])), esc(f["machine"]), esc(c.get("date", "-")),
+                     esc(c.get("git_commit", "-")), esc(c.get("threads", "-")),
+                     esc("%s (%s)" % (c.get("meter", "-"), c.get("energy", "-"))),
+                     fmt((c.get("peak_flop_per_s") or 0) / 1e9), fmt((c.get("peak_bytes_per_s") or 0) / 1e9),
+                     esc(c.get("suite", "-"))])
+    parts.append(table(["file", "machine", "date", "commit", "threads", "meter (energy)", "peak GFLOP/s",
+                        "copy GB/s", "suite"], rows, numeric=(6, 7)))
+    for f in files:
+        ws = f["ctx"].get("warnings", [])
+        if ws:
+            parts.append("<details class='warn'><summary>%s: %d warning%s from the run</summary>%s</details>" % (
+                esc(os.path.basename(f["path"])), len(ws), "s" if len(ws) > 1 else "",
+                "".join("<div>%s</div>" % esc(w) for w in ws)))
+    parts.append("<p class='note'>Energy is <b>measured</b> (RAPL, NVML) or <b>estimated</b> (the model meter: "
+                 "TDP profile x utilization); estimated GFLOP/J bars are hatched and never mixed up with "
+                 "measured ones.</p>")
+
+    # Per op.
+    parts.append("<h2>Throughput and energy efficiency per op</h2>")
+    for f in files:
+        timed = [r for r in f["rows"] if not r["error"]]
+        if len(files) > 1:
+            parts.append("<h3>%s</h3>" % esc(f["label"]))
+        for op in OPS:
+            rs = [r for r in timed if r["op"] == op and r.get("flop_per_s")]
+            if not rs:
+                continue
+            parts.append("<h4>%s</h4>" % esc(op))
+            parts.append(op_chart(op, rs, colors))
+            if op == "softmax":
+                parts.append("<p class='note'>softmax is memory-bound: its work is counted in elements, "
+                             "not FLOPs.</p>")
+
+    # Roofline.
+    parts.append("<h2>Roofline</h2>")
+    parts.append("<p class='note'>Each matmul and attention row at its arithmetic intensity (counter "
+                 "<code>intensity</code>: FLOPs per byte of minimum traffic) against the peaks measured at the "
+                 "start of the run (an fp32 FMA loop and a copy). int8 rows (hollow) may pass the fp32 roof: "
+                 "their dot-product instructions do more operations per cycle. softmax is left out: its work is "
+                 "elements, not FLOPs.</p>")
+    for f in files:
+        img = roofline_chart(f["label"], f["rows"], f["ctx"], colors)
+        parts.append(img if img else "<p class='na'>%s: no peaks in the context or no timed matmul or attention "
+                                     "rows.</p>" % esc(f["label"]))
+
+    # Projection.
+    parts.append("<h2>Projected training energy and CO2</h2>")
+    proj = {}
+    if projection_missing:
+        parts.append("<p class='na'>not available: joulebench project missing (this joulebench has no "
+                     "<code>project</code> command).</p>")
+    elif not model:
+        parts.append("<p class='na'>not available: no model chosen (<code>joulebench report --model NAME</code>, "
+                     "e.g. gpt3-175b or llama-7b).</p>")
+    else:
+        proj = projections(exe, model, files)
+        for f in files:
+            e = proj[f["path"]]
+            label = f["label"]
+            if not e["default"]:
+                parts.append("<p class='na'>%s: not available: %s</p>" % (esc(label), esc(e["error"])))
+                continue
+            d = e["default"]
+            p = d.get("projection", {})
+            mname = d.get("model", {}).get("name", model)
+            parts.append("<h3>%s: %s</h3>" % (esc(mname), esc(label)))
+            parts.append("<p class='note'>From <code>joulebench project --model %s --results %s --json</code>: "
+                         "training FLOPs of each kernel class over the FLOP/J of the chosen row, x host overhead "
+                         "%s x PUE %s, at %s. With the best variants: <b>%s MWh, %s tCO2e</b> (%s energy). "
+                         "Each line below changes one class's kernel and keeps the other at its best.</p>" % (
+                             esc(model), esc(os.path.basename(f["path"])), esc(p.get("host_overhead", "?")),
+                             esc(p.get("pue", "?")), esc(p.get("grid", "?")), fmt(p.get("facility_mwh")),
+                             fmt(p.get("tco2e")), esc(p.get("energy", "?"))))
+            vs = e["variants"]
+            rows = [[esc(v["class"]), esc(v["kernel"]), esc(v["row"] or "-"), fmt(v["facility_mwh"]), fmt(v["tco2e"]),
+                     esc(v["energy"] if not v["error"] else "not available: " + v["error"])] for v in vs]
+            parts.append(table(["class", "kernel", "row used (nearest shape)", "facility MWh", "tCO2e", "energy"],
+                               rows, numeric=(3, 4)))
+            ok = [(v["kernel"], v["tco2e"], v["energy"]) for v in vs if v["tco2e"] is not None]
+            if ok:
+                parts.append(projection_chart("%s: projected tCO2e by kernel variant (%s)" % (mname, f["label"]),
+                                              ok))
+
+    # Machines side by side.
+    if len(machines) > 1:
+        parts.append("<h2>Machines side by side</h2>")
+        parts.append("<p class='note'>Median of the repetitions; GFLOP/J marked <i>est.</i> is from estimated "
+                     "energy.</p>")
+        for op in OPS:
+            names = []
+            for f in files:
+                for r in f["rows"]:
+                    if r["op"] == op and not r["error"] and r["name"] not in names:
+                        names.append(r["name"])
+            if not names:
+                continue
+            unit = UNIT[op]
+            head = ["row"]
+            for f in files:  # labels are escaped here; the <br> is ours
+                head += ["%s/s<br>%s" % (unit, esc(f["label"])), "%s/J<br>%s" % (unit, esc(f["label"]))]
+            rows = []
+            for n in names:
+                line = [esc(n)]
+                for f in files:
+                    r = next((x for x in f["rows"] if x["name"] == n and not x["error"]), None)
+                    if not r:
+                        line += ["-", "-"]
+                        continue
+                    j = fmt(r["flop_per_j"] / 1e9) if r.get("flop_per_j") else "-"
+                    if r.get("flop_per_j") and energy_kind(r) == "estimated":
+                        j += " <i>est.</i>"
+                    line += [fmt(r["flop_per_s"] / 1e9) if r.get("flop_per_s") else "-", j]
+                rows.append(line)
+            parts.append("<h3>%s</h3>" % esc(op))
+            parts.append(table(head, rows, numeric=tuple(range(1, len(head))), raw_head=True))
+        if proj:
+            parts.append("<h3>Projected training energy of %s per variant</h3>" % esc(model))
+            kernels = []
+            for f in files:
+                for v in proj[f["path"]]["variants"]:
+                    if v["kernel"] not in kernels:
+                        kernels.append(v["kernel"])
+            head = ["kernel"] + ["MWh<br>%s" % esc(f["label"]) for f in files] + \
+                   ["tCO2e<br>%s" % esc(f["label"]) for f in files]
+            rows = []
+            for k in kernels:
+                mwh, co2 = [], []
+                for f in files:
+                    v = next((x for x in proj[f["path"]]["variants"] if x["kernel"] == k), None)
+                    mwh.append(fmt(v["facility_mwh"]) if v else "-")
+                    co2.append(fmt(v["tco2e"]) if v else "-")
+                rows.append([esc(k)] + mwh + co2)
+            parts.append(table(head, rows, numeric=tuple(range(1, len(head))), raw_head=True))
+
+    # Rows not timed.
+    errs = [(f, r) for f in files for r in f["rows"] if r["error"]]
+    if errs:
+        parts.append("<h2>Rows not timed</h2>")
+        parts.append(table(["file", "row", "why"], [[esc(os.path.basename(f["path"])), esc(r["name"]), esc(r["error"])]
+                                                    for f, r in errs]))
+    parts.append("</body></html>\n")
+    return "".join(parts)
+
+
+def main():
+    ap = argparse.ArgumentParser(description="joulebench results as one self-contained HTML page")
+    ap.add_argument("results", nargs="+")
+    ap.add_argument("--out", required=True)
+    ap.add_argument("--model")
+    ap.add_argument("--joulebench", help="a joulebench binary with the project command")
+    a = ap.parse_args()
+    try:
+        files = [load(p) for p in a.results]
+        page = build(files, a.model, a.joulebench, not a.joulebench)
+    except BadInput as e:
+        print("joulebench: report: %s" % e, file=sys.stderr)
+        return 2
+    d = os.path.dirname(os.path.abspath(a.out))
+    fd, tmp = tempfile.mkstemp(prefix=".report.", dir=d)
+    with os.fdopen(fd, "w") as f:
+        f.write(page)
+    os.chmod(tmp, 0o644)
+    os.replace(tmp, a.out)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

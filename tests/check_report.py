@@ -1,0 +1,60 @@
+#!/usr/bin/python3
+"""Checks a joulebench report and a browser screenshot of it (run by test_compare).
+
+usage: check_report.py REPORT.html SCREENSHOT.png MIN_IMAGES
+
+The page must embed at least MIN_IMAGES PNG images that decode to real charts
+(not blank), and the screenshot must show a rendered page: many distinct
+colours and a good share of non-white pixels. Prints what it found; exit 0 when
+all holds, 1 otherwise.
+"""
+import base64
+import io
+import re
+import sys
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.image as mpimg  # noqa: E402
+import numpy as np  # noqa: E402
+
+
+def picture_stats(data):
+    a = mpimg.imread(io.BytesIO(data), format="png")
+    rgb = (np.asarray(a)[..., :3] * 255).astype(np.uint8) if a.dtype != np.uint8 else a[..., :3]
+    flat = rgb.reshape(-1, 3)
+    colours = len(np.unique(flat[:: max(1, len(flat) // 200000)], axis=0))
+    non_white = float(np.mean(np.any(flat < 245, axis=1)))
+    return a.shape[1], a.shape[0], colours, non_white
+
+
+def main():
+    html_path, shot, min_images = sys.argv[1], sys.argv[2], int(sys.argv[3])
+    page = open(html_path).read()
+    images = re.findall(r'<img src="data:image/png;base64,([A-Za-z0-9+/=]+)"', page)
+    ok = True
+    if len(images) < min_images:
+        print("only %d embedded PNG images, want %d or more" % (len(images), min_images))
+        ok = False
+    for i, b in enumerate(images):
+        data = base64.b64decode(b)
+        if not data.startswith(b"\x89PNG\r\n\x1a\n"):
+            print("image %d is not a PNG" % i)
+            ok = False
+            continue
+        w, h, colours, non_white = picture_stats(data)
+        if w < 200 or h < 100 or colours < 8 or non_white < 0.01:
+            print("image %d looks blank: %dx%d, %d colours, %.1f%% non-white" % (i, w, h, colours, 100 * non_white))
+            ok = False
+    w, h, colours, non_white = picture_stats(open(shot, "rb").read())
+    print("page: %d images; screenshot %dx%d, %d colours, %.1f%% non-white" % (len(images), w, h, colours,
+                                                                                100 * non_white))
+    if colours < 50 or non_white < 0.05:
+        print("the screenshot looks blank")
+        ok = False
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
