@@ -100,21 +100,32 @@ static AVX2_FN void ukr_avx2_6x16(int64_t kc, const float *restrict a, const flo
 }
 #endif
 
-/* Portable: plain C the compiler can vectorize for the baseline ISA. */
-static void ukr_c_4x16(int64_t kc, const float *restrict a, const float *restrict b, float *restrict c, int64_t ldc,
-                       int acc)
+/* Portable: GNU C vector extensions (gcc and clang lower them to SSE2, NEON
+ * or scalar code), 6 rows x 2 vectors of 4 = 12 accumulators, which with 2
+ * for B and a broadcast fits the 16 registers of SSE2. */
+typedef float jb_v4f __attribute__((vector_size(16)));
+
+static void ukr_c_6x8(int64_t kc, const float *restrict a, const float *restrict b, float *restrict c, int64_t ldc,
+                      int acc)
 {
-    float cr[4][16] = {{0}};
+    jb_v4f cr[6][2];
+    for (int i = 0; i < 6; i++)
+        cr[i][0] = cr[i][1] = (jb_v4f){0, 0, 0, 0};
     for (int64_t l = 0; l < kc; l++) {
-        for (int i = 0; i < 4; i++)
-            for (int j = 0; j < 16; j++)
-                cr[i][j] += a[i] * b[j];
-        a += 4;
-        b += 16;
+        jb_v4f b0, b1;
+        memcpy(&b0, b, sizeof b0);
+        memcpy(&b1, b + 4, sizeof b1);
+        for (int i = 0; i < 6; i++) {
+            const jb_v4f ai = {a[i], a[i], a[i], a[i]};
+            cr[i][0] += ai * b0;
+            cr[i][1] += ai * b1;
+        }
+        a += 6;
+        b += 8;
     }
-    for (int i = 0; i < 4; i++)
-        for (int j = 0; j < 16; j++)
-            c[i * ldc + j] = acc ? c[i * ldc + j] + cr[i][j] : cr[i][j];
+    for (int i = 0; i < 6; i++)
+        for (int j = 0; j < 8; j++)
+            c[i * ldc + j] = acc ? c[i * ldc + j] + cr[i][j / 4][j % 4] : cr[i][j / 4][j % 4];
 }
 
 /*
@@ -130,7 +141,7 @@ static const jb_sgemm_kernel kernels[] = {
     {"avx512_14x32", JB_ISA_AVX512, 14, 32, 14 * 12, 384, 3072, ukr_avx512_14x32},
     {"avx2_6x16", JB_ISA_AVX2, 6, 16, 6 * 24, 256, 3072, ukr_avx2_6x16},
 #endif
-    {"c_4x16", JB_ISA_PORTABLE, 4, 16, 4 * 32, 256, 2048, ukr_c_4x16},
+    {"c_6x8", JB_ISA_PORTABLE, 6, 8, 6 * 24, 256, 2048, ukr_c_6x8},
 };
 
 const jb_sgemm_kernel *jb_sgemm_kernel_get(void)
