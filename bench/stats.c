@@ -415,8 +415,9 @@ int jb_compare(const jb_bench_set *base, const jb_bench_set *cur, const jb_compa
             }
             if (x->error || y->error) {
                 r->status = JB_V_ERROR;
-                r->error_side = x->error ? 0 : 1;
+                r->error_side = x->error && y->error ? 2 : x->error ? 0 : 1;
                 r->error = x->error ? x->error : y->error;
+                r->error_cur = x->error && y->error ? y->error : NULL;
                 c->count[JB_V_ERROR]++;
                 continue;
             }
@@ -594,6 +595,15 @@ static void summary_line(const jb_comparison *c, char *buf, size_t len)
     }
 }
 
+/* "(current): msg", "(both): msg", or "(baseline): a; (current): b". */
+static void error_text(const jb_cmp_row *r, char *buf, size_t len)
+{
+    if (r->error_side == 2 && strcmp(r->error, r->error_cur))
+        snprintf(buf, len, "(baseline): %s; (current): %s", r->error, r->error_cur);
+    else
+        snprintf(buf, len, "(%s): %s", r->error_side == 2 ? "both" : r->error_side ? "current" : "baseline", r->error);
+}
+
 static void print_console(const jb_comparison *c, const jb_cmp_labels *l, FILE *f)
 {
     char desc[256];
@@ -617,10 +627,11 @@ static void print_console(const jb_comparison *c, const jb_cmp_labels *l, FILE *
     for (size_t i = 0; i < c->n; i++) {
         const jb_cmp_row *r = &c->rows[i];
         if (r->status != JB_V_SAME) {
-            if (r->status == JB_V_ERROR)
-                fprintf(f, "%-*s %serror (%s): %s\n", (int)w, r->name, both ? "           " : "",
-                        r->error_side ? "current" : "baseline", r->error);
-            else
+            if (r->status == JB_V_ERROR) {
+                char e[1200];
+                error_text(r, e, sizeof e);
+                fprintf(f, "%-*s %serror %s\n", (int)w, r->name, both ? "           " : "", e);
+            } else
                 fprintf(f, "%-*s %s%s\n", (int)w, r->name, both ? "           " : "", jb_verdict_name(r->status));
             continue;
         }
@@ -660,10 +671,17 @@ static void md_row(const jb_comparison *c, const jb_cmp_row *r, FILE *f)
 {
     int both = nmetrics(c) > 1;
     if (r->status != JB_V_SAME) {
-        if (r->status == JB_V_ERROR)
-            fprintf(f, "| `%s` |%s - | - | - | - | - | error in %s: %s |\n", r->name, both ? " - |" : "",
-                    r->error_side ? "current" : "baseline", r->error);
-        else
+        if (r->status == JB_V_ERROR) {
+            char e[1200];
+            error_text(r, e, sizeof e);
+            fprintf(f, "| `%s` |%s - | - | - | - | - | error ", r->name, both ? " - |" : "");
+            for (const char *p = e; *p; p++) { /* a '|' would end the cell, a newline the row */
+                if (*p == '|')
+                    fputc('\\', f);
+                fputc(*p == '\n' ? ' ' : *p, f);
+            }
+            fputs(" |\n", f);
+        } else
             fprintf(f, "| `%s` |%s - | - | - | - | - | %s |\n", r->name, both ? " - |" : "", jb_verdict_name(r->status));
         return;
     }
@@ -684,6 +702,10 @@ static void md_row(const jb_comparison *c, const jb_cmp_row *r, FILE *f)
 
 static int row_is_notable(const jb_comparison *c, const jb_cmp_row *r)
 {
+    /* A row skipped for the same reason on both sides (no GPU here, say) is no news. */
+    if (r->status == JB_V_ERROR && r->error_side == 2 && !strcmp(r->error, r->error_cur) &&
+        !strncmp(r->error, "skipped", 7))
+        return 0;
     if (r->status != JB_V_SAME)
         return 1;
     for (int m = 0; m < JB_METRIC_COUNT; m++)
@@ -727,8 +749,8 @@ static void print_markdown(const jb_comparison *c, const jb_cmp_labels *l, FILE 
         fprintf(f, "\n");
     }
     if (c->n > notable) {
-        fprintf(f, "<details><summary>%s%zu rows unchanged (within %g%%)</summary>\n\n", notable ? "" : "All ",
-                c->n - notable, 100 * c->opts.threshold);
+        fprintf(f, "<details><summary>%s%zu rows unchanged (within %g%%) or skipped alike on both sides</summary>\n\n",
+                notable ? "" : "All ", c->n - notable, 100 * c->opts.threshold);
         fprintf(f, "%s", head);
         for (size_t i = 0; i < c->n; i++)
             if (!row_is_notable(c, &c->rows[i]))
@@ -776,8 +798,11 @@ static void print_json(const jb_comparison *c, const jb_cmp_labels *l, FILE *f)
         cJSON_AddStringToObject(o, "name", r->name);
         cJSON_AddStringToObject(o, "status", r->status == JB_V_SAME ? "compared" : jb_verdict_name(r->status));
         if (r->status == JB_V_ERROR) {
-            cJSON_AddStringToObject(o, "error_in", r->error_side ? "current" : "baseline");
+            static const char *const side[] = {"baseline", "current", "both"};
+            cJSON_AddStringToObject(o, "error_in", side[r->error_side]);
             cJSON_AddStringToObject(o, "error_message", r->error);
+            if (r->error_cur && strcmp(r->error, r->error_cur))
+                cJSON_AddStringToObject(o, "current_error_message", r->error_cur);
         }
         for (int m = 0; r->status == JB_V_SAME && m < JB_METRIC_COUNT; m++) {
             if (!c->opts.metrics[m])

@@ -130,8 +130,9 @@ typedef struct jb_cmp_metric {
 
 typedef struct jb_cmp_row {
     const char *name;     /* borrowed from the sets compared */
-    const char *error;    /* the error message of an error row, borrowed */
-    int error_side;       /* 0 baseline, 1 current */
+    const char *error;    /* the error message of an error row (the baseline's when both), borrowed */
+    const char *error_cur;/* the current side's message when both sides are error rows */
+    int error_side;       /* 0 baseline, 1 current, 2 both */
     jb_verdict status;    /* JB_V_SAME when in both and timed; else ERROR, ONLY_BASE, ONLY_CUR */
     jb_cmp_metric m[JB_METRIC_COUNT];
 } jb_cmp_row;

@@ -273,18 +273,26 @@ static void test_compare_rows(void **state)
     double a[6];
     reps(2e6, a, 6);
     row_spec base[] = {{"matmul/cpu/kept/f32", a, 6, NULL}, {"matmul/cpu/gone/f32", a, 6, NULL},
-                       {"matmul/cpu/broke/f32", a, 6, NULL}};
+                       {"matmul/cpu/broke/f32", a, 6, NULL}, {"matmul/cuda/x/f32", NULL, 0, "skipped: no GPU | none"}};
     row_spec cur[] = {{"matmul/cpu/kept/f32", a, 6, NULL}, {"matmul/cpu/broke/f32", NULL, 0, "verification failed: max err 3"},
-                      {"matmul/cpu/new/f32", a, 6, NULL}};
-    write_results(tpath("rows1.json"), "CPU A", "2024-01-01T00:00:00+0000", 10, base, 3);
-    write_results(tpath("rows2.json"), "CPU A", "2024-01-02T00:00:00+0000", 10, cur, 3);
+                      {"matmul/cpu/new/f32", a, 6, NULL}, {"matmul/cuda/x/f32", NULL, 0, "skipped: no GPU | none"}};
+    write_results(tpath("rows1.json"), "CPU A", "2024-01-01T00:00:00+0000", 10, base, 4);
+    write_results(tpath("rows2.json"), "CPU A", "2024-01-02T00:00:00+0000", 10, cur, 4);
     expect(jb("compare %s %s", tpath("rows1.json"), tpath("rows2.json")), 0, "1 only in baseline");
     expect_line("matmul/cpu/gone/f32", "only in baseline");
     expect_line("matmul/cpu/new/f32", "only in current");
     expect_line("matmul/cpu/broke/f32", "error (current): verification failed");
     expect_line("matmul/cpu/kept/f32", "same");
+    expect_line("matmul/cuda/x/f32", "error (both): skipped: no GPU");
     assert_non_null(strstr(out, "1 only in current"));
-    assert_non_null(strstr(out, "1 error"));
+    assert_non_null(strstr(out, "2 error"));
+    /* In markdown, a row skipped alike on both sides goes under the fold, its '|' escaped. */
+    expect(jb("compare %s %s --format markdown", tpath("rows1.json"), tpath("rows2.json")), 0, "<details>");
+    const char *fold = strstr(out, "<details>"), *skip = strstr(out, "`matmul/cuda/x/f32`");
+    assert_true(skip && skip > fold);
+    assert_non_null(strstr(skip, "skipped: no GPU \\| none"));
+    const char *broke = strstr(out, "`matmul/cpu/broke/f32`");
+    assert_true(broke && broke < fold);
 }
 
 static void test_compare_energy_metric(void **state)
