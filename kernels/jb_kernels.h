@@ -140,6 +140,9 @@ typedef struct jb_kernel {
      * quantization and dequantization, so the oracle sees what the kernel saw.
      * Inputs the kernel uses at full precision are copied unchanged. */
     int (*dequantized_inputs)(const jb_exec *e, float *const deq[]);
+    /* Optional: for device kernels, copies the output to e->out after run; untimed.
+     * (Such a kernel's run leaves its result in device memory.) */
+    int (*sync_output)(jb_exec *e);
 } jb_kernel;
 
 /* ---- Registry ------------------------------------------------------------ */

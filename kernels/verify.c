@@ -159,6 +159,11 @@ static int verify_rows(const jb_kernel *k, jb_buffers *b, jb_exec *e, const int6
         snprintf(why, sizeof why, "run failed: %s", jb_strerror(rc));
         return fail(r, rc, why);
     }
+    if (k->sync_output && (rc = k->sync_output(e))) {
+        jb_exec_teardown(k, e);
+        snprintf(why, sizeof why, "copying the output back failed: %s", jb_strerror(rc));
+        return fail(r, rc, why);
+    }
     r->guard_ok = jb_buffers_guards_ok(b);
     if ((rc = jb_oracle_rows(p, (const float *const *)b->deq, rows, nrows, b->ref))) {
         jb_exec_teardown(k, e);
