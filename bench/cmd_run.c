@@ -23,6 +23,7 @@
 
 #include "cli.h"
 #include "cpu/cpu.h"
+#include "cuda/cuda_backend.h"
 #include "gbench.h"
 #include "meter.h"
 #include "peaks.h"
@@ -56,6 +57,8 @@ typedef struct row_ctx {
     int cold_cache;
     char *flush;              /* cold cache: a buffer larger than the LLC */
     size_t flush_bytes;
+    int gpu_info;             /* NVML answered at the start: clocks are tracked */
+    int sm_clock_start;       /* SM clock (MHz) read before the first GPU row */
 } row_ctx;
 
 /* Collects what Google Benchmark reports for one row. */
@@ -238,16 +241,27 @@ static void body(jb_gb_state *st, void *arg)
         jb_gb_skip_with_error(st, "energy meter failed to start");
         return;
     }
+    const int gpu = k->backend == JB_BACKEND_CUDA;
     while (jb_gb_keep_running(st)) {
         if (interrupted) {
             jb_gb_skip_with_error(st, "interrupted");
             break;
         }
-        if (rc->cold_cache)
-            flush_caches(rc);
-        double t0 = now();
-        int status = k->run(rc->e);
-        double t = now() - t0;
+        if (rc->cold_cache) {
+            if (gpu)
+                jb_cuda_flush_l2();
+            else
+                flush_caches(rc);
+        }
+        double t = 0;
+        int status;
+        if (gpu) { /* device time between CUDA events around the launches */
+            status = jb_cuda_time_run(k, rc->e, &t);
+        } else {
+            double t0 = now();
+            status = k->run(rc->e);
+            t = now() - t0;
+        }
         if (status) {
             char msg[128];
             snprintf(msg, sizeof msg, "run failed: %s", jb_strerror(status));
@@ -268,11 +282,23 @@ static void body(jb_gb_state *st, void *arg)
     jb_gb_set_counter(st, "flop_per_s", flops / t);
     jb_gb_set_counter(st, "bytes_per_s", bytes / t);
     jb_gb_set_counter(st, "intensity", flops / bytes);
-    if (p->op != JB_OP_SOFTMAX)
+    /* The measured peaks are the CPU's: GPU rows get no fraction rather than a wrong one. */
+    if (!gpu && p->op != JB_OP_SOFTMAX)
         jb_gb_set_counter(st, "pct_peak_flops", 100.0 * flops / t / rc->peaks->flop_per_s);
-    jb_gb_set_counter(st, "pct_peak_bw", 100.0 * bytes / t / rc->peaks->bytes_per_s);
+    if (!gpu)
+        jb_gb_set_counter(st, "pct_peak_bw", 100.0 * bytes / t / rc->peaks->bytes_per_s);
     jb_gb_set_counter(st, "max_err", rc->max_err);
     jb_gb_set_counter(st, "workspace_bytes", (double)rc->e->ws_size);
+    if (gpu && rc->gpu_info) {
+        /* Throttling: the SM clock after the row well below where the run began. */
+        jb_gpu_info gi;
+        char why[128];
+        if (jb_nvml_query(NULL, 0, &gi, why, sizeof why) == 0 && gi.sm_clock_mhz > 0) {
+            jb_gb_set_counter(st, "sm_clock_mhz", gi.sm_clock_mhz);
+            jb_gb_set_counter(st, "gpu_temp_c", gi.temperature_c);
+            jb_gb_set_counter(st, "throttled", gi.sm_clock_mhz < 0.85 * rc->sm_clock_start ? 1 : 0);
+        }
+    }
     jb_gb_set_counter(st, "peak_bytes", (double)rc->peak_bytes);
     if (metered && r.seconds > 0) {
         double joules = r.joules / (double)iters;
@@ -534,10 +560,14 @@ int jb_cmd_run(int argc, char **argv)
     int repetitions = o.repetitions ? o.repetitions : suite.repetitions ? suite.repetitions : 5;
     double min_time = o.min_time > 0 ? o.min_time : suite.min_time > 0 ? suite.min_time : 0.1;
 
+    int gpu_rows = 0;
+    for (size_t i = 0; i < suite.nrows; i++)
+        gpu_rows += suite.rows[i].k->backend == JB_BACKEND_CUDA && jb_kernel_available(suite.rows[i].k, NULL, 0) == 0;
     jb_meter *meter = NULL;
     char notes[512] = "";
     if (!o.meter || !strcmp(o.meter, "auto")) {
-        rc = jb_meter_open_auto(&mcfg, 0, &meter, notes, sizeof notes);
+        /* A run of GPU rows alone is metered on the GPU; mixed runs keep the CPU meter. */
+        rc = jb_meter_open_auto(&mcfg, gpu_rows == (int)suite.nrows, &meter, notes, sizeof notes);
     } else {
         rc = jb_meter_open((jb_meter_kind)jb_meter_kind_from_name(o.meter), &mcfg, &meter, notes, sizeof notes);
         if (rc)
@@ -546,6 +576,8 @@ int jb_cmd_run(int argc, char **argv)
     if (rc)
         meter = NULL;
 
+    /* From here on Ctrl-C stops the run cleanly (the file keeps the rows that finished). */
+    signal(SIGINT, on_sigint);
     jb_gb_init(argv[-1]);
     cJSON *doc = cJSON_CreateObject();
     cJSON *ctx = cJSON_AddObjectToObject(doc, "context");
@@ -601,10 +633,31 @@ int jb_cmd_run(int argc, char **argv)
     cJSON_AddNumberToObject(ctx, "peak_bytes_per_s", peaks.bytes_per_s);
     cJSON_AddStringToObject(ctx, "peak_isa", peaks.isa);
     cJSON_AddNumberToObject(ctx, "peak_copy_buffer_bytes", (double)peaks.copy_bytes);
+    cJSON_AddStringToObject(ctx, "cuda_version", jb_cuda_version());
+    jb_gpu_info gi0;
+    int have_gpu_info = 0;
+    if (gpu_rows) {
+        char dev[256], why[256];
+        if (jb_cuda_device_describe(dev, sizeof dev) == 0)
+            cJSON_AddStringToObject(ctx, "gpu", dev);
+        if (jb_nvml_query(NULL, 0, &gi0, why, sizeof why) == 0) {
+            have_gpu_info = 1;
+            cJSON *g = cJSON_AddObjectToObject(ctx, "gpu_settings");
+            cJSON_AddStringToObject(g, "name", gi0.name);
+            cJSON_AddStringToObject(g, "driver_version", gi0.driver_version);
+            cJSON_AddNumberToObject(g, "sm_clock_mhz", gi0.sm_clock_mhz);
+            cJSON_AddNumberToObject(g, "mem_clock_mhz", gi0.mem_clock_mhz);
+            cJSON_AddNumberToObject(g, "sm_clock_max_mhz", gi0.sm_clock_max_mhz);
+            cJSON_AddNumberToObject(g, "power_limit_watts", gi0.power_limit_watts);
+            cJSON_AddNumberToObject(g, "temperature_c_before", gi0.temperature_c);
+        } else {
+            cJSON_AddStringToObject(ctx, "gpu_settings", why);
+        }
+    }
     cJSON *benchmarks = cJSON_AddArrayToObject(doc, "benchmarks");
 
-    signal(SIGINT, on_sigint);
-    row_ctx rcx = {.meter = meter, .peaks = &peaks, .idle_watts = isnan(idle) ? 0 : idle, .cold_cache = o.cold_cache};
+    row_ctx rcx = {.meter = meter, .peaks = &peaks, .idle_watts = isnan(idle) ? 0 : idle, .cold_cache = o.cold_cache,
+                   .gpu_info = have_gpu_info, .sm_clock_start = have_gpu_info ? gi0.sm_clock_mhz : 0};
     if (o.cold_cache) {
         rcx.flush_bytes = 2 * llc_bytes();
         rcx.flush = calloc(1, rcx.flush_bytes);
@@ -689,6 +742,13 @@ int jb_cmd_run(int argc, char **argv)
     cJSON_AddBoolToObject(ctx, "high_load", load0 > 0.5 * threads + 0.25);
     cJSON_AddNumberToObject(ctx, "noisy_rows", noisy);
     cJSON_AddBoolToObject(ctx, "interrupted", interrupted != 0);
+    if (have_gpu_info) {
+        jb_gpu_info gi1;
+        char why[128];
+        if (jb_nvml_query(NULL, 0, &gi1, why, sizeof why) == 0)
+            cJSON_AddNumberToObject(cJSON_GetObjectItem(ctx, "gpu_settings"), "temperature_c_after", gi1.temperature_c);
+    }
+    jb_cuda_release();
     cJSON_AddItemToObject(ctx, "warnings", warnings);
     if (o.format == FMT_JSON) {
         char *s = cJSON_Print(doc);
