@@ -17,12 +17,12 @@ typedef struct command {
 
 static const command commands[] = {
     {"list", jb_cmd_list, "kernels, and why any is unavailable here"},
-    {"verify", jb_cmd_verify, "check one kernel against the fp64 oracle on one shape"},
-    {"project", jb_cmd_project, "projected training energy, CO2 and time of a model"},
     {"env", jb_cmd_env, "settings, meters (and why any is unavailable), measured peaks"},
+    {"verify", jb_cmd_verify, "check one kernel against the fp64 oracle on one shape"},
     {"run", jb_cmd_run, "verify and benchmark a suite; Google Benchmark JSON with energy"},
     {"compare", jb_cmd_compare, "two results files row by row (Mann-Whitney U); exit 1 on a regression"},
     {"history", jb_cmd_history, "results across commits in SQLite: add, show, check for regressions"},
+    {"project", jb_cmd_project, "projected training energy, CO2 and time of a model"},
     {"report", jb_cmd_report, "one self-contained HTML page: charts, roofline, projected CO2, machines"},
 };
 
