@@ -8,7 +8,9 @@
  * LAZY, so terms stay below e^LAZY, far from overflow, while the rescale
  * happens about once per row instead of every time some lane's max creeps up.
  *
- * For rows up to SCRATCH_MAX_COLS the read pass also keeps each exponential
+ * Short rows (up to 256 columns with AVX-512) are held in registers
+ * instead: max, exponentials, sum and the scaled output straight from them.
+ * For rows up to SCRATCH_MAX_COLS the read pass keeps each exponential
  * in a per-thread scratch row (L1/L2-resident) and records where a lane's
  * reference changed; the write pass is then one multiply per element by the
  * factor of its segment, e^(ref - max) / sum. Longer rows recompute the
@@ -32,6 +34,12 @@
 
 #define LAZY 8.0f
 #define SCRATCH_MAX_COLS 16384
+/* Rows this short are held in registers (AVX-512: 16 vectors; AVX2: 8). */
+#define SHORT_COLS_AVX512 256
+#define SHORT_COLS_AVX2 64
+/* Software prefetch distance for short rows, whose per-row latency chain
+ * otherwise leaves too few loads in flight to cover DRAM latency. */
+#define PF_FLOATS 1024
 
 /* Scratch per thread: the exponentials (cols rounded up to 16), the reference
  * maxima at each change (at most one per vector of the row, plus one), and
@@ -107,6 +115,58 @@ JB_VEXP_AVX512 static inline __m512 load_tail16(const float *x, int64_t j, int64
 {
     __mmask16 k = jb_tail_mask16(valid - j);
     return _mm512_mask_mul_ps(_mm512_set1_ps(-INFINITY), k, _mm512_maskz_loadu_ps(k, x + j), vs);
+}
+
+/* Rows of at most 16*NV columns fit in NV registers: max, exponentials and
+ * sum straight from them, with none of the online bookkeeping, whose per-row
+ * cost (lane reductions, rescale factors) would dominate such short rows. */
+JB_VEXP_AVX512 static inline __attribute__((always_inline)) void
+row_avx512_small(const float *x, float *y, int64_t cols, int64_t valid, float scale, int stream, int NV)
+{
+    const __m512 vs = _mm512_set1_ps(scale);
+    __m512 t[16], mx = _mm512_set1_ps(-INFINITY), sum = _mm512_setzero_ps();
+    for (int v = 0; v < NV; v++) {
+        _mm_prefetch((const char *)(x + 16 * v + PF_FLOATS), _MM_HINT_T0);
+        t[v] = load_tail16(x, 16 * v, valid, vs);
+        mx = _mm512_max_ps(mx, t[v]);
+    }
+    const __m512 vm = _mm512_set1_ps(_mm512_reduce_max_ps(mx));
+    for (int v = 0; v < NV; v++) {
+        t[v] = jb_exp_avx512(_mm512_sub_ps(t[v], vm));
+        sum = _mm512_add_ps(sum, t[v]);
+    }
+    const __m512 vinv = _mm512_set1_ps(1.0f / _mm512_reduce_add_ps(sum));
+    for (int v = 0; v < NV; v++) {
+        const __m512 r = _mm512_mul_ps(t[v], vinv);
+        if (16 * v + 16 <= cols)
+            store16(y + 16 * v, r, stream);
+        else
+            _mm512_mask_storeu_ps(y + 16 * v, jb_tail_mask16(cols - 16 * v), r);
+    }
+}
+
+JB_VEXP_AVX512 static void row_avx512_short(const float *x, float *y, int64_t cols, int64_t valid, float scale,
+                                            int stream)
+{
+    switch ((cols + 15) / 16) {
+    case 1: row_avx512_small(x, y, cols, valid, scale, stream, 1); break;
+    case 2: row_avx512_small(x, y, cols, valid, scale, stream, 2); break;
+    case 3: row_avx512_small(x, y, cols, valid, scale, stream, 3); break;
+    case 4: row_avx512_small(x, y, cols, valid, scale, stream, 4); break;
+    case 5: row_avx512_small(x, y, cols, valid, scale, stream, 5); break;
+    case 6: row_avx512_small(x, y, cols, valid, scale, stream, 6); break;
+    case 7: row_avx512_small(x, y, cols, valid, scale, stream, 7); break;
+    case 8: row_avx512_small(x, y, cols, valid, scale, stream, 8); break;
+    case 9: row_avx512_small(x, y, cols, valid, scale, stream, 9); break;
+    case 10: row_avx512_small(x, y, cols, valid, scale, stream, 10); break;
+    case 11: row_avx512_small(x, y, cols, valid, scale, stream, 11); break;
+    case 12: row_avx512_small(x, y, cols, valid, scale, stream, 12); break;
+    case 13: row_avx512_small(x, y, cols, valid, scale, stream, 13); break;
+    case 14: row_avx512_small(x, y, cols, valid, scale, stream, 14); break;
+    case 15: row_avx512_small(x, y, cols, valid, scale, stream, 15); break;
+    case 16: row_avx512_small(x, y, cols, valid, scale, stream, 16); break;
+    default: break;
+    }
 }
 
 JB_VEXP_AVX512 static void row_avx512_scratch(const float *x, float *y, int64_t cols, int64_t valid, float scale,
@@ -241,6 +301,47 @@ JB_VEXP_AVX2 static inline __m256 load_tail8(const float *x, int64_t j, int64_t 
 JB_VEXP_AVX2 static inline int raises8(__m256 t, __m256 m)
 {
     return _mm256_movemask_ps(_mm256_cmp_ps(t, _mm256_add_ps(m, _mm256_set1_ps(LAZY)), _CMP_GT_OQ));
+}
+
+JB_VEXP_AVX2 static inline __attribute__((always_inline)) void
+row_avx2_small(const float *x, float *y, int64_t cols, int64_t valid, float scale, int stream, int NV)
+{
+    const __m256 vs = _mm256_set1_ps(scale);
+    __m256 t[8], mx = _mm256_set1_ps(-INFINITY), sum = _mm256_setzero_ps();
+    for (int v = 0; v < NV; v++) {
+        _mm_prefetch((const char *)(x + 8 * v + PF_FLOATS), _MM_HINT_T0);
+        t[v] = 8 * v < valid ? load_tail8(x, 8 * v, valid, vs) : _mm256_set1_ps(-INFINITY);
+        mx = _mm256_max_ps(mx, t[v]);
+    }
+    const __m256 vm = _mm256_set1_ps(jb_hmax_avx2(mx));
+    for (int v = 0; v < NV; v++) {
+        t[v] = jb_exp_avx2(_mm256_sub_ps(t[v], vm));
+        sum = _mm256_add_ps(sum, t[v]);
+    }
+    const __m256 vinv = _mm256_set1_ps(1.0f / jb_hsum_avx2(sum));
+    for (int v = 0; v < NV; v++) {
+        const __m256 r = _mm256_mul_ps(t[v], vinv);
+        if (8 * v + 8 <= cols)
+            store8(y + 8 * v, r, stream);
+        else
+            _mm256_maskstore_ps(y + 8 * v, jb_tail_mask8(cols - 8 * v), r);
+    }
+}
+
+JB_VEXP_AVX2 static void row_avx2_short(const float *x, float *y, int64_t cols, int64_t valid, float scale,
+                                        int stream)
+{
+    switch ((cols + 7) / 8) {
+    case 1: row_avx2_small(x, y, cols, valid, scale, stream, 1); break;
+    case 2: row_avx2_small(x, y, cols, valid, scale, stream, 2); break;
+    case 3: row_avx2_small(x, y, cols, valid, scale, stream, 3); break;
+    case 4: row_avx2_small(x, y, cols, valid, scale, stream, 4); break;
+    case 5: row_avx2_small(x, y, cols, valid, scale, stream, 5); break;
+    case 6: row_avx2_small(x, y, cols, valid, scale, stream, 6); break;
+    case 7: row_avx2_small(x, y, cols, valid, scale, stream, 7); break;
+    case 8: row_avx2_small(x, y, cols, valid, scale, stream, 8); break;
+    default: break;
+    }
 }
 
 JB_VEXP_AVX2 static void row_avx2_scratch(const float *x, float *y, int64_t cols, int64_t valid, float scale,
@@ -395,14 +496,18 @@ static int run(jb_exec *e)
             float *yr = y + r * cols;
 #ifdef JB_VEXP_X86
             if (isa == JB_ISA_AVX512) {
-                if (scratch)
+                if (cols <= SHORT_COLS_AVX512)
+                    row_avx512_short(xr, yr, cols, valid, scale, stream);
+                else if (scratch)
                     row_avx512_scratch(xr, yr, cols, valid, scale, stream, scr, evm, evpos);
                 else
                     row_avx512_recompute(xr, yr, cols, valid, scale, stream);
                 continue;
             }
             if (isa == JB_ISA_AVX2) {
-                if (scratch)
+                if (cols <= SHORT_COLS_AVX2)
+                    row_avx2_short(xr, yr, cols, valid, scale, stream);
+                else if (scratch)
                     row_avx2_scratch(xr, yr, cols, valid, scale, stream, scr, evm, evpos);
                 else
                     row_avx2_recompute(xr, yr, cols, valid, scale, stream);

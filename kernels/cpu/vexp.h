@@ -122,10 +122,10 @@ JB_VEXP_AVX512 static inline __m512 jb_exp_avx512(__m512 x)
     return _mm512_mul_ps(p, _mm512_castsi512_ps(e));
 }
 
-/* Mask of the first min(n, 16) lanes. */
+/* Mask of the first min(n, 16) lanes (none when n <= 0). */
 JB_VEXP_AVX512 static inline __mmask16 jb_tail_mask16(int64_t n)
 {
-    return n >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << n) - 1);
+    return n >= 16 ? (__mmask16)0xffff : n <= 0 ? (__mmask16)0 : (__mmask16)((1u << n) - 1);
 }
 
 /* ---- AVX2 ---------------------------------------------------------------- */
