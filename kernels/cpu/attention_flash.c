@@ -67,25 +67,34 @@ static void scores_portable(const void *vctx, jb_flash_tile *t, int64_t j0, int6
 
 #ifdef JB_VEXP_X86
 
-/* Keys jrow..jrow+R-1 of the tile against all 48 queries. */
+/* Keys jrow..jrow+R-1 of the tile against all 48 queries. R is a constant
+ * after inlining, so the steps past it vanish; the accumulators are named
+ * variables because as an array GCC keeps them on the stack. */
+#define F32_ACC(r) __m512 a##r##0 = _mm512_setzero_ps(), a##r##1 = a##r##0, a##r##2 = a##r##0
+#define F32_STEP(r)                                                                                          \
+    if (R > (r)) {                                                                                           \
+        const __m512 b = _mm512_set1_ps(kr[(r) * d + l]);                                                    \
+        a##r##0 = _mm512_fmadd_ps(b, q0, a##r##0);                                                           \
+        a##r##1 = _mm512_fmadd_ps(b, q1, a##r##1);                                                           \
+        a##r##2 = _mm512_fmadd_ps(b, q2, a##r##2);                                                           \
+    }
+#define F32_ROW(r)                                                                                           \
+    if (R > (r))                                                                                             \
+    JB_FLASH_EPI_ROW_AVX512(t, a##r##0, a##r##1, a##r##2, r, jrow, rel, mask)
+
 JB_VEXP_AVX512 JB_FLASH_INLINE void score_rows_avx512(jb_flash_tile *t, const float *qt, const float *k,
                                                      int64_t j0, int64_t jrow, int R, int mask)
 {
-    const int64_t d = t->d;
+    const int64_t d = t->d, rel = j0 + jrow - t->i0;
     const float *kr = k + (j0 + jrow) * d;
-    __m512 acc[8][3];
-    for (int r = 0; r < R; r++)
-        acc[r][0] = acc[r][1] = acc[r][2] = _mm512_setzero_ps();
+    F32_ACC(0); F32_ACC(1); F32_ACC(2); F32_ACC(3); F32_ACC(4); F32_ACC(5); F32_ACC(6); F32_ACC(7);
     for (int64_t l = 0; l < d; l++, qt += JB_FLASH_BR) {
         const __m512 q0 = _mm512_load_ps(qt), q1 = _mm512_load_ps(qt + 16), q2 = _mm512_load_ps(qt + 32);
-        for (int r = 0; r < R; r++) {
-            const __m512 b = _mm512_set1_ps(kr[r * d + l]);
-            acc[r][0] = _mm512_fmadd_ps(b, q0, acc[r][0]);
-            acc[r][1] = _mm512_fmadd_ps(b, q1, acc[r][1]);
-            acc[r][2] = _mm512_fmadd_ps(b, q2, acc[r][2]);
-        }
+        F32_STEP(0) F32_STEP(1) F32_STEP(2) F32_STEP(3) F32_STEP(4) F32_STEP(5) F32_STEP(6) F32_STEP(7)
     }
-    jb_flash_epilogue_avx512(t, acc, R, jrow, j0 + jrow - t->i0, mask);
+    JB_FLASH_EPI_BEGIN_AVX512(t);
+    F32_ROW(0); F32_ROW(1); F32_ROW(2); F32_ROW(3); F32_ROW(4); F32_ROW(5); F32_ROW(6); F32_ROW(7);
+    JB_FLASH_EPI_END_AVX512(t);
 }
 
 JB_VEXP_AVX512 static void scores_avx512(const void *vctx, jb_flash_tile *t, int64_t j0, int64_t kc, int mask)

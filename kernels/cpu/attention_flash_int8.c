@@ -150,38 +150,55 @@ static void scores_portable(const void *vctx, jb_flash_tile *t, int64_t j0, int6
 
 #ifdef JB_VEXP_X86
 
-/* Keys jrow..jrow+R-1 of the tile against the 48 packed queries. */
+/* acc += u8(a) . s8(b) per 32-bit lane. As inline assembly because GCC 12
+ * compiles the intrinsic in an unrolled loop with a register copy and a
+ * stack spill around nearly every vpdpbusd (seen in the assembly). */
+JB_VNNI_TARGET JB_FLASH_INLINE __m512i dpbusd(__m512i acc, __m512i a, __m512i b)
+{
+    __asm__("vpdpbusd %[b], %[a], %[acc]" : [acc] "+v"(acc) : [a] "v"(a), [b] "v"(b));
+    return acc;
+}
+
+/* Keys jrow..jrow+R-1 of the tile against the 48 packed queries. R is a
+ * constant after inlining, so the steps past it vanish; the accumulators are
+ * named variables because as an array GCC keeps them on the stack. */
+#define VNNI_ACC(r) __m512i a##r##0 = _mm512_setzero_si512(), a##r##1 = a##r##0, a##r##2 = a##r##0
+#define VNNI_STEP(r)                                                                                         \
+    if (R > (r)) {                                                                                           \
+        int32_t k4;                                                                                          \
+        memcpy(&k4, kr + (r) * dp + l, 4);                                                                   \
+        const __m512i b = _mm512_set1_epi32(k4);                                                             \
+        a##r##0 = dpbusd(a##r##0, q0, b);                                                                    \
+        a##r##1 = dpbusd(a##r##1, q1, b);                                                                    \
+        a##r##2 = dpbusd(a##r##2, q2, b);                                                                    \
+    }
+/* Dequantized score in log2 units: (dot - 128 sum(k)) * sk[j] * sq[i] * c. */
+#define VNNI_SCORE(a, r, c)                                                                                  \
+    _mm512_mul_ps(_mm512_mul_ps(_mm512_cvtepi32_ps(_mm512_add_epi32(a, _mm512_set1_epi32(kcorr[r]))),        \
+                                _mm512_set1_ps(sk[r])),                                                      \
+                  _mm512_load_ps(ctx->sqc + 16 * (c)))
+#define VNNI_ROW(r)                                                                                          \
+    if (R > (r))                                                                                             \
+        JB_FLASH_EPI_ROW_AVX512(t, VNNI_SCORE(a##r##0, r, 0), VNNI_SCORE(a##r##1, r, 1),                     \
+                                VNNI_SCORE(a##r##2, r, 2), r, jrow, rel, mask)
+
 JB_VNNI_TARGET JB_FLASH_INLINE void score_rows_vnni(const scores_ctx *ctx, jb_flash_tile *t, int64_t j0,
                                                    int64_t jrow, int R, int mask)
 {
     const int8_state *st = ctx->st;
-    const int64_t dp = st->dp, kr0 = ctx->head + j0 + jrow;
+    const int64_t dp = st->dp, kr0 = ctx->head + j0 + jrow, rel = j0 + jrow - t->i0;
     const int8_t *kr = st->k8 + kr0 * dp;
-    __m512i acc[8][3];
-    for (int r = 0; r < R; r++)
-        acc[r][0] = acc[r][1] = acc[r][2] = _mm512_set1_epi32(st->kcorr[kr0 + r]);
+    const float *sk = st->sk + kr0;
+    const int32_t *kcorr = st->kcorr + kr0;
+    VNNI_ACC(0); VNNI_ACC(1); VNNI_ACC(2); VNNI_ACC(3); VNNI_ACC(4); VNNI_ACC(5); VNNI_ACC(6); VNNI_ACC(7);
     const uint8_t *qp = ctx->qp;
     for (int64_t l = 0; l < dp; l += 4, qp += 4 * JB_FLASH_BR) {
         const __m512i q0 = _mm512_load_si512(qp), q1 = _mm512_load_si512(qp + 64), q2 = _mm512_load_si512(qp + 128);
-        for (int r = 0; r < R; r++) {
-            int32_t k4;
-            memcpy(&k4, kr + r * dp + l, 4);
-            const __m512i b = _mm512_set1_epi32(k4);
-            acc[r][0] = _mm512_dpbusd_epi32(acc[r][0], q0, b);
-            acc[r][1] = _mm512_dpbusd_epi32(acc[r][1], q1, b);
-            acc[r][2] = _mm512_dpbusd_epi32(acc[r][2], q2, b);
-        }
+        VNNI_STEP(0) VNNI_STEP(1) VNNI_STEP(2) VNNI_STEP(3) VNNI_STEP(4) VNNI_STEP(5) VNNI_STEP(6) VNNI_STEP(7)
     }
-    const __m512 s0 = _mm512_load_ps(ctx->sqc), s1 = _mm512_load_ps(ctx->sqc + 16),
-                 s2 = _mm512_load_ps(ctx->sqc + 32);
-    __m512 f[8][3];
-    for (int r = 0; r < R; r++) {
-        const __m512 skr = _mm512_set1_ps(st->sk[kr0 + r]);
-        f[r][0] = _mm512_mul_ps(_mm512_mul_ps(_mm512_cvtepi32_ps(acc[r][0]), skr), s0);
-        f[r][1] = _mm512_mul_ps(_mm512_mul_ps(_mm512_cvtepi32_ps(acc[r][1]), skr), s1);
-        f[r][2] = _mm512_mul_ps(_mm512_mul_ps(_mm512_cvtepi32_ps(acc[r][2]), skr), s2);
-    }
-    jb_flash_epilogue_avx512(t, f, R, jrow, j0 + jrow - t->i0, mask);
+    JB_FLASH_EPI_BEGIN_AVX512(t);
+    VNNI_ROW(0); VNNI_ROW(1); VNNI_ROW(2); VNNI_ROW(3); VNNI_ROW(4); VNNI_ROW(5); VNNI_ROW(6); VNNI_ROW(7);
+    JB_FLASH_EPI_END_AVX512(t);
 }
 
 JB_VNNI_TARGET static void scores_vnni(const void *vctx, jb_flash_tile *t, int64_t j0, int64_t kc, int mask)

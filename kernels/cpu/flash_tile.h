@@ -141,32 +141,46 @@ static inline void jb_flash_finalize(const jb_flash_tile *t, float *o)
 
 /* ---- AVX-512: three vectors of 16 queries ------------------------------- */
 
-/* Epilogue of a score micro-kernel: acc[r][c] holds the scores of tile key
- * row jrow + r against queries 16c..16c+15. rel = j0 + jrow - i0. */
-JB_VEXP_AVX512 JB_FLASH_INLINE void jb_flash_epilogue_avx512(jb_flash_tile *t, __m512 acc[][3], int R,
-                                                            int64_t jrow, int64_t rel, int mask)
-{
-    const __m512 ninf = _mm512_set1_ps(-INFINITY);
-    const __m512i iota = _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
-    __m512 tm[3];
-    for (int c = 0; c < 3; c++)
-        tm[c] = _mm512_load_ps(t->tmax + 16 * c);
-    for (int r = 0; r < R; r++) {
-        if (mask) {
-            const __m512i lim = _mm512_set1_epi32((int32_t)(rel + r));
-            for (int c = 0; c < 3; c++) {
-                __mmask16 k = _mm512_cmplt_epi32_mask(_mm512_add_epi32(iota, _mm512_set1_epi32(16 * c)), lim);
-                acc[r][c] = _mm512_mask_mov_ps(acc[r][c], k, ninf);
-            }
-        }
-        for (int c = 0; c < 3; c++) {
-            tm[c] = _mm512_max_ps(tm[c], acc[r][c]);
-            _mm512_store_ps(t->s + (jrow + r) * JB_FLASH_BR + 16 * c, acc[r][c]);
-        }
-    }
-    for (int c = 0; c < 3; c++)
-        _mm512_store_ps(t->tmax + 16 * c, tm[c]);
-}
+/* Epilogue of a score micro-kernel, in three parts so that the caller's
+ * accumulators can be plain named variables: BEGIN (in the caller's block),
+ * ROW for each key row r of the block (v0..v2: its scores against queries
+ * 0-15, 16-31, 32-47), END. Row r is tile key jrow + r; rel = j0 + jrow - i0.
+ * Masks keys after each query to -inf, raises tmax, stores the rows of s.
+ * Macros rather than functions, and the accumulators only read: otherwise
+ * GCC 12 keeps the 24 of them in a stack array (zeroed, stored and reloaded
+ * around the loop: 72 extra memory operations per call, in the assembly). */
+#define JB_FLASH_EPI_BEGIN_AVX512(t)                                                                         \
+    const __m512 ep_ninf = _mm512_set1_ps(-INFINITY);                                                       \
+    const __m512i ep_i0 = _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);          \
+    const __m512i ep_i1 = _mm512_add_epi32(ep_i0, _mm512_set1_epi32(16));                                   \
+    const __m512i ep_i2 = _mm512_add_epi32(ep_i0, _mm512_set1_epi32(32));                                   \
+    __m512 ep_m0 = _mm512_load_ps((t)->tmax), ep_m1 = _mm512_load_ps((t)->tmax + 16);                       \
+    __m512 ep_m2 = _mm512_load_ps((t)->tmax + 32)
+
+#define JB_FLASH_EPI_ROW_AVX512(t, v0_, v1_, v2_, r, jrow, rel, mask)                                        \
+    do {                                                                                                    \
+        __m512 v0 = (v0_), v1 = (v1_), v2 = (v2_);                                                          \
+        if (mask) {                                                                                         \
+            const __m512i lim = _mm512_set1_epi32((int32_t)((rel) + (r)));                                  \
+            v0 = _mm512_mask_mov_ps(v0, _mm512_cmplt_epi32_mask(ep_i0, lim), ep_ninf);                      \
+            v1 = _mm512_mask_mov_ps(v1, _mm512_cmplt_epi32_mask(ep_i1, lim), ep_ninf);                      \
+            v2 = _mm512_mask_mov_ps(v2, _mm512_cmplt_epi32_mask(ep_i2, lim), ep_ninf);                      \
+        }                                                                                                   \
+        float *ep_s = (t)->s + ((jrow) + (r)) * JB_FLASH_BR;                                                \
+        ep_m0 = _mm512_max_ps(ep_m0, v0);                                                                   \
+        ep_m1 = _mm512_max_ps(ep_m1, v1);                                                                   \
+        ep_m2 = _mm512_max_ps(ep_m2, v2);                                                                   \
+        _mm512_store_ps(ep_s, v0);                                                                          \
+        _mm512_store_ps(ep_s + 16, v1);                                                                     \
+        _mm512_store_ps(ep_s + 32, v2);                                                                     \
+    } while (0)
+
+#define JB_FLASH_EPI_END_AVX512(t)                                                                           \
+    do {                                                                                                    \
+        _mm512_store_ps((t)->tmax, ep_m0);                                                                  \
+        _mm512_store_ps((t)->tmax + 16, ep_m1);                                                             \
+        _mm512_store_ps((t)->tmax + 32, ep_m2);                                                             \
+    } while (0)
 
 JB_VEXP_AVX512 static inline void jb_flash_softmax_avx512(jb_flash_tile *t, int64_t kc)
 {
