@@ -208,7 +208,7 @@ const jb_kernel jb_k_attention_cpu_flash_f32 = {
     .variant = "flash",
     .dtype = JB_DT_F32,
     .tolerance = 1e-5,
-    .summary = "FlashAttention-2: 48x64 tiles, online softmax, AVX-512 broadcast-FMA micro-kernels, causal tiles skipped",
+    .summary = "FlashAttention-2: 48x64 tiles, online softmax, broadcast-FMA micro-kernels, causal tiles skipped",
     .workspace_size = workspace,
     .run = run,
 };

@@ -9,8 +9,8 @@
  * dot(q_i, k_j) * sk[j] * sq[i] * log2(e)/sqrt(d). With AVX-512 VNNI,
  * vpdpbusd multiplies unsigned by signed bytes, so the query tile is packed
  * as q + 128 (four consecutive head-dim bytes per 32-bit lane, 16 queries
- * per vector) and each accumulator starts at -128 * sum(k_j), which cancels
- * the offset exactly. With AVX2 (or AVX-512 without VNNI), vpmaddwd on
+ * per vector) and -128 * sum(k_j), added to each dot product, cancels the
+ * offset exactly. With AVX2 (or AVX-512 without VNNI), vpmaddwd on
  * int16 copies does the same exactly, two head-dim values per lane; the
  * portable path is plain int32 loops.
  */
@@ -28,7 +28,7 @@
 #define JB_VNNI_TARGET __attribute__((target("avx512f,avx512bw,avx512vl,avx512dq,fma,avx512vnni")))
 
 typedef struct int8_state {
-    int64_t dp;     /* row length of q8 and k8: d rounded up to 4, zero padded */
+    int64_t dp;      /* row length of q8 and k8: d rounded up to 4, zero padded */
     int8_t *q8, *k8; /* [b*h*n][dp] */
     int16_t *k16;    /* k8 widened, for vpmaddwd */
     float *sq, *sk;  /* per row scale */
@@ -37,10 +37,10 @@ typedef struct int8_state {
 
 typedef struct scores_ctx {
     const int8_state *st;
-    int64_t head;      /* first row of this head in q8/k8 */
-    const uint8_t *qp; /* VNNI-packed query tile: [dp/4][BR][4], q + 128 */
+    int64_t head;        /* first row of this head in q8/k8 */
+    const uint8_t *qp;   /* VNNI-packed query tile: [dp/4][BR][4], q + 128 */
     const int16_t *qp16; /* vpmaddwd-packed query tile: [dp/2][BR][2] */
-    const float *sqc;  /* [BR]: sq[i] * log2(e)/sqrt(d), 0 past the last query */
+    const float *sqc;    /* [BR]: sq[i] * log2(e)/sqrt(d), 0 past the last query */
 } scores_ctx;
 
 static int64_t padded_d(int64_t d)

@@ -212,7 +212,8 @@ JB_VEXP_AVX512 static void row_avx512_scratch(const float *x, float *y, int64_t 
     }
     evpos[nev] = (int32_t)j;
     const __m512 vm = _mm512_set1_ps(_mm512_reduce_max_ps(m));
-    const __m512 vinv = _mm512_set1_ps(1.0f / _mm512_reduce_add_ps(_mm512_mul_ps(s, jb_exp_avx512(_mm512_sub_ps(m, vm)))));
+    const float sum = _mm512_reduce_add_ps(_mm512_mul_ps(s, jb_exp_avx512(_mm512_sub_ps(m, vm))));
+    const __m512 vinv = _mm512_set1_ps(1.0f / sum);
     /* evpos[0] is 0: the first vector always moves the reference off -FLT_MAX. */
     for (int ev = 0; ev < nev; ev++) {
         const __m512 f = _mm512_mul_ps(jb_exp_avx512(_mm512_sub_ps(_mm512_load_ps(evm + 16 * ev), vm)), vinv);
@@ -258,7 +259,8 @@ JB_VEXP_AVX512 static void row_avx512_recompute(const float *x, float *y, int64_
     }
     const float mx = _mm512_reduce_max_ps(m);
     const __m512 vm = _mm512_set1_ps(mx);
-    const __m512 vinv = _mm512_set1_ps(1.0f / _mm512_reduce_add_ps(_mm512_mul_ps(s, jb_exp_avx512(_mm512_sub_ps(m, vm)))));
+    const float sum = _mm512_reduce_add_ps(_mm512_mul_ps(s, jb_exp_avx512(_mm512_sub_ps(m, vm))));
+    const __m512 vinv = _mm512_set1_ps(1.0f / sum);
     j = 0;
     for (; j + 16 <= valid; j += 16) {
         __m512 t = _mm512_mul_ps(_mm512_loadu_ps(x + j), vs);
