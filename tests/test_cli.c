@@ -15,40 +15,12 @@
 #include <unistd.h>
 #include <cmocka.h>
 
-static char out[1 << 16];
-
-/* Runs joulebench with args (stdout and stderr together into out); returns the exit code. */
-static int jb(const char *args)
-{
-    char cmd[4096];
-    snprintf(cmd, sizeof cmd, "%s %s 2>&1", JB_EXE, args);
-    FILE *f = popen(cmd, "r");
-    assert_non_null(f);
-    size_t n = fread(out, 1, sizeof out - 1, f);
-    out[n] = 0;
-    int st = pclose(f);
-    return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
-}
-
-static int lines(const char *s)
-{
-    int n = 0;
-    for (; *s; s++)
-        n += *s == '\n';
-    return n;
-}
-
-static void expect_usage_error(const char *args, const char *part)
-{
-    int rc = jb(args);
-    if (rc != 2 || lines(out) != 1 || !strstr(out, part))
-        fail_msg("joulebench %s: exit %d, output '%s' (want exit 2, one line with '%s')", args, rc, out, part);
-}
+#include "cli_test.h"
 
 static void test_bad_input(void **state)
 {
     (void)state;
-    assert_int_equal(jb(""), 2); /* no command: the whole usage, on stderr */
+    assert_int_equal(jb(" "), 2); /* no command: the whole usage, on stderr */
     assert_non_null(strstr(out, "usage: joulebench COMMAND"));
     expect_usage_error("frobnicate", "unknown command");
     expect_usage_error("list --bogus", "unknown option");

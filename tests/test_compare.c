@@ -19,13 +19,14 @@
 #include <unistd.h>
 #include <cmocka.h>
 
+#include "cli_test.h"
+
 #include <cjson/cJSON.h>
 
 #include "jb_kernels.h"
 #include "stats.h"
 
 static char tmpdir[] = "/tmp/jb_compare_XXXXXX";
-static char out[1 << 18];
 
 /* ---- The U test and medians ------------------------------------------------ */
 
@@ -153,24 +154,6 @@ static void write_results(const char *path, const char *cpu, const char *date, d
     fclose(f);
     cJSON_free(s);
     cJSON_Delete(doc);
-}
-
-static int jb(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static int jb(const char *fmt, ...)
-{
-    char args[4096], cmd[4400];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(args, sizeof args, fmt, ap);
-    va_end(ap);
-    /* stderr joins stdout unless the caller sends it elsewhere. */
-    snprintf(cmd, sizeof cmd, "%s %s%s", JB_EXE, args, strstr(args, "2>") ? "" : " 2>&1");
-    FILE *f = popen(cmd, "r");
-    assert_non_null(f);
-    size_t n = fread(out, 1, sizeof out - 1, f);
-    out[n] = 0;
-    int st = pclose(f);
-    return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
 }
 
 static void expect(int rc, int want, const char *part)
@@ -357,16 +340,6 @@ static void test_compare_few_repetitions(void **state)
     write_results(tpath("three2.json"), "CPU A", "2024-01-02T00:00:00+0000", 10, d, 1);
     expect(jb("compare %s %s", tpath("three1.json"), tpath("three2.json")), 0, "smallest possible p is 0.1");
     expect_line("matmul/cpu/x/f32", "noisy");
-}
-
-static void expect_usage_error(const char *args, const char *part)
-{
-    int rc = jb("%s", args);
-    int lines = 0;
-    for (const char *p = out; *p; p++)
-        lines += *p == '\n';
-    if (rc != 2 || lines != 1 || !strstr(out, part))
-        fail_msg("joulebench %s: exit %d, output '%s' (want exit 2 and one line with '%s')", args, rc, out, part);
 }
 
 static void test_compare_bad_input(void **state)

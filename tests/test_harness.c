@@ -20,6 +20,8 @@
 #include <unistd.h>
 #include <cmocka.h>
 
+#include "cli_test.h"
+
 #include <cjson/cJSON.h>
 
 #include "gbench.h"
@@ -176,36 +178,12 @@ static void test_atomic_write(void **state)
 
 /* ---- joulebench run from the outside ------------------------------------ */
 
-static char out[1 << 17];
-
-static int jb(const char *args)
-{
-    char cmd[4096];
-    snprintf(cmd, sizeof cmd, "%s %s 2>&1", JB_EXE, args);
-    FILE *f = popen(cmd, "r");
-    assert_non_null(f);
-    size_t n = fread(out, 1, sizeof out - 1, f);
-    out[n] = 0;
-    int st = pclose(f);
-    return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
-}
-
 static void write_file(const char *path, const char *text)
 {
     FILE *f = fopen(path, "w");
     assert_non_null(f);
     fputs(text, f);
     fclose(f);
-}
-
-static void expect_run_error(const char *args, const char *part)
-{
-    int rc = jb(args);
-    int lines = 0;
-    for (const char *p = out; *p; p++)
-        lines += *p == '\n';
-    if (rc != 2 || lines != 1 || !strstr(out, part))
-        fail_msg("joulebench %s: exit %d, output '%s' (want exit 2 and one line with '%s')", args, rc, out, part);
 }
 
 static const char *tiny_suite =
@@ -222,28 +200,28 @@ static void test_run_bad_input(void **state)
     write_file(suite, tiny_suite);
     snprintf(bad, sizeof bad, "%s/bad.json", tmpdir);
     write_file(bad, "{\"groups\": [\n  {\"op\": \"matmul\", \"axes\": {\"m\": [1], \"zz\": [2]}}]}\n");
-    expect_run_error("run --suite /nonexistent/suite.json", "cannot open suite");
+    expect_usage_error("run --suite /nonexistent/suite.json", "cannot open suite");
     snprintf(args, sizeof args, "run --suite %s", bad);
-    expect_run_error(args, "bad.json:2:");
+    expect_usage_error(args, "bad.json:2:");
     snprintf(args, sizeof args, "run --suite %s --meter joules", suite);
-    expect_run_error(args, "unknown meter 'joules'");
+    expect_usage_error(args, "unknown meter 'joules'");
     snprintf(args, sizeof args, "run --suite %s --filter 'nothing-matches-this'", suite);
-    expect_run_error(args, "matches none");
+    expect_usage_error(args, "matches none");
     snprintf(args, sizeof args, "run --suite %s --filter '('", suite);
-    expect_run_error(args, "not a valid regular expression");
+    expect_usage_error(args, "not a valid regular expression");
     snprintf(args, sizeof args, "run --suite %s --repetitions 0", suite);
-    expect_run_error(args, "--repetitions");
+    expect_usage_error(args, "--repetitions");
     snprintf(args, sizeof args, "run --suite %s --threads many", suite);
-    expect_run_error(args, "--threads");
+    expect_usage_error(args, "--threads");
     snprintf(args, sizeof args, "run --suite %s --min-time -1", suite);
-    expect_run_error(args, "--min-time");
+    expect_usage_error(args, "--min-time");
     snprintf(args, sizeof args, "run --suite %s --format xml", suite);
-    expect_run_error(args, "--format");
+    expect_usage_error(args, "--format");
     snprintf(args, sizeof args, "run --suite %s --out /nonexistent-dir/x.json", suite);
-    expect_run_error(args, "cannot write results");
+    expect_usage_error(args, "cannot write results");
     snprintf(args, sizeof args, "run --suite %s --tdp 10 --idle-watts 20", suite);
-    expect_run_error(args, "--idle-watts");
-    expect_run_error("run --bogus", "unknown option");
+    expect_usage_error(args, "--idle-watts");
+    expect_usage_error("run --bogus", "unknown option");
 }
 
 static const cJSON *find_row(const cJSON *benchmarks, const char *name)
@@ -263,7 +241,7 @@ static void run_tiny(const char *outfile)
     char args[1024];
     snprintf(args, sizeof args, "run --suite %s/tiny.json --out %s --repetitions 3 --min-time 0.01 --meter model", tmpdir,
              outfile);
-    int rc = jb(args);
+    int rc = jb("%s", args);
     if (rc != 0)
         fail_msg("run failed (%d): %s", rc, out);
 }

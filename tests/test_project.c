@@ -16,6 +16,8 @@
 #include <unistd.h>
 #include <cmocka.h>
 
+#include "cli_test.h"
+
 #include <cjson/cJSON.h>
 
 #include "jb_kernels.h"
@@ -165,29 +167,6 @@ static void test_method1(void **state)
 
 /* ---- From the outside ---------------------------------------------------- */
 
-static char out[1 << 16];
-
-static int jb(const char *args)
-{
-    char cmd[4096];
-    snprintf(cmd, sizeof cmd, "%s %s 2>&1", JB_EXE, args);
-    FILE *f = popen(cmd, "r");
-    assert_non_null(f);
-    size_t n = fread(out, 1, sizeof out - 1, f);
-    out[n] = 0;
-    int st = pclose(f);
-    return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
-}
-
-static void expect_error(const char *args, const char *part)
-{
-    int rc = jb(args), lines = 0;
-    for (const char *p = out; *p; p++)
-        lines += *p == '\n';
-    if (rc != 2 || lines != 1 || !strstr(out, part))
-        fail_msg("joulebench %s: exit %d, '%s' (want exit 2, one line with '%s')", args, rc, out, part);
-}
-
 static void test_cli(void **state)
 {
     (void)state;
@@ -204,7 +183,7 @@ static void test_cli(void **state)
     fclose(f);
 
     snprintf(args, sizeof args, "project --model gpt2-124m --results %s --region FRA --json", path);
-    assert_int_equal(jb(args), 0);
+    assert_int_equal(jb("%s", args), 0);
     cJSON *j = cJSON_Parse(out);
     assert_non_null(j);
     cJSON *p = cJSON_GetObjectItem(j, "projection");
@@ -217,25 +196,25 @@ static void test_cli(void **state)
     assert_int_equal(jb("project --model gpt3-175b"), 0);
     assert_non_null(strstr(out, "3.193e+23"));
 
-    expect_error("project", "--model");
-    expect_error("project --model gpt-9", "unknown model");
+    expect_usage_error("project", "--model");
+    expect_usage_error("project --model gpt-9", "unknown model");
     snprintf(args, sizeof args, "project --model gpt3-175b --results %s --region XYZ", path);
-    expect_error(args, "unknown region 'XYZ'");
+    expect_usage_error(args, "unknown region 'XYZ'");
     snprintf(args, sizeof args, "project --model gpt3-175b --results %s --pue 0", path);
-    expect_error(args, "--pue");
+    expect_usage_error(args, "--pue");
     snprintf(args, sizeof args, "project --model gpt3-175b --results %s --pue -2", path);
-    expect_error(args, "--pue");
-    expect_error("project --chips 0 --days 3 --watts 300", "--chips");
-    expect_error("project --gpu-hours 100", "--watts");
-    expect_error("project --gpu-hours 100 --watts -5", "--watts");
+    expect_usage_error(args, "--pue");
+    expect_usage_error("project --chips 0 --days 3 --watts 300", "--chips");
+    expect_usage_error("project --gpu-hours 100", "--watts");
+    expect_usage_error("project --gpu-hours 100 --watts -5", "--watts");
     snprintf(args, sizeof args, "project --model gpt3-175b --results %s --attention onednn", path);
-    expect_error(args, "no verified attention row of variant 'onednn'");
+    expect_usage_error(args, "no verified attention row of variant 'onednn'");
     snprintf(args, sizeof args, "project --model gpt3-175b --results %s", foreign);
-    expect_error(args, "no verified matmul row");
+    expect_usage_error(args, "no verified matmul row");
     snprintf(args, sizeof args, "project --model gpt3-175b --results %s/nothere.json", dir);
-    expect_error(args, "No such file");
+    expect_usage_error(args, "No such file");
     snprintf(args, sizeof args, "project --model gpt3-175b --results %s", JB_TEST_DATA "/published_training_energy.csv");
-    expect_error(args, "not a JSON file");
+    expect_usage_error(args, "not a JSON file");
     snprintf(args, sizeof args, "rm -rf %s", dir);
     assert_int_equal(system(args), 0);
 }
