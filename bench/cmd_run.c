@@ -665,7 +665,8 @@ int jb_cmd_run(int argc, char **argv)
             jb_cli_usage_error("run: cannot allocate the cache-flush buffer");
     }
     print_header(o.format);
-    int failures = 0, noisy = 0;
+    int failures = 0, noisy = 0, n_unavailable = 0;
+    char unavailable_kernels[2048] = "", unavailable_why[256] = "";
     double t_start = now();
     jb_gb_options gopt = {.repetitions = repetitions, .min_time = min_time, .min_warmup_time = min_time / 2};
     for (size_t i = 0; i < suite.nrows && !interrupted; i++) {
@@ -673,12 +674,24 @@ int jb_cmd_run(int argc, char **argv)
         progress(i, suite.nrows, row->name, t_start);
         collect col = {.benchmarks = benchmarks, .index = (int64_t)i, .row = row, .cv = NAN, .energy_kind = "-"};
         char why[256];
-        if (jb_kernel_available(row->k, why, sizeof why) || jb_kernel_supports(row->k, &row->p, why, sizeof why)) {
+        int unavailable = jb_kernel_available(row->k, why, sizeof why) != 0;
+        if (unavailable || jb_kernel_supports(row->k, &row->p, why, sizeof why)) {
             char m[300];
             snprintf(m, sizeof m, "skipped: %s", why);
             error_row(benchmarks, (int64_t)i, row, m, NAN);
             col.error = 1;
             snprintf(col.error_msg, sizeof col.error_msg, "%s", m);
+            /* A kernel that cannot run here is one line at the end of the table, not one per shape. */
+            if (unavailable && o.format == FMT_CONSOLE) {
+                n_unavailable++;
+                if (!strstr(unavailable_kernels, row->k->name) &&
+                    strlen(unavailable_kernels) + strlen(row->k->name) + 3 < sizeof unavailable_kernels) {
+                    strcat(unavailable_kernels, unavailable_kernels[0] ? ", " : "");
+                    strcat(unavailable_kernels, row->k->name);
+                    snprintf(unavailable_why, sizeof unavailable_why, "%s", why);
+                }
+                continue;
+            }
             progress_clear();
             print_row(&col, o.format);
             continue;
@@ -734,6 +747,9 @@ int jb_cmd_run(int argc, char **argv)
         }
     }
     progress_clear();
+    if (n_unavailable)
+        printf("(%d rows of kernels unavailable here skipped: %s; last reason: %s)\n", n_unavailable,
+               unavailable_kernels, unavailable_why);
     double load1 = jb_settings_load1();
     cJSON *la = cJSON_AddArrayToObject(ctx, "load_avg_after");
     cJSON_AddItemToArray(la, cJSON_CreateNumber(load1));
