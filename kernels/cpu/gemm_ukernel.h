@@ -61,6 +61,23 @@ static inline void jb_gemm_split(int64_t n, int parts, int i, int64_t *lo, int64
     *hi = n * (i + 1) / parts;
 }
 
+/* The part of an m x nc block of C that thread t of nt computes, in whole
+ * mr x nr tiles, on the grid jb_gemm_grid chooses: rows [*i0, *i1) and
+ * columns [*j0, *j1) (clipped to m and nc). Shared by every blocked driver. */
+static inline void jb_gemm_thread_tile(int nt, int t, int64_t m, int64_t nc, int64_t mr, int64_t nr, int64_t *i0,
+                                       int64_t *i1, int64_t *j0, int64_t *j1)
+{
+    const int64_t mtiles = (m + mr - 1) / mr, ntiles = (nc + nr - 1) / nr;
+    int tm = 1, tn = 1;
+    jb_gemm_grid(nt, mtiles, ntiles, &tm, &tn);
+    jb_gemm_split(mtiles, tm, t / tn, i0, i1);
+    jb_gemm_split(ntiles, tn, t % tn, j0, j1);
+    *i0 *= mr;
+    *i1 = *i1 * mr < m ? *i1 * mr : m;
+    *j0 *= nr;
+    *j1 = *j1 * nr < nc ? *j1 * nr : nc;
+}
+
 /* Floats of a packed A block of up to mc rows and kc steps, and of a packed
  * B block of kc steps and up to nc columns, rounded up to 64 bytes. */
 static inline size_t jb_sgemm_apack_floats(const jb_sgemm_kernel *kr, int64_t mc, int64_t kc)

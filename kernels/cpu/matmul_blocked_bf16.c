@@ -268,16 +268,9 @@ static int run(jb_exec *e)
         uint16_t *apack = (uint16_t *)(void *)(apack0 + (size_t)t * ba);
         for (int64_t jc = 0; jc < n; jc += NC) {
             const int64_t nc = min64(n - jc, NC);
-            const int64_t ntiles = (nc + NR - 1) / NR, mtiles = (m + MR - 1) / MR;
-            int tm = 1, tn = 1;
-            jb_gemm_grid(nt, mtiles, ntiles, &tm, &tn);
+            const int64_t ntiles = (nc + NR - 1) / NR;
             int64_t i0, i1, j0, j1;
-            jb_gemm_split(mtiles, tm, t / tn, &i0, &i1);
-            jb_gemm_split(ntiles, tn, t % tn, &j0, &j1);
-            i0 *= MR;
-            i1 = min64(i1 * MR, m);
-            j0 *= NR;
-            j1 = min64(j1 * NR, nc);
+            jb_gemm_thread_tile(nt, t, m, nc, MR, NR, &i0, &i1, &j0, &j1);
             for (int64_t pc = 0; pc < k2; pc += KC) {
                 const int64_t kc = min64(k2 - pc, KC);
                 int64_t p0, p1;

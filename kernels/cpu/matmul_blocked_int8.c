@@ -548,16 +548,9 @@ static int run(jb_exec *e)
         int8_t *apack = apack0 + (size_t)t * ba;
         for (int64_t jc = 0; jc < n; jc += kr->nc) {
             const int64_t nc = min64(n - jc, kr->nc);
-            const int64_t ntiles = (nc + kr->nr - 1) / kr->nr, mtiles = (m + kr->mr - 1) / kr->mr;
-            int tm = 1, tn = 1;
-            jb_gemm_grid(nt, mtiles, ntiles, &tm, &tn);
+            const int64_t ntiles = (nc + kr->nr - 1) / kr->nr;
             int64_t i0, i1, j0, j1;
-            jb_gemm_split(mtiles, tm, t / tn, &i0, &i1);
-            jb_gemm_split(ntiles, tn, t % tn, &j0, &j1);
-            i0 *= kr->mr;
-            i1 = min64(i1 * kr->mr, m);
-            j0 *= kr->nr;
-            j1 = min64(j1 * kr->nr, nc);
+            jb_gemm_thread_tile(nt, t, m, nc, kr->mr, kr->nr, &i0, &i1, &j0, &j1);
             for (int64_t pc = 0; pc < k4; pc += kr->kc) {
                 const int64_t kc = min64(k4 - pc, kr->kc);
                 int64_t p0, p1;
