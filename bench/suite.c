@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 typedef struct ctx {
     const char *text, *path;
@@ -436,6 +437,11 @@ out:
 int jb_suite_load(const char *path, jb_suite *s, char *msg, size_t len)
 {
     memset(s, 0, sizeof *s);
+    struct stat st;
+    if (stat(path, &st) == 0 && !S_ISREG(st.st_mode)) {
+        snprintf(msg, len, "%s: cannot open suite: not a regular file", path);
+        return JB_EIO;
+    }
     FILE *f = fopen(path, "rb");
     if (!f) {
         snprintf(msg, len, "%s: cannot open suite: %s", path, strerror(errno));
