@@ -69,13 +69,17 @@ static void scores_portable(const void *vctx, jb_flash_tile *t, int64_t j0, int6
 
 /* Keys jrow..jrow+R-1 of the tile against all 48 queries. R is a constant
  * after inlining, so the steps past it vanish; the accumulators are named
- * variables because as an array GCC keeps them on the stack. */
+ * variables because as an array GCC keeps them on the stack. Query vectors
+ * before V0 (a constant too) are wholly before every key of the block, so
+ * masked: their products are skipped and the mask makes them -inf. */
 #define F32_ACC(r) __m512 a##r##0 = _mm512_setzero_ps(), a##r##1 = a##r##0, a##r##2 = a##r##0
 #define F32_STEP(r)                                                                                          \
     if (R > (r)) {                                                                                           \
         const __m512 b = _mm512_set1_ps(kr[(r) * d + l]);                                                    \
-        a##r##0 = _mm512_fmadd_ps(b, q0, a##r##0);                                                           \
-        a##r##1 = _mm512_fmadd_ps(b, q1, a##r##1);                                                           \
+        if (V0 <= 0)                                                                                         \
+            a##r##0 = _mm512_fmadd_ps(b, q0, a##r##0);                                                       \
+        if (V0 <= 1)                                                                                         \
+            a##r##1 = _mm512_fmadd_ps(b, q1, a##r##1);                                                       \
         a##r##2 = _mm512_fmadd_ps(b, q2, a##r##2);                                                           \
     }
 #define F32_ROW(r)                                                                                           \
@@ -83,7 +87,7 @@ static void scores_portable(const void *vctx, jb_flash_tile *t, int64_t j0, int6
     JB_FLASH_EPI_ROW_AVX512(t, a##r##0, a##r##1, a##r##2, r, jrow, rel, mask)
 
 JB_VEXP_AVX512 JB_FLASH_INLINE void score_rows_avx512(jb_flash_tile *t, const float *qt, const float *k,
-                                                     int64_t j0, int64_t jrow, int R, int mask)
+                                                     int64_t j0, int64_t jrow, int R, int V0, int mask)
 {
     const int64_t d = t->d, rel = j0 + jrow - t->i0;
     const float *kr = k + (j0 + jrow) * d;
@@ -101,16 +105,23 @@ JB_VEXP_AVX512 static void scores_avx512(const void *vctx, jb_flash_tile *t, int
 {
     const scores_ctx *ctx = vctx;
     int64_t jr = 0;
-    for (; jr + 8 <= kc; jr += 8)
-        score_rows_avx512(t, ctx->qt, ctx->k, j0, jr, 8, mask);
+    for (; jr + 8 <= kc; jr += 8) {
+        const int64_t rel = j0 + jr - t->i0;
+        if (mask && rel >= 32)
+            score_rows_avx512(t, ctx->qt, ctx->k, j0, jr, 8, 2, mask);
+        else if (mask && rel >= 16)
+            score_rows_avx512(t, ctx->qt, ctx->k, j0, jr, 8, 1, mask);
+        else
+            score_rows_avx512(t, ctx->qt, ctx->k, j0, jr, 8, 0, mask);
+    }
     switch (kc - jr) {
-    case 7: score_rows_avx512(t, ctx->qt, ctx->k, j0, jr, 7, mask); break;
-    case 6: score_rows_avx512(t, ctx->qt, ctx->k, j0, jr, 6, mask); break;
-    case 5: score_rows_avx512(t, ctx->qt, ctx->k, j0, jr, 5, mask); break;
-    case 4: score_rows_avx512(t, ctx->qt, ctx->k, j0, jr, 4, mask); break;
-    case 3: score_rows_avx512(t, ctx->qt, ctx->k, j0, jr, 3, mask); break;
-    case 2: score_rows_avx512(t, ctx->qt, ctx->k, j0, jr, 2, mask); break;
-    case 1: score_rows_avx512(t, ctx->qt, ctx->k, j0, jr, 1, mask); break;
+    case 7: score_rows_avx512(t, ctx->qt, ctx->k, j0, jr, 7, 0, mask); break;
+    case 6: score_rows_avx512(t, ctx->qt, ctx->k, j0, jr, 6, 0, mask); break;
+    case 5: score_rows_avx512(t, ctx->qt, ctx->k, j0, jr, 5, 0, mask); break;
+    case 4: score_rows_avx512(t, ctx->qt, ctx->k, j0, jr, 4, 0, mask); break;
+    case 3: score_rows_avx512(t, ctx->qt, ctx->k, j0, jr, 3, 0, mask); break;
+    case 2: score_rows_avx512(t, ctx->qt, ctx->k, j0, jr, 2, 0, mask); break;
+    case 1: score_rows_avx512(t, ctx->qt, ctx->k, j0, jr, 1, 0, mask); break;
     default: break;
     }
 }

@@ -183,22 +183,33 @@ static inline void jb_flash_finalize(const jb_flash_tile *t, float *o)
     } while (0)
 
 /* 2^x for the x <= 0 of the online softmax (a score minus the running max),
- * cheaper than jb_exp2_avx512: no upper clamp, and 2^n applied by scalef.
- * Inputs below -100, masked keys' -inf included, give at most 2^-100 rather
- * than 0: a weight no float output can show, and unlike 2^-127 not a
- * denormal to slow the P*V FMAs down. */
+ * cheaper than jb_exp2_avx512 in FMA-pipe work: x is rounded to a multiple
+ * of 1/32 by adding 1.5 * 2^18 (whose low 5 mantissa bits are then the
+ * 32nds, indexing a table of 2^(k/32) with one vpermt2ps), the remaining
+ * |f| <= 1/64 takes a degree-2 polynomial (relative error 8.5e-8, a
+ * least-squares fit of 2^f / 2^f on [-1/64, 1/64]), and scalef applies
+ * 2^floor(n). Inputs below -100, masked keys' -inf included, give at most
+ * 2^-100 rather than 0: a weight no float output can show, and unlike 2^-127
+ * not a denormal to slow the P*V FMAs down. */
 JB_VEXP_AVX512 static inline __m512 jb_flash_exp2_avx512(__m512 x)
 {
+    const __m512 lo = _mm512_setr_ps(1.000000000e+00f, 1.021897197e+00f, 1.044273734e+00f, 1.067140460e+00f,
+                                     1.090507746e+00f, 1.114386797e+00f, 1.138788581e+00f, 1.163724899e+00f,
+                                     1.189207077e+00f, 1.215247393e+00f, 1.241857767e+00f, 1.269050956e+00f,
+                                     1.296839595e+00f, 1.325236678e+00f, 1.354255557e+00f, 1.383909941e+00f);
+    const __m512 hi = _mm512_setr_ps(1.414213538e+00f, 1.445180774e+00f, 1.476826191e+00f, 1.509164453e+00f,
+                                     1.542210817e+00f, 1.575980902e+00f, 1.610490322e+00f, 1.645755529e+00f,
+                                     1.681792855e+00f, 1.718619347e+00f, 1.756252170e+00f, 1.794709086e+00f,
+                                     1.834008098e+00f, 1.874167681e+00f, 1.915206552e+00f, 1.957144141e+00f);
+    const __m512 shift = _mm512_set1_ps(393216.0f); /* 1.5 * 2^18: one ulp is 1/32 */
     x = _mm512_max_ps(_mm512_set1_ps(-100.0f), x);
-    __m512 n = _mm512_roundscale_ps(x, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
-    __m512 f = _mm512_sub_ps(x, n);
-    __m512 p = _mm512_fmadd_ps(_mm512_set1_ps(JB_EXP2_C6), f, _mm512_set1_ps(JB_EXP2_C5));
-    p = _mm512_fmadd_ps(p, f, _mm512_set1_ps(JB_EXP2_C4));
-    p = _mm512_fmadd_ps(p, f, _mm512_set1_ps(JB_EXP2_C3));
-    p = _mm512_fmadd_ps(p, f, _mm512_set1_ps(JB_EXP2_C2));
-    p = _mm512_fmadd_ps(p, f, _mm512_set1_ps(JB_EXP2_C1));
-    p = _mm512_fmadd_ps(p, f, _mm512_set1_ps(1.0f));
-    return _mm512_scalef_ps(p, n);
+    const __m512 y = _mm512_add_ps(x, shift);
+    const __m512 n = _mm512_sub_ps(y, shift); /* x to the nearest 1/32 */
+    const __m512 f = _mm512_sub_ps(x, n);
+    const __m512 tb = _mm512_permutex2var_ps(lo, _mm512_castps_si512(y), hi); /* 2^(n - floor(n)) */
+    const __m512 q = _mm512_mul_ps(_mm512_fmadd_ps(_mm512_set1_ps(2.402260303e-01f), f,
+                                                   _mm512_set1_ps(6.931552887e-01f)), f);
+    return _mm512_scalef_ps(_mm512_fmadd_ps(tb, q, tb), n);
 }
 
 JB_VEXP_AVX512 static inline void jb_flash_softmax_avx512(jb_flash_tile *t, int64_t kc)
@@ -226,48 +237,80 @@ JB_VEXP_AVX512 static inline void jb_flash_softmax_avx512(jb_flash_tile *t, int6
                         _mm512_fmadd_ps(_mm512_load_ps(t->l + 16 * c), _mm512_load_ps(t->alpha + 16 * c), ls[c]));
 }
 
-/* R head-dim columns l0..l0+R-1 of ot, over the tile's kc keys. */
+/* R head-dim columns l0..l0+R-1 of ot, over the tile's kc keys. Keys from
+ * k1 on are masked for queries 0-15 and keys from k2 on for 0-31 too (a
+ * diagonal tile): their weights there are at most 2^-100 of the row's
+ * largest, so those products are skipped. */
+#define JB_FLASH_PV_ACC(r) __m512 pa##r##0 = _mm512_setzero_ps(), pa##r##1 = pa##r##0, pa##r##2 = pa##r##0
+#define JB_FLASH_PV_STEP(r, C0)                                                                              \
+    if (R > (r)) {                                                                                           \
+        const __m512 b = _mm512_set1_ps(vp[r]);                                                              \
+        if ((C0) <= 0)                                                                                       \
+            pa##r##0 = _mm512_fmadd_ps(b, p0, pa##r##0);                                                     \
+        if ((C0) <= 1)                                                                                       \
+            pa##r##1 = _mm512_fmadd_ps(b, p1, pa##r##1);                                                     \
+        pa##r##2 = _mm512_fmadd_ps(b, p2, pa##r##2);                                                         \
+    }
+#define JB_FLASH_PV_KEYS(jlo, jhi, C0)                                                                       \
+    for (int64_t j = (jlo); j < (jhi); j++, vp += d, pj += JB_FLASH_BR) {                                     \
+        const __m512 p0 = _mm512_load_ps(pj), p1 = _mm512_load_ps(pj + 16), p2 = _mm512_load_ps(pj + 32);      \
+        JB_FLASH_PV_STEP(0, C0) JB_FLASH_PV_STEP(1, C0) JB_FLASH_PV_STEP(2, C0) JB_FLASH_PV_STEP(3, C0)      \
+        JB_FLASH_PV_STEP(4, C0) JB_FLASH_PV_STEP(5, C0) JB_FLASH_PV_STEP(6, C0) JB_FLASH_PV_STEP(7, C0)      \
+    }
+/* The tile's sum is added to the rescaled accumulator only now, so the
+ * rounding error grows with sqrt(BC) + sqrt(n/BC) rather than sqrt(n). */
+#define JB_FLASH_PV_OUT(r)                                                                                   \
+    if (R > (r)) {                                                                                           \
+        float *o = t->ot + (l0 + (r)) * JB_FLASH_BR;                                                         \
+        if (first) {                                                                                         \
+            _mm512_store_ps(o, pa##r##0);                                                                    \
+            _mm512_store_ps(o + 16, pa##r##1);                                                               \
+            _mm512_store_ps(o + 32, pa##r##2);                                                               \
+        } else {                                                                                             \
+            _mm512_store_ps(o, _mm512_fmadd_ps(_mm512_load_ps(o), a0, pa##r##0));                            \
+            _mm512_store_ps(o + 16, _mm512_fmadd_ps(_mm512_load_ps(o + 16), a1, pa##r##1));                  \
+            _mm512_store_ps(o + 32, _mm512_fmadd_ps(_mm512_load_ps(o + 32), a2, pa##r##2));                  \
+        }                                                                                                    \
+    }
+
 JB_VEXP_AVX512 JB_FLASH_INLINE void jb_flash_pv_rows_avx512(jb_flash_tile *t, const float *v, int64_t kc,
-                                                           int64_t l0, int R, int first)
+                                                           int64_t k1, int64_t k2, int64_t l0, int R, int first)
 {
     const int64_t d = t->d;
-    __m512 acc[8][3];
-    for (int r = 0; r < R; r++)
-        acc[r][0] = acc[r][1] = acc[r][2] = _mm512_setzero_ps();
+    JB_FLASH_PV_ACC(0); JB_FLASH_PV_ACC(1); JB_FLASH_PV_ACC(2); JB_FLASH_PV_ACC(3);
+    JB_FLASH_PV_ACC(4); JB_FLASH_PV_ACC(5); JB_FLASH_PV_ACC(6); JB_FLASH_PV_ACC(7);
     const float *vp = v + l0, *pj = t->s;
-    for (int64_t j = 0; j < kc; j++, vp += d, pj += JB_FLASH_BR) {
-        const __m512 p0 = _mm512_load_ps(pj), p1 = _mm512_load_ps(pj + 16), p2 = _mm512_load_ps(pj + 32);
-        for (int r = 0; r < R; r++) {
-            const __m512 b = _mm512_set1_ps(vp[r]);
-            acc[r][0] = _mm512_fmadd_ps(b, p0, acc[r][0]);
-            acc[r][1] = _mm512_fmadd_ps(b, p1, acc[r][1]);
-            acc[r][2] = _mm512_fmadd_ps(b, p2, acc[r][2]);
-        }
+    JB_FLASH_PV_KEYS(0, k1, 0)
+    if (k1 < kc) {
+        JB_FLASH_PV_KEYS(k1, k2, 1)
+        JB_FLASH_PV_KEYS(k2, kc, 2)
     }
-    /* The tile's sum is added to the rescaled accumulator only now, so the
-     * rounding error grows with sqrt(BC) + sqrt(n/BC) rather than sqrt(n). */
-    for (int c = 0; c < 3; c++) {
-        const __m512 a = _mm512_load_ps(t->alpha + 16 * c);
-        for (int r = 0; r < R; r++) {
-            float *o = t->ot + (l0 + r) * JB_FLASH_BR + 16 * c;
-            _mm512_store_ps(o, first ? acc[r][c] : _mm512_fmadd_ps(_mm512_load_ps(o), a, acc[r][c]));
-        }
-    }
+    const __m512 a0 = _mm512_load_ps(t->alpha), a1 = _mm512_load_ps(t->alpha + 16);
+    const __m512 a2 = _mm512_load_ps(t->alpha + 32);
+    JB_FLASH_PV_OUT(0) JB_FLASH_PV_OUT(1) JB_FLASH_PV_OUT(2) JB_FLASH_PV_OUT(3)
+    JB_FLASH_PV_OUT(4) JB_FLASH_PV_OUT(5) JB_FLASH_PV_OUT(6) JB_FLASH_PV_OUT(7)
 }
 
-JB_VEXP_AVX512 static inline void jb_flash_pv_avx512(jb_flash_tile *t, const float *v, int64_t kc, int first)
+/* rel: the tile's first key minus its first query, when masked. */
+JB_VEXP_AVX512 static inline void jb_flash_pv_avx512(jb_flash_tile *t, const float *v, int64_t kc, int mask,
+                                                     int64_t rel, int first)
 {
+    int64_t k1 = kc, k2 = kc;
+    if (mask) {
+        k1 = 16 - rel < 0 ? 0 : 16 - rel < kc ? 16 - rel : kc;
+        k2 = 32 - rel < 0 ? 0 : 32 - rel < kc ? 32 - rel : kc;
+    }
     int64_t l0 = 0;
     for (; l0 + 8 <= t->d; l0 += 8)
-        jb_flash_pv_rows_avx512(t, v, kc, l0, 8, first);
+        jb_flash_pv_rows_avx512(t, v, kc, k1, k2, l0, 8, first);
     switch (t->d - l0) {
-    case 7: jb_flash_pv_rows_avx512(t, v, kc, l0, 7, first); break;
-    case 6: jb_flash_pv_rows_avx512(t, v, kc, l0, 6, first); break;
-    case 5: jb_flash_pv_rows_avx512(t, v, kc, l0, 5, first); break;
-    case 4: jb_flash_pv_rows_avx512(t, v, kc, l0, 4, first); break;
-    case 3: jb_flash_pv_rows_avx512(t, v, kc, l0, 3, first); break;
-    case 2: jb_flash_pv_rows_avx512(t, v, kc, l0, 2, first); break;
-    case 1: jb_flash_pv_rows_avx512(t, v, kc, l0, 1, first); break;
+    case 7: jb_flash_pv_rows_avx512(t, v, kc, k1, k2, l0, 7, first); break;
+    case 6: jb_flash_pv_rows_avx512(t, v, kc, k1, k2, l0, 6, first); break;
+    case 5: jb_flash_pv_rows_avx512(t, v, kc, k1, k2, l0, 5, first); break;
+    case 4: jb_flash_pv_rows_avx512(t, v, kc, k1, k2, l0, 4, first); break;
+    case 3: jb_flash_pv_rows_avx512(t, v, kc, k1, k2, l0, 3, first); break;
+    case 2: jb_flash_pv_rows_avx512(t, v, kc, k1, k2, l0, 2, first); break;
+    case 1: jb_flash_pv_rows_avx512(t, v, kc, k1, k2, l0, 1, first); break;
     default: break;
     }
 }
@@ -395,7 +438,7 @@ static inline void jb_flash_query_tile(jb_isa isa, jb_flash_tile *t, int64_t i0,
 #ifdef JB_VEXP_X86
         if (isa == JB_ISA_AVX512) {
             jb_flash_softmax_avx512(t, kc);
-            jb_flash_pv_avx512(t, vt, kc, j0 == 0);
+            jb_flash_pv_avx512(t, vt, kc, mask, j0 - i0, j0 == 0);
             continue;
         }
         if (isa == JB_ISA_AVX2) {
