@@ -1,8 +1,12 @@
 /*
  * matmul/cpu/blocked/int8: the quantized GEMM. Setup (untimed) quantizes A
  * per row and B per column to symmetric int8 (q = round(x / s), s = max|x| /
- * 127). The timed run packs int8 panels and multiplies them with 32-bit
- * integer accumulation, then writes C[i][j] = acc * sa[i] * sb[j] in fp32.
+ * 127) and stores A directly in the micro-kernel's panel layout (it is the
+ * kernel's own quantized copy; oneDNN's int8 matmul likewise reads its s8 A
+ * in place, without a copy). B is kept row-major, like the plain s8 weights
+ * oneDNN gets, and packed in the timed run. The run multiplies the panels
+ * with 32-bit integer accumulation, then writes C[i][j] = acc * sa[i] * sb[j]
+ * in fp32.
  *
  * Dot products, picked at run time:
  *   AVX-512 VNNI  vpdpbusd multiplies u8 by s8, so A is packed as q + 128 and
@@ -13,7 +17,9 @@
  *   portable      plain C on int32.
  * All three read the same packed layout, in which 4 consecutive k values of
  * one row of A or one column of B form a 32-bit lane:
- *   A block: micro-panels of mr rows, each kc/4 steps of mr x 4 bytes;
+ *   A: micro-panels of mr rows (the last one as many rows as are left
+ *      when the kernel has row-remainder kernels), each k4/4 steps of
+ *      rows x 4 bytes, made once in setup;
  *   B block: micro-panels of nr columns, each kc/4 steps of nr x 4 bytes.
  * Blocking and threading follow matmul/cpu/blocked/f32 (matmul_blocked.c).
  */
@@ -48,6 +54,7 @@ typedef struct s8_kernel {
     int64_t mc, kc, nc; /* kc counts k values and is a multiple of 4 */
     int u8_offset;      /* A packed as q + 128, comp = 128 * column sums of B */
     ukr_s8_fn ukr;
+    const ukr_s8_fn *rows; /* rows[h]: h-row kernels for an h-row last panel, or NULL (zero-padded panel) */
 } s8_kernel;
 
 static int64_t min64(int64_t a, int64_t b) { return a < b ? a : b; }
@@ -62,15 +69,17 @@ static int32_t load32(const int8_t *p)
 /* ---- Micro-kernels ------------------------------------------------------ */
 
 #ifdef JB_X86
-/* 14 rows x 2 zmm of int32 = 28 accumulators, like the fp32 14x32 kernel, but
- * each vpdpbusd does 64 multiply-adds. */
-static VNNI_FN void ukr_vnni_14x32(int64_t ks, const int8_t *restrict a, const int8_t *restrict b,
-                                   const int32_t *comp, const float *sa, const float *sb, float *restrict c,
-                                   int64_t ldc, int acc)
+/* MR rows x 2 zmm of int32; MR = 14 gives 28 accumulators, like the fp32
+ * 14x32 kernel, but each vpdpbusd does 64 multiply-adds. The A panel is MR
+ * rows wide, so the last panel of a matrix whose row count is not a multiple
+ * of 14 gets a kernel of its own height and computes no idle rows. */
+static inline __attribute__((always_inline)) VNNI_FN void
+ukr_vnni_body(const int MR, int64_t ks, const int8_t *restrict a, const int8_t *restrict b, const int32_t *comp,
+              const float *sa, const float *sb, float *restrict c, int64_t ldc, int acc)
 {
-    enum { MR = 14, NV = 2 };
+    enum { NV = 2 };
     /* Starting from -comp saves the subtraction in the epilogue. */
-    __m512i cr[MR][NV], c0[NV];
+    __m512i cr[14][NV], c0[NV];
 #pragma GCC unroll 4
     for (int v = 0; v < NV; v++)
         c0[v] = _mm512_sub_epi32(_mm512_setzero_si512(), _mm512_loadu_si512((const void *)(comp + 16 * v)));
@@ -102,7 +111,7 @@ static VNNI_FN void ukr_vnni_14x32(int64_t ks, const int8_t *restrict a, const i
     }
     /* The accumulators go through memory before the epilogue: with them and
      * the epilogue's operands live at once, gcc 12 spills inside the k loop. */
-    _Alignas(64) int32_t t[MR * NV * 16];
+    _Alignas(64) int32_t t[14 * NV * 16];
 #pragma GCC unroll 16
     for (int i = 0; i < MR; i++)
 #pragma GCC unroll 4
@@ -119,6 +128,36 @@ static VNNI_FN void ukr_vnni_14x32(int64_t ks, const int8_t *restrict a, const i
         }
     }
 }
+
+#define UKR_VNNI(R)                                                                                              \
+    static VNNI_FN void ukr_vnni_##R##x32(int64_t ks, const int8_t *restrict a, const int8_t *restrict b,        \
+                                          const int32_t *comp, const float *sa, const float *sb,                 \
+                                          float *restrict c, int64_t ldc, int acc)                               \
+    {                                                                                                            \
+        ukr_vnni_body(R, ks, a, b, comp, sa, sb, c, ldc, acc);                                                   \
+    }
+UKR_VNNI(1)
+UKR_VNNI(2)
+UKR_VNNI(3)
+UKR_VNNI(4)
+UKR_VNNI(5)
+UKR_VNNI(6)
+UKR_VNNI(7)
+UKR_VNNI(8)
+UKR_VNNI(9)
+UKR_VNNI(10)
+UKR_VNNI(11)
+UKR_VNNI(12)
+UKR_VNNI(13)
+UKR_VNNI(14)
+#undef UKR_VNNI
+
+/* By height: vnni_rows[h] computes h rows from an h-row-wide A panel. */
+static const ukr_s8_fn vnni_rows[15] = {
+    NULL,             ukr_vnni_1x32,  ukr_vnni_2x32,  ukr_vnni_3x32,  ukr_vnni_4x32,
+    ukr_vnni_5x32,    ukr_vnni_6x32,  ukr_vnni_7x32,  ukr_vnni_8x32,  ukr_vnni_9x32,
+    ukr_vnni_10x32,   ukr_vnni_11x32, ukr_vnni_12x32, ukr_vnni_13x32, ukr_vnni_14x32,
+};
 
 /* 4 rows x 2 ymm of int32: 8 accumulators, 2 for B, and per row the
  * broadcast, its absolute value and two temporaries. */
@@ -192,15 +231,16 @@ static void ukr_c_4x16(int64_t ks, const int8_t *restrict a, const int8_t *restr
 
 /* The u8_offset kernels need column sums; the others never read comp.
  * Each kc block is summed exactly in s32 and then scaled into C in fp32, so
- * kc bounds the accumulator: 1024 * 255 * 127 is far below 2^31, for any k.
- * kc = 1024 keeps the 32 KiB B micro-panel within L1 and makes one pass
- * over C for k up to 1024. */
+ * kc bounds the accumulator: 2048 * 255 * 127 is far below 2^31, for any k.
+ * kc = 1024 keeps the 32 KiB B micro-panel within L1; the VNNI kernel takes
+ * kc = 2048 (a 64 KiB micro-panel, from L2) to make one pass over C for k up
+ * to 2048, which measured a few % faster at 2048^3. */
 static const s8_kernel kernels[] = {
 #ifdef JB_X86
-    {"vnni_14x32", 14, 32, 14 * 12, 1024, 4096, 1, ukr_vnni_14x32},
-    {"avx2_4x16", 4, 16, 4 * 36, 1024, 4096, 0, ukr_avx2_4x16},
+    {"vnni_14x32", 14, 32, 14 * 12, 2048, 4096, 1, ukr_vnni_14x32, vnni_rows},
+    {"avx2_4x16", 4, 16, 4 * 36, 1024, 4096, 0, ukr_avx2_4x16, NULL},
 #endif
-    {"c_4x16", 4, 16, 4 * 32, 1024, 4096, 0, ukr_c_4x16},
+    {"c_4x16", 4, 16, 4 * 32, 1024, 4096, 0, ukr_c_4x16, NULL},
 };
 
 static const s8_kernel *kernel_get(void)
@@ -217,80 +257,31 @@ static const s8_kernel *kernel_get(void)
 
 /* ---- Packing ------------------------------------------------------------ */
 
-/* A rows [0, mc), bytes [0, kc) of a (row stride lda, kc a multiple of 4):
- * an mr x (kc/4) transpose of 32-bit lanes, rows past mc zero; each byte
- * xor 0x80 (q + 128 as u8) when flip is set. */
-static void pack_a(const s8_kernel *kr, int64_t mc, int64_t kc, const int8_t *a, int64_t lda, int8_t *dst)
+/* Height of the A panel that starts at row r0 of an m-row matrix: mr, or
+ * for the last panel its rows when the kernel has row-remainder kernels. */
+static int panel_rows(const s8_kernel *kr, int64_t m, int64_t r0)
 {
-    const int mr = kr->mr;
-    const int64_t ks = kc / 4;
-    const uint32_t flip = kr->u8_offset ? 0x80808080u : 0;
-    for (int64_t r0 = 0; r0 < mc; r0 += mr) {
-        const int64_t h = min64(mc - r0, mr);
-        uint32_t *d = (uint32_t *)(void *)dst;
-        for (int64_t s = 0; s < ks; s++) {
-            int64_t r = 0;
-            for (; r < h; r++)
-                d[s * mr + r] = (uint32_t)load32(a + (r0 + r) * lda + 4 * s) ^ flip;
-            for (; r < mr; r++)
-                d[s * mr + r] = flip;
-        }
-        dst += (size_t)mr * kc;
-    }
+    return kr->rows && m - r0 < kr->mr ? (int)(m - r0) : kr->mr;
 }
 
-#ifdef JB_X86
-/* The same with 8x8 transposes of 32-bit lanes; masked stores keep a group
- * of 8 rows that straddles the panel's end inside it. */
-static AVX2_FN void pack_a_avx2(const s8_kernel *kr, int64_t mc, int64_t kc, const int8_t *a, int64_t lda,
-                                int8_t *dst)
+/* All of A (m rows, k4 bytes each, a multiple of 4) in micro-panels, done
+ * once in setup: the panel at row r0 (a multiple of mr) starts at r0 * k4 and
+ * holds k4/4 steps of panel_rows x 4 bytes, so the kc block at pc of it
+ * starts pc * panel_rows further on. Rows past m in a zero-padded panel are
+ * zero; each byte is xor 0x80 (q + 128 as u8) when the kernel wants that. */
+static void pack_a_all(const s8_kernel *kr, int64_t m, int64_t k4, const int8_t *a, int8_t *dst)
 {
-    static const int32_t ramp[8] = {0, 1, 2, 3, 4, 5, 6, 7};
-    const int mr = kr->mr;
-    const int64_t ks = kc / 4, ks8 = ks / 8 * 8;
+    const int64_t ks = k4 / 4;
     const uint32_t flip = kr->u8_offset ? 0x80808080u : 0;
-    const __m256 fv = _mm256_castsi256_ps(_mm256_set1_epi32((int32_t)flip));
-    for (int64_t r0 = 0; r0 < mc; r0 += mr) {
-        const int64_t h = min64(mc - r0, mr);
-        float *d0 = (float *)(void *)dst;
-        for (int g = 0; g < mr; g += 8) {
-            const int gw = mr - g < 8 ? mr - g : 8, gh = (int)(h - g < 0 ? 0 : h - g < 8 ? h - g : 8);
-            const __m256i mask = _mm256_cmpgt_epi32(_mm256_set1_epi32(gw), _mm256_loadu_si256((const __m256i *)ramp));
-            float *d = d0 + g;
-            const float *src = (const float *)(const void *)(a + (r0 + g) * lda);
-            const int64_t ld = lda / 4;
-            for (int64_t s = 0; s < ks8; s += 8) {
-                __m256 r[8];
-                for (int q = 0; q < 8; q++)
-                    r[q] = q < gh ? _mm256_loadu_ps(src + q * ld + s) : _mm256_setzero_ps();
-                __m256 t0 = _mm256_unpacklo_ps(r[0], r[1]), t1 = _mm256_unpackhi_ps(r[0], r[1]);
-                __m256 t2 = _mm256_unpacklo_ps(r[2], r[3]), t3 = _mm256_unpackhi_ps(r[2], r[3]);
-                __m256 t4 = _mm256_unpacklo_ps(r[4], r[5]), t5 = _mm256_unpackhi_ps(r[4], r[5]);
-                __m256 t6 = _mm256_unpacklo_ps(r[6], r[7]), t7 = _mm256_unpackhi_ps(r[6], r[7]);
-                __m256 u0 = _mm256_shuffle_ps(t0, t2, 0x44), u1 = _mm256_shuffle_ps(t0, t2, 0xEE);
-                __m256 u2 = _mm256_shuffle_ps(t1, t3, 0x44), u3 = _mm256_shuffle_ps(t1, t3, 0xEE);
-                __m256 u4 = _mm256_shuffle_ps(t4, t6, 0x44), u5 = _mm256_shuffle_ps(t4, t6, 0xEE);
-                __m256 u6 = _mm256_shuffle_ps(t5, t7, 0x44), u7 = _mm256_shuffle_ps(t5, t7, 0xEE);
-                r[0] = _mm256_permute2f128_ps(u0, u4, 0x20);
-                r[1] = _mm256_permute2f128_ps(u1, u5, 0x20);
-                r[2] = _mm256_permute2f128_ps(u2, u6, 0x20);
-                r[3] = _mm256_permute2f128_ps(u3, u7, 0x20);
-                r[4] = _mm256_permute2f128_ps(u0, u4, 0x31);
-                r[5] = _mm256_permute2f128_ps(u1, u5, 0x31);
-                r[6] = _mm256_permute2f128_ps(u2, u6, 0x31);
-                r[7] = _mm256_permute2f128_ps(u3, u7, 0x31);
-                for (int q = 0; q < 8; q++)
-                    _mm256_maskstore_ps(d + (s + q) * mr, mask, _mm256_xor_ps(r[q], fv));
-            }
-            uint32_t *du = (uint32_t *)(void *)d;
-            for (int64_t s = ks8; s < ks; s++)
-                for (int q = 0; q < gw; q++)
-                    du[s * mr + q] = (q < gh ? (uint32_t)load32(a + (r0 + g + q) * lda + 4 * s) : 0) ^ flip;
-        }
-        dst += (size_t)mr * kc;
+    for (int64_t r0 = 0; r0 < m; r0 += kr->mr) {
+        const int w = panel_rows(kr, m, r0);
+        const int64_t h = min64(m - r0, w);
+        uint32_t *d = (uint32_t *)(void *)(dst + r0 * k4);
+        for (int64_t s = 0; s < ks; s++)
+            for (int64_t r = 0; r < w; r++)
+                d[s * w + r] = (r < h ? (uint32_t)load32(a + (r0 + r) * k4 + 4 * s) : 0) ^ flip;
     }
 }
-#endif
 
 /* B rows [0, kc) (a multiple of 4), columns [0, nc) of b (row stride ldb):
  * each step interleaves 4 rows so a column's 4 bytes are adjacent; columns
@@ -394,8 +385,11 @@ static VNNI_FN void pack_b_vnni(const s8_kernel *kr, int64_t kc, int64_t nc, con
 
 /* ---- Macro-kernel ------------------------------------------------------- */
 
-static void macro(const s8_kernel *kr, int64_t mc, int64_t nc, int64_t kc, const int8_t *pa, const int8_t *pb,
-                  const int32_t *comp, const float *sa, const float *sb, float *c, int64_t ldc, int acc)
+/* pa: the packed A from row 0 of this block (a panel boundary) of an m-row
+ * matrix, row `row0` of it; the block's kc bytes start at pc. */
+static void macro(const s8_kernel *kr, int64_t mc, int64_t nc, int64_t kc, int64_t m, int64_t row0, int64_t k4,
+                  int64_t pc, const int8_t *pa, const int8_t *pb, const int32_t *comp, const float *sa,
+                  const float *sb, float *c, int64_t ldc, int acc)
 {
     const int mr = kr->mr, nr = kr->nr;
     _Alignas(64) float tile[MR_MAX * NR_MAX];
@@ -403,14 +397,16 @@ static void macro(const s8_kernel *kr, int64_t mc, int64_t nc, int64_t kc, const
         const int8_t *bp = pb + j * kc;
         const int64_t nw = min64(nc - j, nr);
         for (int64_t i = 0; i < mc; i += mr) {
-            const int8_t *ap = pa + i * kc;
+            const int w = panel_rows(kr, m, row0 + i);
+            const int8_t *ap = pa + i * k4 + pc * w;
             const int64_t mh = min64(mc - i, mr);
+            const ukr_s8_fn ukr = w < mr ? kr->rows[w] : kr->ukr;
             float *cij = c + i * ldc + j;
-            if (mh == mr && nw == nr) {
-                kr->ukr(kc / 4, ap, bp, comp + j, sa + i, sb + j, cij, ldc, acc);
+            if ((mh == mr || w < mr) && nw == nr) {
+                ukr(kc / 4, ap, bp, comp + j, sa + i, sb + j, cij, ldc, acc);
                 continue;
             }
-            kr->ukr(kc / 4, ap, bp, comp + j, sa + i, sb + j, tile, nr, 0);
+            ukr(kc / 4, ap, bp, comp + j, sa + i, sb + j, tile, nr, 0);
             for (int64_t r = 0; r < mh; r++)
                 for (int64_t q = 0; q < nw; q++)
                     cij[r * ldc + q] = acc ? cij[r * ldc + q] + tile[r * nr + q] : tile[r * nr + q];
@@ -420,22 +416,22 @@ static void macro(const s8_kernel *kr, int64_t mc, int64_t nc, int64_t kc, const
 
 /* ---- The kernel --------------------------------------------------------- */
 
-/* What setup makes: int8 A [m][k4] and B [k4][n] with k4 = k rounded up to
- * 4 (the padding is zero), and the scales, padded with zeros past m and n so
- * edge tiles read defined values. */
+/* What setup makes: int8 A already in the micro-kernel's panels (pack_a_all;
+ * A is quantized here, so it is stored in the layout its one reader wants)
+ * and B [k4][n] row-major, with k4 = k rounded up to 4 (the padding is zero),
+ * and the scales, padded with zeros past m and n so edge tiles read defined
+ * values. B stays row-major and is packed in the timed run, as oneDNN's
+ * matmul, given plain s8 weights, copies them into its blocks in its run. */
 typedef struct state {
+    const s8_kernel *kr;
     int64_t k4;
-    int8_t *qa, *qb;
+    int8_t *pa, *qb;
     float *sa, *sb;
 } state;
 
 static size_t bytes_b(const s8_kernel *kr, int64_t kc, int64_t nc)
 {
     return (size_t)jb_round_up(jb_round_up(nc, kr->nr) * kc, 64);
-}
-static size_t bytes_a(const s8_kernel *kr, int64_t mc, int64_t kc)
-{
-    return (size_t)jb_round_up(jb_round_up(mc, kr->mr) * kc, 64);
 }
 static size_t bytes_comp(const s8_kernel *kr, int64_t nc)
 {
@@ -446,7 +442,7 @@ static size_t workspace_size(const jb_problem *p)
 {
     const s8_kernel *kr = kernel_get();
     const int64_t kc = min64(jb_round_up(p->k, 4), kr->kc), nc = min64(p->n, kr->nc);
-    return bytes_b(kr, kc, nc) + bytes_comp(kr, nc) + (size_t)jb_cpu_threads() * bytes_a(kr, min64(p->m, kr->mc), kc);
+    return bytes_b(kr, kc, nc) + bytes_comp(kr, nc);
 }
 
 static void teardown(jb_exec *e)
@@ -454,7 +450,7 @@ static void teardown(jb_exec *e)
     state *st = e->state;
     if (!st)
         return;
-    free(st->qa);
+    free(st->pa);
     free(st->qb);
     free(st->sa);
     free(st->sb);
@@ -470,18 +466,23 @@ static int setup(jb_exec *e)
     if (!st)
         return JB_ENOMEM;
     e->state = st;
+    st->kr = kernel_get();
     st->k4 = k4;
-    st->qa = calloc((size_t)(m * k4), 1);
+    int8_t *qa = calloc((size_t)(m * k4), 1);
+    st->pa = malloc((size_t)(jb_round_up(m, st->kr->mr) * k4) + 1);
     st->qb = calloc((size_t)(k4 * n), 1);
     st->sa = calloc((size_t)(m + MR_MAX), sizeof(float));
     st->sb = calloc((size_t)(n + NR_MAX), sizeof(float));
     float *bmax = calloc((size_t)n, sizeof(float));
-    if (!st->qa || !st->qb || !st->sa || !st->sb || !bmax) {
+    if (!qa || !st->pa || !st->qb || !st->sa || !st->sb || !bmax) {
+        free(qa);
         free(bmax);
         teardown(e);
         return JB_ENOMEM;
     }
-    jb_quantize_rows_s8(e->in[0], m, k, k, st->qa, k4, st->sa);
+    jb_quantize_rows_s8(e->in[0], m, k, k, qa, k4, st->sa);
+    pack_a_all(st->kr, m, k4, qa, st->pa);
+    free(qa);
     /* B per column: the same rule as jb_quantize_rows_s8, walking rows so the
      * reads stay contiguous. */
     const float *b = e->in[1];
@@ -507,9 +508,15 @@ static int dequantized_inputs(const jb_exec *e, float *const deq[])
     const int64_t m = e->p->m, n = e->p->n, k = e->p->k;
     if (!st)
         return JB_EINVAL;
-    for (int64_t i = 0; i < m; i++)
+    /* A read back from its panels: byte l of row i is in step l / 4, lane i - r0. */
+    const int8_t flip = st->kr->u8_offset ? (int8_t)0x80 : 0;
+    for (int64_t i = 0; i < m; i++) {
+        const int64_t r0 = i / st->kr->mr * st->kr->mr;
+        const int w = panel_rows(st->kr, m, r0);
+        const int8_t *panel = st->pa + r0 * st->k4;
         for (int64_t l = 0; l < k; l++)
-            deq[0][i * k + l] = (float)st->qa[i * st->k4 + l] * st->sa[i];
+            deq[0][i * k + l] = (float)(int8_t)(panel[(l / 4 * w + (i - r0)) * 4 + l % 4] ^ flip) * st->sa[i];
+    }
     for (int64_t l = 0; l < k; l++)
         for (int64_t j = 0; j < n; j++)
             deq[1][l * n + j] = (float)st->qb[l * n + j] * st->sb[j];
@@ -520,23 +527,19 @@ static int run(jb_exec *e)
 {
     const jb_problem *p = e->p;
     const state *st = e->state;
-    const s8_kernel *kr = kernel_get();
     if (!st)
         return JB_EINVAL;
+    const s8_kernel *kr = st->kr;
     const int64_t m = p->m, n = p->n, k4 = st->k4;
     float *c = e->out;
     const int64_t kcmax = min64(k4, kr->kc);
     const size_t bb = bytes_b(kr, kcmax, min64(n, kr->nc)), bc = bytes_comp(kr, min64(n, kr->nc));
-    const size_t ba = bytes_a(kr, min64(m, kr->mc), kcmax);
 
-    int threads = jb_cpu_threads();
-    if (!e->ws || e->ws_size < bb + bc + ba)
+    const int threads = jb_cpu_threads();
+    if (!e->ws || e->ws_size < bb + bc)
         return JB_EINVAL;
-    if ((size_t)threads > (e->ws_size - bb - bc) / ba)
-        threads = (int)((e->ws_size - bb - bc) / ba);
     int8_t *bpack = e->ws;
     int32_t *comp = (int32_t *)(void *)(bpack + bb);
-    int8_t *apack0 = bpack + bb + bc;
 
 #pragma omp parallel num_threads(threads)
     {
@@ -545,7 +548,6 @@ static int run(jb_exec *e)
         t = omp_get_thread_num();
         nt = omp_get_num_threads();
 #endif
-        int8_t *apack = apack0 + (size_t)t * ba;
         for (int64_t jc = 0; jc < n; jc += kr->nc) {
             const int64_t nc = min64(n - jc, kr->nc);
             const int64_t ntiles = (nc + kr->nr - 1) / kr->nr;
@@ -568,14 +570,8 @@ static int run(jb_exec *e)
                 if (j1 > j0)
                     for (int64_t ic = i0; ic < i1; ic += kr->mc) {
                         const int64_t mc = min64(i1 - ic, kr->mc);
-#ifdef JB_X86
-                        if (jb_cpu_isa() >= JB_ISA_AVX2)
-                            pack_a_avx2(kr, mc, kc, st->qa + ic * k4 + pc, k4, apack);
-                        else
-#endif
-                            pack_a(kr, mc, kc, st->qa + ic * k4 + pc, k4, apack);
-                        macro(kr, mc, j1 - j0, kc, apack, bpack + j0 * kc, comp + j0, st->sa + ic,
-                              st->sb + jc + j0, c + ic * n + jc + j0, n, pc > 0);
+                        macro(kr, mc, j1 - j0, kc, m, ic, k4, pc, st->pa + ic * k4, bpack + j0 * kc, comp + j0,
+                              st->sa + ic, st->sb + jc + j0, c + ic * n + jc + j0, n, pc > 0);
                     }
 #pragma omp barrier
             }
@@ -591,7 +587,8 @@ const jb_kernel jb_k_matmul_cpu_blocked_int8 = {
     .variant = "blocked",
     .dtype = JB_DT_INT8,
     .tolerance = 1e-5,
-    .summary = "int8 A per row, B per column; packed panels, s32 accumulation (AVX-512 VNNI/AVX2/C), OpenMP",
+    .summary = "int8 A per row (stored pre-packed in setup), B per column (packed in run); s32 accumulation "
+               "(AVX-512 VNNI/AVX2/C), OpenMP",
     .workspace_size = workspace_size,
     .setup = setup,
     .run = run,
