@@ -31,8 +31,8 @@ static double now(void)
 /* 12 accumulators: FMA latency 4 cycles x 2 pipes needs at least 8 in flight. */
 #define ACC 12
 
-/* The loops' results go here so the compiler cannot drop the work. */
-static volatile float peaks_sink;
+/* The loops' results go here so the compiler cannot drop the work (one per thread: no race). */
+static _Thread_local volatile float peaks_sink;
 
 #if defined(__x86_64__)
 __attribute__((target("avx512f"))) static double fma_avx512(int64_t iters)
