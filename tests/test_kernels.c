@@ -27,6 +27,11 @@ static const jb_problem shapes[] = {
     {.op = JB_OP_MATMUL, .m = 1, .n = 257, .k = 1000},
     {.op = JB_OP_MATMUL, .m = 256, .n = 256, .k = 256},
     {.op = JB_OP_MATMUL, .m = 300, .n = 520, .k = 600},
+    /* k past one k block (2048 for int8 VNNI): the first with one row of
+     * threads (each packs its own B panels), the second with the threads
+     * packing B together. */
+    {.op = JB_OP_MATMUL, .m = 14, .n = 200, .k = 2100},
+    {.op = JB_OP_MATMUL, .m = 45, .n = 100, .k = 4200},
     {.op = JB_OP_SOFTMAX, .rows = 1, .cols = 1},
     {.op = JB_OP_SOFTMAX, .rows = 7, .cols = 33},
     {.op = JB_OP_SOFTMAX, .rows = 33, .cols = 127, .causal = 1},

@@ -21,7 +21,10 @@
  *      when the kernel has row-remainder kernels), each k4/4 steps of
  *      rows x 4 bytes, made once in setup;
  *   B block: micro-panels of nr columns, each kc/4 steps of nr x 4 bytes.
- * Blocking and threading follow matmul/cpu/blocked/f32 (matmul_blocked.c).
+ * Blocking and threading follow matmul/cpu/blocked/f32 (matmul_blocked.c),
+ * except for B's packing: when the threads split only the columns, each one
+ * packs the panels it alone reads, two at a time just before their first
+ * use, with no barrier; otherwise they pack the block together first.
  */
 #include "../jb_kernels.h"
 #include "cpu.h"
@@ -88,11 +91,15 @@ ukr_vnni_body(const int MR, int64_t ks, const int8_t *restrict a, const int8_t *
 #pragma GCC unroll 4
         for (int v = 0; v < NV; v++)
             cr[i][v] = c0[v];
+    /* C is read back only when accumulating over a second kc block; a tile
+     * that is only written is left to the store buffer (prefetching it
+     * measured slower). */
+    if (acc)
 #pragma GCC unroll 16
-    for (int i = 0; i < MR; i++) {
-        _mm_prefetch((const char *)(c + i * ldc), _MM_HINT_T0);
-        _mm_prefetch((const char *)(c + i * ldc + 16 * NV - 1), _MM_HINT_T0);
-    }
+        for (int i = 0; i < MR; i++) {
+            _mm_prefetch((const char *)(c + i * ldc), _MM_HINT_T0);
+            _mm_prefetch((const char *)(c + i * ldc + 16 * NV - 1), _MM_HINT_T0);
+        }
 #pragma GCC unroll 2
     for (int64_t s = 0; s < ks; s++) {
         __m512i bv[NV];
@@ -109,24 +116,31 @@ ukr_vnni_body(const int MR, int64_t ks, const int8_t *restrict a, const int8_t *
         a += 4 * MR;
         b += 64 * NV;
     }
-    /* The accumulators go through memory before the epilogue: with them and
-     * the epilogue's operands live at once, gcc 12 spills inside the k loop. */
-    _Alignas(64) int32_t t[14 * NV * 16];
+    /* Epilogue in place, one asm statement per accumulator (convert, scale
+     * by sb and by sa[i], add C when accumulating, store): in C, gcc 12
+     * spilled the accumulators inside the k loop once the epilogue's operands
+     * were in play. */
 #pragma GCC unroll 16
     for (int i = 0; i < MR; i++)
 #pragma GCC unroll 4
-        for (int v = 0; v < NV; v++)
-            _mm512_store_si512((void *)(t + (i * NV + v) * 16), cr[i][v]);
-    for (int i = 0; i < MR; i++) {
-        const __m512 si = _mm512_set1_ps(sa[i]);
         for (int v = 0; v < NV; v++) {
             float *cp = c + i * ldc + 16 * v;
-            const __m512i ti = _mm512_load_si512((const void *)(t + (i * NV + v) * 16));
-            const __m512 f = _mm512_mul_ps(_mm512_cvtepi32_ps(ti),
-                                           _mm512_mul_ps(si, _mm512_loadu_ps(sb + 16 * v)));
-            _mm512_storeu_ps(cp, acc ? _mm512_add_ps(_mm512_loadu_ps(cp), f) : f);
+            if (acc)
+                __asm__ volatile("vcvtdq2ps %[x], %[x]\n\t"
+                        "vmulps %[sb], %[x], %[x]\n\t"
+                        "vmulps %[sa]%{1to16%}, %[x], %[x]\n\t"
+                        "vaddps %[c], %[x], %[x]\n\t"
+                        "vmovups %[x], %[c]"
+                        : [x] "+v"(cr[i][v]), [c] "+m"(*(__m512 *)cp)
+                        : [sb] "m"(*(const __m512 *)(sb + 16 * v)), [sa] "m"(sa[i]));
+            else
+                __asm__ volatile("vcvtdq2ps %[x], %[x]\n\t"
+                        "vmulps %[sb], %[x], %[x]\n\t"
+                        "vmulps %[sa]%{1to16%}, %[x], %[x]\n\t"
+                        "vmovups %[x], %[c]"
+                        : [x] "+v"(cr[i][v]), [c] "=m"(*(__m512 *)cp)
+                        : [sb] "m"(*(const __m512 *)(sb + 16 * v)), [sa] "m"(sa[i]));
         }
-    }
 }
 
 #define UKR_VNNI(R)                                                                                              \
@@ -322,50 +336,96 @@ static void pack_b(const s8_kernel *kr, int64_t kc, int64_t nc, const int8_t *b,
 }
 
 #ifdef JB_X86
+/* Interleaves rows a0..a3 (one 128-bit lane per 16 columns) into 4-byte
+ * column groups: per lane, u0 holds columns 0-3 of it, u1 4-7, u2 8-11 and
+ * u3 12-15. Works on ymm or zmm through the macro's type suffix. */
+#define JB_INTERLEAVE4(W, a0, a1, a2, a3, u0, u1, u2, u3)                                                      \
+    do {                                                                                                       \
+        const __m##W##i t0_ = _mm##W##_unpacklo_epi8(a0, a1), t1_ = _mm##W##_unpackhi_epi8(a0, a1);           \
+        const __m##W##i t2_ = _mm##W##_unpacklo_epi8(a2, a3), t3_ = _mm##W##_unpackhi_epi8(a2, a3);           \
+        u0 = _mm##W##_unpacklo_epi16(t0_, t2_);                                                                \
+        u1 = _mm##W##_unpackhi_epi16(t0_, t2_);                                                                \
+        u2 = _mm##W##_unpacklo_epi16(t1_, t3_);                                                                \
+        u3 = _mm##W##_unpackhi_epi16(t1_, t3_);                                                                \
+    } while (0)
+
 /* pack_b for the 32-column VNNI kernel, which also needs comp[j] = 128 *
- * (sum of column j over the block): whole panels interleave 4 rows of 32
- * bytes with AVX2 shuffles and sum the result with vpdpbusd against ones.
- * Panels go in pairs so each 64-byte line of B is used whole. */
+ * (sum of column j over the block), summed with vpdpbusd against ones while
+ * packing. Pairs of panels take one 64-byte line of each of 4 rows at a
+ * time (zmm: interleave, then a 4x4 transpose of 128-bit lanes); a lone last
+ * full panel takes 32 bytes (ymm); columns past the last full panel go
+ * through pack_b. The accumulators are named, not an array, so they stay in
+ * registers. */
 static VNNI_FN void pack_b_vnni(const s8_kernel *kr, int64_t kc, int64_t nc, const int8_t *b, int64_t ldb,
                                 int8_t *dst, int32_t *comp)
 {
     const int64_t full = nc / 32;
-    const __m256i ones = _mm256_set1_epi8(1);
-    for (int64_t p0 = 0; p0 < full; p0 += 2) {
-        const int pn = full - p0 >= 2 ? 2 : 1;
-        __m256i cs[2][4];
-        for (int h = 0; h < 2; h++)
-            for (int q = 0; q < 4; q++)
-                cs[h][q] = _mm256_setzero_si256();
-        for (int64_t l = 0; l < kc; l += 4) {
-            const int8_t *r = b + l * ldb + p0 * 32;
-            for (int h = 0; h < pn; h++) {
-                const int8_t *rh = r + 32 * h;
-                const __m256i a0 = _mm256_loadu_si256((const __m256i *)rh);
-                const __m256i a1 = _mm256_loadu_si256((const __m256i *)(rh + ldb));
-                const __m256i a2 = _mm256_loadu_si256((const __m256i *)(rh + 2 * ldb));
-                const __m256i a3 = _mm256_loadu_si256((const __m256i *)(rh + 3 * ldb));
-                /* Per 128-bit lane: bytes of rows 0,1 and 2,3 paired, then the
-                 * pairs paired, giving 4-byte groups of one column each. */
-                const __m256i t0 = _mm256_unpacklo_epi8(a0, a1), t1 = _mm256_unpackhi_epi8(a0, a1);
-                const __m256i t2 = _mm256_unpacklo_epi8(a2, a3), t3 = _mm256_unpackhi_epi8(a2, a3);
-                const __m256i u0 = _mm256_unpacklo_epi16(t0, t2), u1 = _mm256_unpackhi_epi16(t0, t2);
-                const __m256i u2 = _mm256_unpacklo_epi16(t1, t3), u3 = _mm256_unpackhi_epi16(t1, t3);
-                __m256i v[4];
-                v[0] = _mm256_permute2x128_si256(u0, u1, 0x20); /* columns 0-7 */
-                v[1] = _mm256_permute2x128_si256(u2, u3, 0x20); /* 8-15 */
-                v[2] = _mm256_permute2x128_si256(u0, u1, 0x31); /* 16-23 */
-                v[3] = _mm256_permute2x128_si256(u2, u3, 0x31); /* 24-31 */
-                __m256i *d = (__m256i *)(void *)(dst + (p0 + h) * 32 * kc + l * 32);
-                for (int q = 0; q < 4; q++) {
-                    _mm256_store_si256(d + q, v[q]);
-                    cs[h][q] = _mm256_dpbusd_epi32(cs[h][q], ones, v[q]);
-                }
-            }
+    int64_t p0 = 0;
+    const __m512i ones = _mm512_set1_epi8(1);
+    for (; p0 + 2 <= full; p0 += 2) {
+        __m512i s0 = _mm512_setzero_si512(), s1 = s0, s2 = s0, s3 = s0;
+        int8_t *d0 = dst + p0 * 32 * kc, *d1 = d0 + 32 * kc;
+        const int8_t *r = b + p0 * 32;
+        for (int64_t l = 0; l < kc; l += 4, r += 4 * ldb) {
+            const __m512i a0 = _mm512_loadu_si512((const void *)r);
+            const __m512i a1 = _mm512_loadu_si512((const void *)(r + ldb));
+            const __m512i a2 = _mm512_loadu_si512((const void *)(r + 2 * ldb));
+            const __m512i a3 = _mm512_loadu_si512((const void *)(r + 3 * ldb));
+            __m512i u0, u1, u2, u3;
+            JB_INTERLEAVE4(512, a0, a1, a2, a3, u0, u1, u2, u3);
+            /* Lane L of u0..u3 is columns 16L..16L+15: gather lane L of each. */
+            const __m512i x0 = _mm512_shuffle_i32x4(u0, u1, 0x44), x1 = _mm512_shuffle_i32x4(u0, u1, 0xEE);
+            const __m512i x2 = _mm512_shuffle_i32x4(u2, u3, 0x44), x3 = _mm512_shuffle_i32x4(u2, u3, 0xEE);
+            const __m512i c0 = _mm512_shuffle_i32x4(x0, x2, 0x88); /* columns 0-15 */
+            const __m512i c1 = _mm512_shuffle_i32x4(x0, x2, 0xDD); /* 16-31 */
+            const __m512i c2 = _mm512_shuffle_i32x4(x1, x3, 0x88); /* 32-47 */
+            const __m512i c3 = _mm512_shuffle_i32x4(x1, x3, 0xDD); /* 48-63 */
+            _mm512_store_si512((void *)(d0 + 32 * l), c0);
+            _mm512_store_si512((void *)(d0 + 32 * l + 64), c1);
+            _mm512_store_si512((void *)(d1 + 32 * l), c2);
+            _mm512_store_si512((void *)(d1 + 32 * l + 64), c3);
+            s0 = _mm512_dpbusd_epi32(s0, ones, c0);
+            s1 = _mm512_dpbusd_epi32(s1, ones, c1);
+            s2 = _mm512_dpbusd_epi32(s2, ones, c2);
+            s3 = _mm512_dpbusd_epi32(s3, ones, c3);
         }
-        for (int h = 0; h < pn; h++)
-            for (int q = 0; q < 4; q++)
-                _mm256_storeu_si256((__m256i *)(comp + (p0 + h) * 32 + 8 * q), _mm256_slli_epi32(cs[h][q], 7));
+        int32_t *cp = comp + p0 * 32;
+        _mm512_storeu_si512((void *)cp, _mm512_slli_epi32(s0, 7));
+        _mm512_storeu_si512((void *)(cp + 16), _mm512_slli_epi32(s1, 7));
+        _mm512_storeu_si512((void *)(cp + 32), _mm512_slli_epi32(s2, 7));
+        _mm512_storeu_si512((void *)(cp + 48), _mm512_slli_epi32(s3, 7));
+    }
+    if (p0 < full) {
+        const __m256i ones8 = _mm256_set1_epi8(1);
+        __m256i s0 = _mm256_setzero_si256(), s1 = s0, s2 = s0, s3 = s0;
+        int8_t *d = dst + p0 * 32 * kc;
+        const int8_t *r = b + p0 * 32;
+        for (int64_t l = 0; l < kc; l += 4, r += 4 * ldb) {
+            const __m256i a0 = _mm256_loadu_si256((const __m256i *)r);
+            const __m256i a1 = _mm256_loadu_si256((const __m256i *)(r + ldb));
+            const __m256i a2 = _mm256_loadu_si256((const __m256i *)(r + 2 * ldb));
+            const __m256i a3 = _mm256_loadu_si256((const __m256i *)(r + 3 * ldb));
+            __m256i u0, u1, u2, u3;
+            JB_INTERLEAVE4(256, a0, a1, a2, a3, u0, u1, u2, u3);
+            const __m256i c0 = _mm256_permute2x128_si256(u0, u1, 0x20); /* columns 0-7 */
+            const __m256i c1 = _mm256_permute2x128_si256(u2, u3, 0x20); /* 8-15 */
+            const __m256i c2 = _mm256_permute2x128_si256(u0, u1, 0x31); /* 16-23 */
+            const __m256i c3 = _mm256_permute2x128_si256(u2, u3, 0x31); /* 24-31 */
+            __m256i *dv = (__m256i *)(void *)(d + 32 * l);
+            _mm256_store_si256(dv, c0);
+            _mm256_store_si256(dv + 1, c1);
+            _mm256_store_si256(dv + 2, c2);
+            _mm256_store_si256(dv + 3, c3);
+            s0 = _mm256_dpbusd_epi32(s0, ones8, c0);
+            s1 = _mm256_dpbusd_epi32(s1, ones8, c1);
+            s2 = _mm256_dpbusd_epi32(s2, ones8, c2);
+            s3 = _mm256_dpbusd_epi32(s3, ones8, c3);
+        }
+        int32_t *cp = comp + p0 * 32;
+        _mm256_storeu_si256((__m256i *)cp, _mm256_slli_epi32(s0, 7));
+        _mm256_storeu_si256((__m256i *)(cp + 8), _mm256_slli_epi32(s1, 7));
+        _mm256_storeu_si256((__m256i *)(cp + 16), _mm256_slli_epi32(s2, 7));
+        _mm256_storeu_si256((__m256i *)(cp + 24), _mm256_slli_epi32(s3, 7));
     }
     if (nc > full * 32) {
         int8_t *pd = dst + full * 32 * kc;
@@ -381,21 +441,40 @@ static VNNI_FN void pack_b_vnni(const s8_kernel *kr, int64_t kc, int64_t nc, con
             cp[j] *= 128;
     }
 }
+#undef JB_INTERLEAVE4
 #endif
+
+/* Packs columns [0, w) of rows [0, kc) of b into dst (and comp, for the
+ * u8_offset kernels): the panels of those columns. */
+static void pack_cols(const s8_kernel *kr, int64_t kc, int64_t w, const int8_t *b, int64_t ldb, int8_t *dst,
+                      int32_t *comp)
+{
+#ifdef JB_X86
+    if (kr->u8_offset) {
+        pack_b_vnni(kr, kc, w, b, ldb, dst, comp);
+        return;
+    }
+#endif
+    (void)comp;
+    pack_b(kr, kc, w, b, ldb, dst);
+}
 
 /* ---- Macro-kernel ------------------------------------------------------- */
 
 /* pa: the packed A from row 0 of this block (a panel boundary) of an m-row
  * matrix, row `row0` of it; the block's kc bytes start at pc. */
 static void macro(const s8_kernel *kr, int64_t mc, int64_t nc, int64_t kc, int64_t m, int64_t row0, int64_t k4,
-                  int64_t pc, const int8_t *pa, const int8_t *pb, const int32_t *comp, const float *sa,
-                  const float *sb, float *c, int64_t ldc, int acc)
+                  int64_t pc, const int8_t *pa, int8_t *pb, int32_t *comp, const int8_t *bsrc, int64_t ldb,
+                  const float *sa, const float *sb, float *c, int64_t ldc, int acc)
 {
     const int mr = kr->mr, nr = kr->nr;
     _Alignas(64) float tile[MR_MAX * NR_MAX];
     for (int64_t j = 0; j < nc; j += nr) {
         const int8_t *bp = pb + j * kc;
         const int64_t nw = min64(nc - j, nr);
+        /* Packing on first use: two panels at a time, just before the first of them is needed. */
+        if (bsrc && j % (2 * nr) == 0)
+            pack_cols(kr, kc, min64(nc - j, 2 * nr), bsrc + j, ldb, pb + j * kc, comp + j);
         for (int64_t i = 0; i < mc; i += mr) {
             const int w = panel_rows(kr, m, row0 + i);
             const int8_t *ap = pa + i * k4 + pc * w;
@@ -552,28 +631,35 @@ static int run(jb_exec *e)
             const int64_t nc = min64(n - jc, kr->nc);
             const int64_t ntiles = (nc + kr->nr - 1) / kr->nr;
             int64_t i0, i1, j0, j1;
+            int tm, tn;
+            jb_gemm_grid(nt, (m + kr->mr - 1) / kr->mr, ntiles, &tm, &tn);
             jb_gemm_thread_tile(nt, t, m, nc, kr->mr, kr->nr, &i0, &i1, &j0, &j1);
+            /* With one row of threads each thread packs the panels it alone
+             * reads, in its first row block, with no barrier; otherwise the
+             * threads pack the block together first. */
+            const int own = tm == 1;
             for (int64_t pc = 0; pc < k4; pc += kr->kc) {
                 const int64_t kc = min64(k4 - pc, kr->kc);
-                int64_t p0, p1;
-                jb_gemm_split(ntiles, nt, t, &p0, &p1);
-                if (p1 > p0) {
-                    const int64_t q0 = p0 * kr->nr, w = min64(p1 * kr->nr, nc) - q0;
-#ifdef JB_X86
-                    if (kr->u8_offset)
-                        pack_b_vnni(kr, kc, w, st->qb + pc * n + jc + q0, n, bpack + q0 * kc, comp + q0);
-                    else
-#endif
-                        pack_b(kr, kc, w, st->qb + pc * n + jc + q0, n, bpack + q0 * kc);
-                }
+                const int8_t *bsrc = st->qb + pc * n + jc;
+                if (!own) {
+                    int64_t p0, p1;
+                    jb_gemm_split(ntiles, nt, t, &p0, &p1);
+                    if (p1 > p0) {
+                        const int64_t q0 = p0 * kr->nr;
+                        pack_cols(kr, kc, min64(p1 * kr->nr, nc) - q0, bsrc + q0, n, bpack + q0 * kc, comp + q0);
+                    }
 #pragma omp barrier
+                }
                 if (j1 > j0)
                     for (int64_t ic = i0; ic < i1; ic += kr->mc) {
                         const int64_t mc = min64(i1 - ic, kr->mc);
                         macro(kr, mc, j1 - j0, kc, m, ic, k4, pc, st->pa + ic * k4, bpack + j0 * kc, comp + j0,
-                              st->sa + ic, st->sb + jc + j0, c + ic * n + jc + j0, n, pc > 0);
+                              own && ic == i0 ? bsrc + j0 : NULL, n, st->sa + ic, st->sb + jc + j0,
+                              c + ic * n + jc + j0, n, pc > 0);
                     }
+                if (!own) {
 #pragma omp barrier
+                }
             }
         }
     }
