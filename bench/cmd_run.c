@@ -40,6 +40,7 @@ typedef enum { FMT_CONSOLE, FMT_JSON, FMT_CSV } out_format;
 typedef struct run_opts {
     const char *suite, *filter, *out, *meter;
     int threads, repetitions, cold_cache;
+    int interleave;           /* -1 unset (the suite decides), 0 off, 1 on */
     double min_time, tdp, idle_watts;
     uint64_t seed;
     out_format format;
@@ -78,6 +79,32 @@ typedef struct collect {
     int drop;                 /* interrupted: the row's reports are not kept */
 } collect;
 
+/* One row of a group being run together: its buffers, kernel state,
+ * benchmark context and what it reported. */
+typedef struct member {
+    collect col;
+    jb_buffers b;
+    jb_exec e;
+    row_ctx rc;
+    int timed;                /* verified and handed to Google Benchmark */
+    int failed;               /* could not be set up or failed verification */
+    int quiet;                /* unavailable kernel: summed up in one line at the end */
+} member;
+
+/* Rows with interleaving on are grouped by problem, at most this many at once
+ * (all of a group's buffers are alive while it runs). */
+#define MAX_GROUP 16
+
+static int same_problem(const jb_row *a, const jb_row *b)
+{
+    char sa[128], sb[128];
+    if (a->p.op != b->p.op)
+        return 0;
+    jb_problem_format(&a->p, sa, sizeof sa);
+    jb_problem_format(&b->p, sb, sizeof sb);
+    return !strcmp(sa, sb);
+}
+
 static volatile sig_atomic_t interrupted;
 
 static void on_sigint(int sig)
@@ -99,8 +126,8 @@ static void help(void)
     printf(
         "usage: joulebench run [--suite FILE|NAME] [--filter REGEX] [--out FILE]\n"
         "                      [--meter auto|rapl|nvml|model] [--threads N] [--repetitions N]\n"
-        "                      [--min-time S] [--cold-cache] [--format console|json|csv]\n"
-        "                      [--tdp W] [--idle-watts W] [--seed S]\n\n"
+        "                      [--min-time S] [--cold-cache] [--interleave|--no-interleave]\n"
+        "                      [--format console|json|csv] [--tdp W] [--idle-watts W] [--seed S]\n\n"
         "Runs every row of a suite (op/backend/variant/dtype x shape): verifies it against\n"
         "the fp64 oracle, then times it with Google Benchmark (median of N repetitions, each\n"
         "at least S seconds after a warm-up) inside an energy window, and writes Google\n"
@@ -114,6 +141,10 @@ static void help(void)
         "                lengthened to 10 meter update periods when needed\n"
         "  --cold-cache  flush the caches before each iteration, outside the timed region;\n"
         "                those rows report time only (no energy)\n"
+        "  --interleave  run the repetitions of the rows that share a shape in one random\n"
+        "                order (Google Benchmark's random interleaving), so a machine that\n"
+        "                drifts during the run slows every variant alike and their ratios\n"
+        "                hold; default: the suite's \"interleave\" (off when absent)\n"
         "  --format      what goes to stdout: console table (default), json or csv\n"
         "  --tdp, --idle-watts  override the model meter's hardware profile\n\n"
         "Counters per row: flop_per_s, bytes_per_s, intensity, joules (per iteration), watts,\n"
@@ -140,6 +171,7 @@ static void parse_args(int argc, char **argv, run_opts *o)
 {
     memset(o, 0, sizeof *o);
     o->seed = 1;
+    o->interleave = -1;
     o->format = FMT_CONSOLE;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
@@ -149,6 +181,10 @@ static void parse_args(int argc, char **argv, run_opts *o)
         }
         if (!strcmp(a, "--cold-cache")) {
             o->cold_cache = 1;
+            continue;
+        }
+        if (!strcmp(a, "--interleave") || !strcmp(a, "--no-interleave")) {
+            o->interleave = !strcmp(a, "--interleave");
             continue;
         }
         static const char *const with_value[] = {"--suite", "--filter", "--out", "--meter", "--threads",
@@ -559,6 +595,7 @@ int jb_cmd_run(int argc, char **argv)
     mcfg.threads = threads;
     int repetitions = o.repetitions ? o.repetitions : suite.repetitions ? suite.repetitions : 5;
     double min_time = o.min_time > 0 ? o.min_time : suite.min_time > 0 ? suite.min_time : 0.1;
+    const int interleave = o.interleave >= 0 ? o.interleave : suite.interleave;
 
     int gpu_rows = 0;
     for (size_t i = 0; i < suite.nrows; i++)
@@ -588,8 +625,9 @@ int jb_cmd_run(int argc, char **argv)
         warn(warnings, "load average %.2f before the run on %d threads: other work competes for the cores", load0,
              threads);
 
-    fprintf(stderr, "joulebench: suite %s, %zu rows, %d threads, %d repetitions, min time %.3g s\n", suite.name,
-            suite.nrows, threads, repetitions, min_time);
+    fprintf(stderr, "joulebench: suite %s, %zu rows, %d threads, %d repetitions, min time %.3g s%s\n", suite.name,
+            suite.nrows, threads, repetitions, min_time,
+            interleave ? ", repetitions of rows sharing a shape interleaved" : "");
     fprintf(stderr, "joulebench: measuring peaks (FMA loop, copy bandwidth)...\n");
     jb_peaks peaks;
     if (jb_peaks_measure(&peaks)) {
@@ -621,6 +659,7 @@ int jb_cmd_run(int argc, char **argv)
     cJSON_AddNumberToObject(ctx, "repetitions", repetitions);
     cJSON_AddNumberToObject(ctx, "min_time", min_time);
     cJSON_AddBoolToObject(ctx, "cold_cache", o.cold_cache);
+    cJSON_AddBoolToObject(ctx, "interleave", interleave);
     cJSON_AddNumberToObject(ctx, "seed", (double)o.seed);
     cJSON_AddStringToObject(ctx, "meter", meter ? jb_meter_kind_name(jb_meter_kind_of(meter)) : "none");
     cJSON_AddStringToObject(ctx, "meter_provenance", meter ? jb_meter_provenance(meter) : notes);
@@ -669,83 +708,122 @@ int jb_cmd_run(int argc, char **argv)
     char unavailable_kernels[2048] = "", unavailable_why[256] = "";
     double t_start = now();
     jb_gb_options gopt = {.repetitions = repetitions, .min_time = min_time, .min_warmup_time = min_time / 2};
-    for (size_t i = 0; i < suite.nrows && !interrupted; i++) {
-        const jb_row *row = &suite.rows[i];
-        progress(i, suite.nrows, row->name, t_start);
-        collect col = {.benchmarks = benchmarks, .index = (int64_t)i, .row = row, .cv = NAN, .energy_kind = "-"};
-        char why[256];
-        int unavailable = jb_kernel_available(row->k, why, sizeof why) != 0;
-        if (unavailable || jb_kernel_supports(row->k, &row->p, why, sizeof why)) {
-            char m[300];
-            snprintf(m, sizeof m, "skipped: %s", why);
-            error_row(benchmarks, (int64_t)i, row, m, NAN);
-            col.error = 1;
-            snprintf(col.error_msg, sizeof col.error_msg, "%s", m);
-            /* A kernel that cannot run here is one line at the end of the table, not one per shape. */
-            if (unavailable && o.format == FMT_CONSOLE) {
-                n_unavailable++;
-                if (!strstr(unavailable_kernels, row->k->name) &&
-                    strlen(unavailable_kernels) + strlen(row->k->name) + 3 < sizeof unavailable_kernels) {
-                    strcat(unavailable_kernels, unavailable_kernels[0] ? ", " : "");
-                    strcat(unavailable_kernels, row->k->name);
-                    snprintf(unavailable_why, sizeof unavailable_why, "%s", why);
+    member *grp = calloc(MAX_GROUP, sizeof *grp);
+    if (!grp) {
+        fprintf(stderr, "joulebench: out of memory\n");
+        return JB_EXIT_FAIL;
+    }
+    for (size_t i = 0; i < suite.nrows && !interrupted;) {
+        /* A group: this row alone, or with interleaving the rows after it of
+         * the same op and shape, all set up and verified before any is timed. */
+        size_t gn = 1;
+        if (interleave)
+            while (i + gn < suite.nrows && gn < MAX_GROUP && same_problem(&suite.rows[i], &suite.rows[i + gn]))
+                gn++;
+        const char *names[MAX_GROUP];
+        void *args[MAX_GROUP], *ctxs[MAX_GROUP];
+        size_t nt = 0;
+        for (size_t g = 0; g < gn; g++) {
+            member *m = &grp[g];
+            const jb_row *row = &suite.rows[i + g];
+            memset(m, 0, sizeof *m);
+            m->col = (collect){.benchmarks = cJSON_CreateArray(), .index = (int64_t)(i + g), .row = row, .cv = NAN,
+                               .energy_kind = "-"};
+            progress(i + g, suite.nrows, row->name, t_start);
+            char why[256];
+            int unavailable = jb_kernel_available(row->k, why, sizeof why) != 0;
+            if (unavailable || jb_kernel_supports(row->k, &row->p, why, sizeof why)) {
+                char msg2[300];
+                snprintf(msg2, sizeof msg2, "skipped: %s", why);
+                error_row(m->col.benchmarks, (int64_t)(i + g), row, msg2, NAN);
+                m->col.error = 1;
+                snprintf(m->col.error_msg, sizeof m->col.error_msg, "%s", msg2);
+                /* A kernel that cannot run here is one line at the end of the table, not one per shape. */
+                if (unavailable && o.format == FMT_CONSOLE) {
+                    n_unavailable++;
+                    if (!strstr(unavailable_kernels, row->k->name) &&
+                        strlen(unavailable_kernels) + strlen(row->k->name) + 3 < sizeof unavailable_kernels) {
+                        strcat(unavailable_kernels, unavailable_kernels[0] ? ", " : "");
+                        strcat(unavailable_kernels, row->k->name);
+                        snprintf(unavailable_why, sizeof unavailable_why, "%s", why);
+                    }
+                    m->quiet = 1;
                 }
                 continue;
             }
-            progress_clear();
-            print_row(&col, o.format);
-            continue;
-        }
-        jb_buffers b;
-        jb_exec e;
-        jb_verify_result vr;
-        if (jb_buffers_init(&b, row->k, &row->p, o.seed)) {
-            error_row(benchmarks, (int64_t)i, row, "error: cannot allocate the buffers", NAN);
-            failures++;
-            continue;
-        }
-        rc = jb_verify_sampled(row->k, &b, &e, VERIFY_BUDGET, o.seed, &vr);
-        if (rc) {
-            char m[400];
-            snprintf(m, sizeof m, "verification failed: %s", vr.msg);
-            error_row(benchmarks, (int64_t)i, row, m, vr.max_err);
-            col.error = 1;
-            snprintf(col.error_msg, sizeof col.error_msg, "%s", m);
-            progress_clear();
-            print_row(&col, o.format);
-            failures++;
-            jb_buffers_free(&b);
-            continue;
-        }
-        rcx.row = row;
-        rcx.e = &e;
-        rcx.max_err = vr.max_err;
-        rcx.peak_bytes = b.ws_size + jb_problem_output_elems(&row->p) * sizeof(float);
-        for (int j = 0; j < jb_problem_num_inputs(&row->p); j++)
-            rcx.peak_bytes += jb_problem_input_elems(&row->p, j) * sizeof(float);
-        if (jb_gb_run_one(row->name, body, &rcx, &gopt, on_report, &col))
-            error_row(benchmarks, (int64_t)i, row, "error: Google Benchmark raised an exception", NAN);
-        jb_exec_teardown(row->k, &e);
-        jb_buffers_free(&b);
-        if (col.drop) { /* interrupted inside this row: drop its partial reports */
-            cJSON *arr = benchmarks;
-            for (int j = cJSON_GetArraySize(arr) - 1; j >= 0; j--) {
-                cJSON *it = cJSON_GetArrayItem(arr, j);
-                cJSON *fi = cJSON_GetObjectItemCaseSensitive(it, "family_index");
-                if (fi && fi->valuedouble == (double)i)
-                    cJSON_DeleteItemFromArray(arr, j);
+            jb_verify_result vr;
+            if (jb_buffers_init(&m->b, row->k, &row->p, o.seed)) {
+                error_row(m->col.benchmarks, (int64_t)(i + g), row, "error: cannot allocate the buffers", NAN);
+                m->col.error = 1;
+                snprintf(m->col.error_msg, sizeof m->col.error_msg, "error: cannot allocate the buffers");
+                m->failed = 1;
+                continue;
             }
+            rc = jb_verify_sampled(row->k, &m->b, &m->e, VERIFY_BUDGET, o.seed, &vr);
+            if (rc) {
+                char msg2[400];
+                snprintf(msg2, sizeof msg2, "verification failed: %s", vr.msg);
+                error_row(m->col.benchmarks, (int64_t)(i + g), row, msg2, vr.max_err);
+                m->col.error = 1;
+                snprintf(m->col.error_msg, sizeof m->col.error_msg, "%s", msg2);
+                m->failed = 1;
+                jb_buffers_free(&m->b);
+                continue;
+            }
+            m->rc = rcx;
+            m->rc.row = row;
+            m->rc.e = &m->e;
+            m->rc.max_err = vr.max_err;
+            m->rc.peak_bytes = m->b.ws_size + jb_problem_output_elems(&row->p) * sizeof(float);
+            for (int j = 0; j < jb_problem_num_inputs(&row->p); j++)
+                m->rc.peak_bytes += jb_problem_input_elems(&row->p, j) * sizeof(float);
+            m->timed = 1;
+            names[nt] = row->name;
+            args[nt] = &m->rc;
+            ctxs[nt] = &m->col;
+            nt++;
+        }
+        if (nt && jb_gb_run_group(nt, names, body, args, &gopt, interleave, on_report, ctxs))
+            for (size_t g = 0; g < gn; g++)
+                if (grp[g].timed) {
+                    error_row(grp[g].col.benchmarks, grp[g].col.index, grp[g].col.row,
+                              "error: Google Benchmark raised an exception", NAN);
+                    grp[g].col.error = 1;
+                }
+        int dropped = 0;
+        for (size_t g = 0; g < gn; g++) {
+            member *m = &grp[g];
+            if (m->timed) {
+                jb_exec_teardown(m->col.row->k, &m->e);
+                jb_buffers_free(&m->b);
+            }
+            if (m->col.drop) { /* interrupted inside this row: its partial reports are not kept */
+                dropped = 1;
+                cJSON_Delete(m->col.benchmarks);
+                continue;
+            }
+            /* The group's rows go to the file and the table in suite order. */
+            cJSON *it;
+            while ((it = cJSON_DetachItemFromArray(m->col.benchmarks, 0)))
+                cJSON_AddItemToArray(benchmarks, it);
+            cJSON_Delete(m->col.benchmarks);
+            if (m->quiet)
+                continue;
+            progress_clear();
+            print_row(&m->col, o.format);
+            if (m->failed || (m->timed && m->col.error))
+                failures++;
+            if (m->timed && !isnan(m->col.cv) && m->col.cv > CV_WARN) {
+                noisy++;
+                warn(warnings, "%s: cv %.1f%% over %d repetitions (above %.0f%%): timings too noisy to trust",
+                     m->col.row->name, 100 * m->col.cv, repetitions, 100 * CV_WARN);
+            }
+        }
+        if (dropped)
             break;
-        }
-        progress_clear();
-        failures += col.error;
-        print_row(&col, o.format);
-        if (!isnan(col.cv) && col.cv > CV_WARN) {
-            noisy++;
-            warn(warnings, "%s: cv %.1f%% over %d repetitions (above %.0f%%): timings too noisy to trust",
-                 row->name, 100 * col.cv, repetitions, 100 * CV_WARN);
-        }
+        i += gn;
     }
+    free(grp);
     progress_clear();
     if (n_unavailable)
         printf("(%d rows of kernels unavailable here skipped: %s; last reason: %s)\n", n_unavailable,

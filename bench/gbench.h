@@ -51,6 +51,15 @@ void jb_gb_init(const char *argv0);
 int jb_gb_run_one(const char *name, jb_gb_body body, void *arg, const jb_gb_options *opt,
                   jb_gb_report_fn report, void *ctx);
 
+/* Registers n benchmarks (body called with args[i]) and runs them all: one
+ * after the other, or, with interleave, every repetition of every one in a
+ * random order (Google Benchmark's random interleaving), so that a machine
+ * drifting during the group slows every benchmark alike. Each benchmark's
+ * runs and aggregates go to report with ctxs[i] once its last repetition is
+ * done. Returns 0, or -1 on an exception. */
+int jb_gb_run_group(size_t n, const char *const names[], jb_gb_body body, void *const args[],
+                    const jb_gb_options *opt, int interleave, jb_gb_report_fn report, void *const ctxs[]);
+
 /* Inside a body: the keep-running loop, one call per iteration. */
 int jb_gb_keep_running(jb_gb_state *st);
 void jb_gb_set_iteration_time(jb_gb_state *st, double seconds);

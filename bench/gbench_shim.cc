@@ -8,16 +8,23 @@
 #include <string>
 #include <vector>
 
+// Defined by Google Benchmark (its --benchmark_enable_random_interleaving
+// flag) and exported by the library, but not declared in its header.
+namespace benchmark {
+extern bool FLAGS_benchmark_enable_random_interleaving;
+}
+
 struct jb_gb_state {
     benchmark::State *st;
 };
 
 namespace {
 
-// Forwards each run to the C callback; it prints nothing itself.
+// Forwards each run to the C callback, with the context of the benchmark it
+// belongs to (by family index: the order of registration); prints nothing.
 class ForwardingReporter : public benchmark::BenchmarkReporter {
 public:
-    ForwardingReporter(jb_gb_report_fn fn, void *ctx) : fn_(fn), ctx_(ctx) {}
+    ForwardingReporter(jb_gb_report_fn fn, void *const *ctxs, size_t n) : fn_(fn), ctxs_(ctxs), n_(n) {}
     bool ReportContext(const Context &) override { return true; }
     void ReportRuns(const std::vector<Run> &runs) override
     {
@@ -55,13 +62,15 @@ public:
             out.ncounters = static_cast<int>(names.size());
             out.counter_names = names.data();
             out.counter_values = values.data();
-            fn_(&out, ctx_);
+            if (r.family_index >= 0 && static_cast<size_t>(r.family_index) < n_)
+                fn_(&out, ctxs_[r.family_index]);
         }
     }
 
 private:
     jb_gb_report_fn fn_;
-    void *ctx_;
+    void *const *ctxs_;
+    size_t n_;
 };
 
 }  // namespace
@@ -77,32 +86,46 @@ extern "C" void jb_gb_init(const char *argv0)
     benchmark::Initialize(&argc, argv);
 }
 
-extern "C" int jb_gb_run_one(const char *name, jb_gb_body body, void *arg, const jb_gb_options *opt,
-                             jb_gb_report_fn report, void *ctx)
+extern "C" int jb_gb_run_group(size_t n, const char *const names[], jb_gb_body body, void *const args[],
+                               const jb_gb_options *opt, int interleave, jb_gb_report_fn report, void *const ctxs[])
 {
     try {
         benchmark::ClearRegisteredBenchmarks();
-        auto *b = benchmark::RegisterBenchmark(name, [body, arg](benchmark::State &st) {
-            jb_gb_state s{&st};
-            body(&s, arg);
-        });
-        b->UseManualTime()->Unit(benchmark::kNanosecond);
-        if (opt) {
-            if (opt->repetitions > 0)
-                b->Repetitions(opt->repetitions);
-            if (opt->min_time > 0)
-                b->MinTime(opt->min_time);
-            if (opt->min_warmup_time > 0)
-                b->MinWarmUpTime(opt->min_warmup_time);
+        for (size_t i = 0; i < n; i++) {
+            void *arg = args[i];
+            auto *b = benchmark::RegisterBenchmark(names[i], [body, arg](benchmark::State &st) {
+                jb_gb_state s{&st};
+                body(&s, arg);
+            });
+            b->UseManualTime()->Unit(benchmark::kNanosecond);
+            if (opt) {
+                if (opt->repetitions > 0)
+                    b->Repetitions(opt->repetitions);
+                if (opt->min_time > 0)
+                    b->MinTime(opt->min_time);
+                if (opt->min_warmup_time > 0)
+                    b->MinWarmUpTime(opt->min_warmup_time);
+            }
         }
-        ForwardingReporter rep(report, ctx);
-        // Only this one benchmark is registered, so no filter is needed.
+        // Google Benchmark's own random interleaving: every repetition of
+        // every registered benchmark, in one shuffled order.
+        const bool saved = benchmark::FLAGS_benchmark_enable_random_interleaving;
+        benchmark::FLAGS_benchmark_enable_random_interleaving = interleave != 0;
+        ForwardingReporter rep(report, ctxs, n);
+        // Only this group is registered, so no filter is needed.
         benchmark::RunSpecifiedBenchmarks(&rep, ".*");
+        benchmark::FLAGS_benchmark_enable_random_interleaving = saved;
         benchmark::ClearRegisteredBenchmarks();
         return 0;
     } catch (...) {
         return -1;
     }
+}
+
+extern "C" int jb_gb_run_one(const char *name, jb_gb_body body, void *arg, const jb_gb_options *opt,
+                             jb_gb_report_fn report, void *ctx)
+{
+    return jb_gb_run_group(1, &name, body, &arg, opt, 0, report, &ctx);
 }
 
 extern "C" int jb_gb_keep_running(jb_gb_state *s)

@@ -383,13 +383,14 @@ int jb_suite_parse(const char *text, const char *path, jb_suite *s, char *msg, s
     }
     cJSON_ArrayForEach(f, root)
     {
-        static const char *const allowed[] = {"name", "description", "repetitions", "min_time", "groups", "comment"};
+        static const char *const allowed[] = {"name",   "description", "repetitions", "min_time",
+                                              "groups", "interleave",  "comment"};
         size_t i;
         for (i = 0; i < sizeof allowed / sizeof allowed[0]; i++)
             if (!strcmp(f->string, allowed[i]))
                 break;
         if (i == sizeof allowed / sizeof allowed[0]) {
-            rc = err_at(&c, NULL, f->string, "unknown field '%s' (name, description, repetitions, min_time, groups)",
+            rc = err_at(&c, NULL, f->string, "unknown field '%s' (name, description, repetitions, min_time, interleave, groups)",
                         f->string);
             goto out;
         }
@@ -415,6 +416,14 @@ int jb_suite_parse(const char *text, const char *path, jb_suite *s, char *msg, s
             goto out;
         }
         s->min_time = mt->valuedouble;
+    }
+    const cJSON *il = cJSON_GetObjectItemCaseSensitive(root, "interleave");
+    if (il) {
+        if (!cJSON_IsBool(il)) {
+            rc = err_at(&c, NULL, "interleave", "\"interleave\" must be true or false");
+            goto out;
+        }
+        s->interleave = cJSON_IsTrue(il);
     }
     const cJSON *groups = cJSON_GetObjectItemCaseSensitive(root, "groups");
     if (!cJSON_IsArray(groups) || cJSON_GetArraySize(groups) == 0) {

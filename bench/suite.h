@@ -5,7 +5,7 @@
  * ("m=n=k" ties axes together) or as an explicit list; "skip" entries leave
  * out combinations. Errors name the file, line and column.
  *
- *   {"name": "quick", "repetitions": 3, "min_time": 0.05,
+ *   {"name": "quick", "repetitions": 3, "min_time": 0.05, "interleave": false,
  *    "groups": [{"op": "matmul", "kernels": ["matmul/cpu/.*"],
  *                "axes": {"m=n=k": [128, 256]},
  *                "skip": [{"kernel": "matmul/cpu/naive/.*", "m": [256]}]}]}
@@ -28,6 +28,7 @@ typedef struct jb_suite {
     char description[256];
     int repetitions;    /* 0: not set by the suite */
     double min_time;    /* 0: not set by the suite */
+    int interleave;     /* 1: interleave the repetitions of rows sharing a shape (run --interleave) */
     jb_row *rows;
     size_t nrows;
 } jb_suite;

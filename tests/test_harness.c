@@ -94,6 +94,69 @@ static void test_shim(void **state)
     assert_string_equal(e.error, "kernel said no");
 }
 
+/* Each call of the body (Google Benchmark calls it once or more per
+ * repetition) appends its benchmark's letter to a log. */
+static char order_log[4096];
+static size_t order_len;
+
+static void logging_body(jb_gb_state *st, void *arg)
+{
+    if (order_len + 1 < sizeof order_log)
+        order_log[order_len++] = *(const char *)arg;
+    while (jb_gb_keep_running(st))
+        jb_gb_set_iteration_time(st, 0.001);
+}
+
+static int switches(void)
+{
+    int n = 0;
+    for (size_t i = 1; i < order_len; i++)
+        n += order_log[i] != order_log[i - 1];
+    return n;
+}
+
+typedef struct routed {
+    char want[32];
+    int runs, wrong;
+} routed;
+
+static void record_routed(const jb_gb_run *r, void *arg)
+{
+    routed *x = arg;
+    x->runs += !r->is_aggregate;
+    /* Google Benchmark names a manual-time run "<name>/manual_time". */
+    x->wrong += strncmp(r->run_name, x->want, strlen(x->want)) != 0;
+}
+
+static void test_shim_group(void **state)
+{
+    (void)state;
+    jb_gb_options o = {.repetitions = 10, .min_time = 0.001};
+    const char *names[] = {"group/a", "group/b"};
+    static char ids[] = "ab";
+    void *args[] = {&ids[0], &ids[1]};
+    routed ra = {"group/a", 0, 0}, rb = {"group/b", 0, 0};
+    void *ctxs[] = {&ra, &rb};
+
+    /* One after the other: all of a's calls, then all of b's. */
+    order_len = 0;
+    assert_int_equal(jb_gb_run_group(2, names, logging_body, args, &o, 0, record_routed, ctxs), 0);
+    assert_int_equal(switches(), 1);
+    assert_int_equal(ra.runs, 10);
+    assert_int_equal(rb.runs, 10);
+    assert_int_equal(ra.wrong + rb.wrong, 0);
+
+    /* Interleaved: 20 repetitions in a random order. The log stays in two
+     * blocks only if the shuffle left them in order, 2 chances in C(20,10). */
+    order_len = 0;
+    ra.runs = rb.runs = 0;
+    assert_int_equal(jb_gb_run_group(2, names, logging_body, args, &o, 1, record_routed, ctxs), 0);
+    assert_true(switches() > 1);
+    assert_int_equal(ra.runs, 10);
+    assert_int_equal(rb.runs, 10);
+    assert_int_equal(ra.wrong + rb.wrong, 0);
+}
+
 /* ---- Suites ------------------------------------------------------------ */
 
 static void test_suite_expand(void **state)
@@ -144,6 +207,8 @@ static void test_suite_errors(void **state)
                        "bad.json:1:", "no matmul kernel matches");
     expect_suite_error("{\"groups\": [{\"op\": \"matmul\"}]}", "bad.json:1:", "exactly one of");
     expect_suite_error("[1, 2]", "bad.json:1:", "JSON object");
+    expect_suite_error("{\"interleave\": 1, \"groups\": [{\"op\": \"matmul\", \"axes\": {\"m=n=k\": [2]}}]}",
+                       "bad.json:1:", "must be true or false");
 }
 
 /* ---- Results files ------------------------------------------------------ */
@@ -300,6 +365,71 @@ static void test_run_json(void **state)
 }
 
 /* Google Benchmark's own compare.py reads two joulebench results files. */
+/* The run_names of a results file's rows, in file order, each once. */
+static size_t row_order(const cJSON *bm, char names[][128], size_t max)
+{
+    size_t n = 0;
+    const cJSON *it;
+    cJSON_ArrayForEach(it, bm)
+    {
+        const char *rn = cJSON_GetObjectItem(it, "run_name")->valuestring;
+        if (n == 0 || strcmp(names[n - 1], rn)) {
+            if (n == max)
+                break;
+            snprintf(names[n++], 128, "%s", rn);
+        }
+    }
+    return n;
+}
+
+static void test_run_interleaved(void **state)
+{
+    (void)state;
+    char suite[256], a[256], b[256], msg[256], args[1024];
+    snprintf(suite, sizeof suite, "%s/il.json", tmpdir);
+    write_file(suite, "{\"name\": \"il\", \"interleave\": true, \"groups\": [\n"
+                      " {\"op\": \"matmul\", \"kernels\": [\"matmul/cpu/(naive|blocked)/f32\", \"matmul/cpu/onednn/f32\"],"
+                      "  \"axes\": {\"m=n=k\": [32, 48]}},\n"
+                      " {\"op\": \"softmax\", \"kernels\": [\"softmax/cpu/(naive|onednn)/f32\"],"
+                      "  \"shapes\": [{\"rows\": 16, \"cols\": 64, \"causal\": 1}]}]}\n");
+    snprintf(a, sizeof a, "%s/il-on.json", tmpdir);
+    snprintf(b, sizeof b, "%s/il-off.json", tmpdir);
+    snprintf(args, sizeof args, "run --suite %s --out %s --repetitions 3 --min-time 0.01 --meter model", suite, a);
+    if (jb("%s", args) != 0)
+        fail_msg("interleaved run failed: %s", out);
+    assert_non_null(strstr(out, "interleaved"));
+    snprintf(args, sizeof args, "run --suite %s --out %s --repetitions 3 --min-time 0.01 --meter model --no-interleave",
+             suite, b);
+    if (jb("%s", args) != 0)
+        fail_msg("run failed: %s", out);
+    cJSON *on = jb_results_read(a, msg, sizeof msg), *off = jb_results_read(b, msg, sizeof msg);
+    assert_non_null(on);
+    assert_non_null(off);
+    assert_true(cJSON_IsTrue(cJSON_GetObjectItem(cJSON_GetObjectItem(on, "context"), "interleave")));
+    assert_true(cJSON_IsFalse(cJSON_GetObjectItem(cJSON_GetObjectItem(off, "context"), "interleave")));
+    /* Interleaved or not, the file holds every row whole and in suite order. */
+    char n_on[16][128], n_off[16][128];
+    size_t k_on = row_order(cJSON_GetObjectItem(on, "benchmarks"), n_on, 16);
+    size_t k_off = row_order(cJSON_GetObjectItem(off, "benchmarks"), n_off, 16);
+    assert_int_equal(k_on, 8);
+    assert_int_equal(k_off, k_on);
+    for (size_t i = 0; i < k_on; i++)
+        assert_string_equal(n_on[i], n_off[i]);
+    for (size_t i = 0; i < k_on; i++) {
+        if (strstr(n_on[i], "softmax/cpu/onednn")) /* no causal mask in oneDNN: skipped */
+            continue;
+        char med[160];
+        snprintf(med, sizeof med, "%s_median", n_on[i]);
+        const cJSON *row = find_row(cJSON_GetObjectItem(on, "benchmarks"), med);
+        if (!row)
+            fail_msg("interleaved run lacks %s", med);
+        assert_true(cJSON_GetObjectItem(row, "real_time")->valuedouble > 0);
+        assert_true(cJSON_IsNumber(cJSON_GetObjectItem(row, "flop_per_j")));
+    }
+    cJSON_Delete(on);
+    cJSON_Delete(off);
+}
+
 static void test_compare_py(void **state)
 {
     (void)state;
@@ -392,9 +522,11 @@ int main(int argc, char **argv)
     (void)argc;
     jb_gb_init(argv[0]);
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_shim),         cmocka_unit_test(test_suite_expand),
+        cmocka_unit_test(test_shim),         cmocka_unit_test(test_shim_group),
+        cmocka_unit_test(test_suite_expand),
         cmocka_unit_test(test_suite_errors), cmocka_unit_test(test_atomic_write),
         cmocka_unit_test(test_run_bad_input), cmocka_unit_test(test_run_json),
+        cmocka_unit_test(test_run_interleaved),
         cmocka_unit_test(test_compare_py),   cmocka_unit_test(test_interrupt),
     };
     return cmocka_run_group_tests_name("harness", tests, setup, teardown);
