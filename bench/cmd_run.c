@@ -75,7 +75,6 @@ typedef struct collect {
     int error;
     char error_msg[512];
     const char *energy_kind;
-    int printed;
     int drop;                 /* interrupted: the row's reports are not kept */
 } collect;
 
