@@ -9,6 +9,13 @@
  * counterpart there, hence per-tensor. A is s8, not u8, so no zero point is
  * needed. dequantized_inputs hands the oracle q*s, the values the kernel
  * multiplies, so verification measures the kernel and not the quantization.
+ *
+ * Where oneDNN's effective ISA has no VNNI (AVX2 or AVX-512 without it, e.g.
+ * AMD Zen 3, or ONEDNN_MAX_CPU_ISA set below it), its kernels multiply with
+ * vpmaddubsw, whose int16 pair sums saturate for full-range s8 weights (A is
+ * shifted to u8: 2 * 255 * 127 > 32767). oneDNN's documented remedy is 7-bit
+ * weights, so there B is quantized to [-63, 63] (2 * 255 * 63 < 32767) and
+ * the result is exact again.
  */
 #include "onednn_common.h"
 
@@ -42,15 +49,24 @@ typedef struct mm8_state {
     float *oscale;     /* sa * sb[j]: what oneDNN multiplies column j of the s32 result by */
 } mm8_state;
 
-static float scale_of(float maxabs)
+static float scale_of(float maxabs, float qmax)
 {
-    return maxabs > 0 ? maxabs / 127.0f : 1.0f;
+    return maxabs > 0 ? maxabs / qmax : 1.0f;
 }
 
-static int8_t quantize(float x, float s)
+static int8_t quantize(float x, float s, float qmax)
 {
     float q = nearbyintf(x / s);
-    return (int8_t)(q > 127 ? 127 : q < -127 ? -127 : q);
+    return (int8_t)(q > qmax ? qmax : q < -qmax ? -qmax : q);
+}
+
+/* Largest |q| of B: 127, or 63 where oneDNN's int8 path would saturate. */
+static float b_qmax(void)
+{
+    dnnl_cpu_isa_t isa = dnnl_get_effective_cpu_isa();
+    int vnni = (isa & dnnl_cpu_isa_avx512_core_vnni & ~dnnl_cpu_isa_avx512_core) ||
+               (isa & dnnl_cpu_isa_avx2_vnni & ~dnnl_cpu_isa_avx2);
+    return vnni ? 127.0f : 63.0f;
 }
 
 static void quantize_a(mm8_state *st, const float *a, size_t count)
@@ -58,12 +74,12 @@ static void quantize_a(mm8_state *st, const float *a, size_t count)
     float mx = 0;
     for (size_t i = 0; i < count; i++)
         mx = fmaxf(mx, fabsf(a[i]));
-    st->sa = scale_of(mx);
+    st->sa = scale_of(mx, 127.0f);
     for (size_t i = 0; i < count; i++)
-        st->qa[i] = quantize(a[i], st->sa);
+        st->qa[i] = quantize(a[i], st->sa, 127.0f);
 }
 
-static void quantize_b(mm8_state *st, const float *b, int64_t k, int64_t n)
+static void quantize_b(mm8_state *st, const float *b, int64_t k, int64_t n, float qmax)
 {
     for (int64_t j = 0; j < n; j++)
         st->sb[j] = 0;
@@ -71,10 +87,10 @@ static void quantize_b(mm8_state *st, const float *b, int64_t k, int64_t n)
         for (int64_t j = 0; j < n; j++)
             st->sb[j] = fmaxf(st->sb[j], fabsf(b[l * n + j]));
     for (int64_t j = 0; j < n; j++)
-        st->sb[j] = scale_of(st->sb[j]);
+        st->sb[j] = scale_of(st->sb[j], qmax);
     for (int64_t l = 0; l < k; l++)
         for (int64_t j = 0; j < n; j++)
-            st->qb[l * n + j] = quantize(b[l * n + j], st->sb[j]);
+            st->qb[l * n + j] = quantize(b[l * n + j], st->sb[j], qmax);
 }
 
 static void teardown(jb_exec *e)
@@ -107,7 +123,7 @@ static int setup(jb_exec *e)
     if (!st->qa || !st->qb || !st->sb || !st->oscale)
         return JB_ENOMEM;
     quantize_a(st, e->in[0], (size_t)p->m * (size_t)p->k);
-    quantize_b(st, e->in[1], p->k, p->n);
+    quantize_b(st, e->in[1], p->k, p->n, b_qmax());
     for (int64_t j = 0; j < p->n; j++)
         st->oscale[j] = st->sa * st->sb[j];
 
@@ -171,7 +187,7 @@ const jb_kernel jb_k_matmul_cpu_onednn_int8 = {
     .variant = "onednn",
     .dtype = JB_DT_INT8,
     .tolerance = 1e-5,
-    .summary = "oneDNN int8 matmul: s8 A (per-tensor scale) x s8 B (per-column scales), s32 accumulate, f32 out",
+    .summary = "oneDNN int8 matmul: s8 A (per-tensor scale) x s8 B (per-column scales; 7-bit without VNNI), s32 accumulate, f32 out",
     .available = jb_onednn_available,
     .supports = supports,
     .setup = JB_ONEDNN_ONLY(setup),
