@@ -12,7 +12,10 @@
 /* Exit codes of every command. */
 enum { JB_EXIT_OK = 0, JB_EXIT_FAIL = 1, JB_EXIT_USAGE = 2, JB_EXIT_SKIP = 3 };
 
-/* Prints "joulebench: <message>" and exits JB_EXIT_USAGE. */
+/* Prints "joulebench: <message>" as one line (control characters and bytes
+ * that are not UTF-8 escaped) to stderr. */
+void jb_cli_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* jb_cli_error, then exit JB_EXIT_USAGE. */
 _Noreturn void jb_cli_usage_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
 /* Strict number parsing for option values: the whole string must be a number

@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "cli.h"
+#include "pattern.h"
 #include "results.h"
 #include "stats.h"
 
@@ -106,8 +107,14 @@ int jb_cmd_compare(int argc, char **argv)
     }
     if (nfiles < 2)
         jb_cli_usage_error("compare: needs two results files, BASELINE.json CURRENT.json (try --help)");
-
     char msg[512];
+    if (o.filter) {
+        regex_t re;
+        if (jb_pattern_compile(&re, o.filter, 0, msg, sizeof msg))
+            jb_cli_usage_error("compare: --filter %s", msg);
+        regfree(&re);
+    }
+
     cJSON *doc[2];
     jb_bench_set set[2];
     for (int k = 0; k < 2; k++) {

@@ -6,6 +6,7 @@
 #include <cjson/cJSON.h>
 
 #include "cli.h"
+#include "files.h"
 #include "cpu/cpu.h"
 #include "meter.h"
 #include "peaks.h"
@@ -63,9 +64,7 @@ int jb_cmd_env(int argc, char **argv)
         }
     }
     if (json) {
-        char *s = cJSON_Print(doc);
-        puts(s);
-        cJSON_free(s);
+        jb_json_print(stdout, doc);
         cJSON_Delete(doc);
         return JB_EXIT_OK;
     }

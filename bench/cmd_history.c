@@ -20,6 +20,8 @@
 #include <time.h>
 
 #include "cli.h"
+#include "files.h"
+#include "pattern.h"
 #include "results.h"
 #include "stats.h"
 
@@ -68,7 +70,9 @@ static void help(void)
         "         by the rules of joulebench compare (see its --help for the options).\n\n"
         "The database carries a joulebench marker (PRAGMA application_id) and schema version;\n"
         "a file that is not one (not SQLite, corrupt, or another program's) is an error and\n"
-        "is left untouched.\n\n"
+        "is left untouched. An empty (0-byte) file is taken as a new database, as SQLite\n"
+        "takes it, so `touch` or `mktemp` can make one. The directory of --db must exist\n"
+        "(only the default's, results/, is created).\n\n"
         "exit: 0 ok, 1 check found a regression (or the database could not be written),\n"
         "2 bad input (bad file, missing or foreign database, bad options)\n");
 }
@@ -115,18 +119,6 @@ static _Noreturn void not_ours(const char *why)
     jb_cli_usage_error("%s", msg);
 }
 
-static void mkdir_parents(const char *path)
-{
-    char buf[4096];
-    snprintf(buf, sizeof buf, "%s", path);
-    for (char *p = buf + 1; *p; p++)
-        if (*p == '/') {
-            *p = 0;
-            mkdir(buf, 0777);
-            *p = '/';
-        }
-}
-
 /*
  * Opens db_path. With create, a missing file (or an empty one) becomes a new
  * history; without, a missing file is a usage error. A file that is not an
@@ -140,9 +132,16 @@ static void db_open(int create)
     if (!exists && !create)
         jb_cli_usage_error("history: no history database at %s (joulebench history add FILE... creates it)", db_path);
     if (exists && !S_ISREG(st.st_mode))
-        jb_cli_usage_error("history: %s is not a regular file", db_path);
-    if (!exists)
-        mkdir_parents(db_path);
+        jb_cli_usage_error("history: %s: not a regular file", db_path);
+    if (!exists) {
+        /* The default's directory is made as `run` makes results/; a path the user
+         * gives must have its directory already, as every output path must. */
+        if (!strcmp(db_path, DEFAULT_DB))
+            mkdir("results", 0777);
+        char msg[4600];
+        if (jb_file_check_output(db_path, msg, sizeof msg))
+            jb_cli_usage_error("history: %s", msg);
+    }
     int flags = create ? SQLITE_OPEN_READWRITE | (exists ? 0 : SQLITE_OPEN_CREATE) : SQLITE_OPEN_READONLY;
     if (sqlite3_open_v2(db_path, &db, flags, NULL) != SQLITE_OK) {
         char msg[512];
@@ -600,8 +599,9 @@ static int cmd_show(int argc, char **argv)
         }
     }
     regex_t re;
-    if (filter && regcomp(&re, filter, REG_EXTENDED | REG_NOSUB))
-        jb_cli_usage_error("history show: --filter '%s' is not a valid regular expression", filter);
+    char msg[512];
+    if (filter && jb_pattern_compile(&re, filter, 0, msg, sizeof msg))
+        jb_cli_usage_error("history show: --filter %s", msg);
     db_open(0);
     sqlite3_stmt *runs = prepare("SELECT r.id, r.date, r.git_commit, r.host, r.cpu_model,"
                                  " (SELECT count(DISTINCT name) FROM samples s WHERE s.run_id = r.id)"
@@ -696,8 +696,9 @@ static int cmd_check(int argc, char **argv)
     }
     if (o.filter) {
         regex_t re;
-        if (regcomp(&re, o.filter, REG_EXTENDED | REG_NOSUB))
-            jb_cli_usage_error("history check: --filter '%s' is not a valid regular expression", o.filter);
+        char msg[512];
+        if (jb_pattern_compile(&re, o.filter, 0, msg, sizeof msg))
+            jb_cli_usage_error("history check: --filter %s", msg);
         regfree(&re);
     }
     db_open(0);

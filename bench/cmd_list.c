@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "cli.h"
+#include "files.h"
 
 int jb_cmd_list(int argc, char **argv)
 {
@@ -49,9 +50,7 @@ int jb_cmd_list(int argc, char **argv)
         }
     }
     if (json) {
-        char *s = cJSON_Print(arr);
-        puts(s);
-        cJSON_free(s);
+        jb_json_print(stdout, arr);
         cJSON_Delete(arr);
     } else {
         printf("\n%zu kernels, %zu available here\n", jb_registry_count(), n_avail);

@@ -9,6 +9,7 @@
 #include <cjson/cJSON.h>
 
 #include "cli.h"
+#include "files.h"
 #include "project.h"
 #include "results.h"
 
@@ -136,9 +137,7 @@ static int published(const opts *o)
         cJSON_AddNumberToObject(j, "kg_per_kwh", kg);
         cJSON_AddNumberToObject(j, "mwh", mwh);
         cJSON_AddNumberToObject(j, "tco2e", t);
-        char *s = cJSON_Print(j);
-        puts(s);
-        cJSON_free(s);
+        jb_json_print(stdout, j);
         cJSON_Delete(j);
         return JB_EXIT_OK;
     }
@@ -149,6 +148,19 @@ static int published(const opts *o)
                o->pue);
     printf("  energy      %10.1f MWh\n  grid        %s\n  CO2         %10.1f tCO2e\n", mwh, idesc, t);
     return JB_EXIT_OK;
+}
+
+/* Every figure printed is finite and below 1e30 (a bound no real projection
+ * nears): bounded inputs keep it so unless a results file claims an absurd
+ * efficiency, and then the user is told rather than shown "inf". */
+static int projection_finite(const jb_projection *p)
+{
+    const double v[] = {p->device_joules, p->facility_joules, p->matmul_joules, p->attention_joules,
+                        p->mwh_device, p->mwh_facility, p->tco2e};
+    for (size_t i = 0; i < sizeof v / sizeof v[0]; i++)
+        if (!(isfinite(v[i]) && fabs(v[i]) < 1e30))
+            return 0;
+    return isnan(p->softmax_joules) || (isfinite(p->softmax_joules) && p->softmax_joules < 1e30);
 }
 
 static cJSON *pick_json(const char *cls, const jb_class_pick *p)
@@ -169,9 +181,10 @@ int jb_cmd_project(int argc, char **argv)
     parse(argc, argv, &o);
     int published_method = o.chips > 0 || o.days > 0 || o.gpu_hours > 0 || o.watts > 0;
     if (published_method) {
-        if (o.results || o.attention || o.matmul || o.devices > 0)
-            jb_cli_usage_error("project: --results/--attention/--matmul/--devices belong to the kernel method, "
-                               "not the published one");
+        if (o.model || o.results || o.attention || o.matmul || o.devices > 0)
+            jb_cli_usage_error("project: two methods at once: --model/--results/--attention/--matmul/--devices "
+                               "belong to the kernel method, --chips/--days/--gpu-hours/--watts to the published "
+                               "one (run them as two commands)");
         return published(&o);
     }
     if (!o.model)
@@ -228,9 +241,7 @@ int jb_cmd_project(int argc, char **argv)
     }
     if (!res) {
         if (o.json) {
-            char *s = cJSON_Print(j);
-            puts(s);
-            cJSON_free(s);
+            jb_json_print(stdout, j);
         } else {
             printf("(give --results FILE from `joulebench run` for energy, CO2 and time)\n");
         }
@@ -240,6 +251,10 @@ int jb_cmd_project(int argc, char **argv)
 
     jb_projection pr;
     jb_project_energy(&w, &mm, &at, have_sm ? &sm : NULL, o.host, o.pue, kg, &pr);
+    if (!projection_finite(&pr))
+        jb_cli_usage_error("project: the projection of %s with %s is out of range (%.3g MWh): check the model spec "
+                           "and the results' flop_per_j (matmul %.3g, attention %.3g FLOP/J)",
+                           m.name, o.results, pr.mwh_facility, mm.flop_per_j, at.flop_per_j);
     int all_measured = mm.measured && at.measured;
     cJSON *picks = cJSON_AddArrayToObject(j, "kernels");
     cJSON_AddItemToArray(picks, pick_json("matmul", &mm));
@@ -301,6 +316,9 @@ int jb_cmd_project(int argc, char **argv)
     for (int i = 0; i < nv; i++) {
         jb_projection q;
         jb_project_energy(&w, &mm, &vars[i], NULL, o.host, o.pue, kg, &q);
+        if (!projection_finite(&q))
+            jb_cli_usage_error("project: the projection with %s is out of range: check its flop_per_j in %s (%.3g)",
+                               vars[i].kernel, o.results, vars[i].flop_per_j);
         cJSON *x = cJSON_CreateObject();
         cJSON_AddStringToObject(x, "kernel", vars[i].kernel);
         cJSON_AddNumberToObject(x, "facility_mwh", q.mwh_facility);
@@ -339,9 +357,7 @@ int jb_cmd_project(int argc, char **argv)
     if (!o.json && !all_measured)
         printf("note: energy is ESTIMATED (model meter) for at least one kernel: no RAPL or NVML counter was read.\n");
     if (o.json) {
-        char *s = cJSON_Print(j);
-        puts(s);
-        cJSON_free(s);
+        jb_json_print(stdout, j);
     }
     cJSON_Delete(j);
     cJSON_Delete(res);

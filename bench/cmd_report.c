@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "files.h"
 #include "results.h"
 
 #define PYTHON "/usr/bin/python3"
@@ -109,16 +110,10 @@ int jb_cmd_report(int argc, char **argv)
             jb_cli_usage_error("report: %s", msg);
         cJSON_Delete(doc);
     }
-    {
-        /* Can we write there? Find out before the charts are drawn. */
-        char probe[4200];
-        snprintf(probe, sizeof probe, "%s.probe.XXXXXX", out);
-        int fd = mkstemp(probe);
-        if (fd < 0)
-            jb_cli_usage_error("report: cannot write '%s': %s", out, strerror(errno));
-        close(fd);
-        unlink(probe);
-    }
+    /* Can we write there? Find out before the charts are drawn. */
+    char omsg[4600];
+    if (jb_file_check_output(out, omsg, sizeof omsg))
+        jb_cli_usage_error("report: cannot write the page: %s", omsg);
     char sbuf[4096];
     const char *script = script_path(sbuf, sizeof sbuf);
     if (access(script, R_OK) != 0)
@@ -177,7 +172,9 @@ int jb_cmd_report(int argc, char **argv)
     }
     if (rc == 2)
         return JB_EXIT_USAGE; /* the script printed the one line */
-    fprintf(stderr, "joulebench: report: %s %s failed (exit %d)%s\n", PYTHON, script, rc,
-            rc == 1 ? ": is python3-matplotlib installed? (scripts/setup.sh)" : "");
+    if (rc == 3) /* the script could not import matplotlib, and said so */
+        return JB_EXIT_FAIL;
+    jb_cli_error("report: %s %s failed (%s %d)", PYTHON, script, WIFEXITED(st) ? "exit" : "signal",
+                 WIFEXITED(st) ? rc : WTERMSIG(st));
     return JB_EXIT_FAIL;
 }

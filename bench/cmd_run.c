@@ -22,10 +22,12 @@
 #endif
 
 #include "cli.h"
+#include "files.h"
 #include "cpu/cpu.h"
 #include "cuda/cuda_backend.h"
 #include "gbench.h"
 #include "meter.h"
+#include "pattern.h"
 #include "peaks.h"
 #include "results.h"
 #include "settings.h"
@@ -108,9 +110,8 @@ static volatile sig_atomic_t interrupted;
 
 static void on_sigint(int sig)
 {
-    (void)sig;
     interrupted = 1;
-    signal(SIGINT, SIG_DFL); /* a second Ctrl-C ends the run at once, leaving no file */
+    signal(sig, SIG_DFL); /* a second one ends the run at once, leaving the old file as it was */
 }
 
 static double now(void)
@@ -559,8 +560,8 @@ int jb_cmd_run(int argc, char **argv)
     if (rc)
         jb_cli_usage_error("run: %s", msg);
     regex_t re;
-    if (o.filter && regcomp(&re, o.filter, REG_EXTENDED | REG_NOSUB))
-        jb_cli_usage_error("run: --filter '%s' is not a valid regular expression", o.filter);
+    if (o.filter && jb_pattern_compile(&re, o.filter, 0, msg, sizeof msg))
+        jb_cli_usage_error("run: --filter %s", msg);
     size_t n = 0;
     for (size_t i = 0; i < suite.nrows; i++)
         if (!o.filter || regexec(&re, suite.rows[i].name, 0, NULL, 0) == 0)
@@ -577,16 +578,10 @@ int jb_cmd_run(int argc, char **argv)
         default_out(outbuf, sizeof outbuf);
         out = outbuf;
     }
-    {
-        /* Can we write there at all? Find out now, not after the run. */
-        char probe[4200];
-        snprintf(probe, sizeof probe, "%s.probe.XXXXXX", out);
-        int fd = mkstemp(probe);
-        if (fd < 0)
-            jb_cli_usage_error("run: cannot write results to '%s': %s", out, strerror(errno));
-        close(fd);
-        unlink(probe);
-    }
+    /* Can we write there at all? Find out now, not after the run. */
+    char omsg[4600];
+    if (jb_file_check_output(out, omsg, sizeof omsg))
+        jb_cli_usage_error("run: cannot write results: %s", omsg);
     jb_meter_config mcfg = {.tdp_watts = o.tdp, .idle_watts = o.idle_watts, .threads = o.threads};
 
     pin_threads_and_reexec(&o, argv - 1);
@@ -613,8 +608,10 @@ int jb_cmd_run(int argc, char **argv)
     if (rc)
         meter = NULL;
 
-    /* From here on Ctrl-C stops the run cleanly (the file keeps the rows that finished). */
+    /* From here on Ctrl-C (or a TERM from a batch system) stops the run cleanly:
+     * the file keeps the rows that finished. */
     signal(SIGINT, on_sigint);
+    signal(SIGTERM, on_sigint);
     jb_gb_init(argv[-1]);
     cJSON *doc = cJSON_CreateObject();
     cJSON *ctx = cJSON_AddObjectToObject(doc, "context");
@@ -844,10 +841,16 @@ int jb_cmd_run(int argc, char **argv)
     }
     jb_cuda_release();
     cJSON_AddItemToObject(ctx, "warnings", warnings);
-    if (o.format == FMT_JSON) {
-        char *s = cJSON_Print(doc);
-        puts(s);
-        cJSON_free(s);
+    if (o.format == FMT_JSON)
+        jb_json_print(stdout, doc);
+    if (interrupted && cJSON_GetArraySize(benchmarks) == 0) {
+        /* Nothing finished: an existing file is worth more than an empty one. */
+        fprintf(stderr, "joulebench: interrupted before any row finished: %s not written\n", out);
+        cJSON_Delete(doc);
+        jb_suite_free(&suite);
+        jb_meter_free(meter);
+        free(rcx.flush);
+        return 130;
     }
     rc = jb_results_write_atomic(out, doc, msg, sizeof msg);
     cJSON_Delete(doc);
@@ -855,7 +858,7 @@ int jb_cmd_run(int argc, char **argv)
     jb_meter_free(meter);
     free(rcx.flush);
     if (rc) {
-        fprintf(stderr, "joulebench: %s\n", msg);
+        jb_cli_error("%s", msg);
         return JB_EXIT_FAIL;
     }
     fprintf(stderr, "joulebench: wrote %s%s\n", out, interrupted ? " (interrupted: the rows that finished)" : "");

@@ -7,6 +7,7 @@
 #include <sys/stat.h>
 
 #include "cli.h"
+#include "files.h"
 #include "npy.h"
 
 static void help(void)
@@ -43,7 +44,7 @@ static int dump_tensor(const char *dir, const char *name, const char *descr, con
     char path[4096];
     snprintf(path, sizeof path, "%s/%s.npy", dir, name);
     if (jb_npy_write(path, descr, data, shape, nd)) {
-        fprintf(stderr, "joulebench: cannot write %s: %s\n", path, strerror(errno));
+        jb_cli_error("verify: cannot write %s: %s", path, strerror(errno));
         return -1;
     }
     return 0;
@@ -98,8 +99,9 @@ int jb_cmd_verify(int argc, char **argv)
         printf("%s %s: SKIP (unsupported: %s)\n", k->name, shape_str, why);
         return JB_EXIT_SKIP;
     }
-    if (dump && mkdir(dump, 0777) && errno != EEXIST)
-        jb_cli_usage_error("verify: cannot create --dump directory '%s': %s", dump, strerror(errno));
+    char dmsg[4600];
+    if (dump && jb_dir_prepare_output(dump, dmsg, sizeof dmsg))
+        jb_cli_usage_error("verify: --dump %s", dmsg);
 
     jb_buffers b;
     jb_exec e;
@@ -119,17 +121,19 @@ int jb_cmd_verify(int argc, char **argv)
     if (dump && (rc == JB_OK || rc == JB_EVERIFY)) {
         for (int i = 0; i < jb_problem_num_inputs(&p); i++) {
             const char *name = jb_problem_input_name(&p, i);
-            dump_failed |= dump_tensor(dump, name, "<f4", b.in[i], &p);
+            if ((dump_failed = dump_tensor(dump, name, "<f4", b.in[i], &p)))
+                break;
             /* Only inputs the kernel actually changed get a _deq file. */
             if (b.deq[i] != b.in[i] &&
                 memcmp(b.deq[i], b.in[i], jb_problem_input_elems(&p, i) * sizeof(float)) != 0) {
                 char dn[32];
                 snprintf(dn, sizeof dn, "%s_deq", name);
-                dump_failed |= dump_tensor(dump, dn, "<f4", b.deq[i], &p);
+                if ((dump_failed = dump_tensor(dump, dn, "<f4", b.deq[i], &p)))
+                    break;
             }
         }
-        dump_failed |= dump_tensor(dump, jb_problem_output_name(&p), "<f4", b.out, &p);
-        dump_failed |= dump_tensor(dump, "ref", "<f8", b.ref, &p);
+        dump_failed = dump_failed || dump_tensor(dump, jb_problem_output_name(&p), "<f4", b.out, &p) ||
+                      dump_tensor(dump, "ref", "<f8", b.ref, &p);
         if (!dump_failed)
             printf("  dumped to %s/\n", dump);
     }

@@ -8,6 +8,8 @@
 #include <string.h>
 
 #include "cli.h"
+#include "cpu/cpu.h"
+#include "files.h"
 
 typedef struct command {
     const char *name;
@@ -36,14 +38,29 @@ static void usage(FILE *f)
     fprintf(f, "\nexit codes: 0 ok, 1 failed (verification or regression), 2 bad input, 3 skipped\n");
 }
 
+static void vline(const char *fmt, va_list ap)
+{
+    char raw[2048], line[2048];
+    vsnprintf(raw, sizeof raw, fmt, ap);
+    /* Whatever the user typed or a file held, the message stays one line. */
+    jb_text_one_line(raw, line, sizeof line);
+    fprintf(stderr, "joulebench: %s\n", line);
+}
+
+void jb_cli_error(const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vline(fmt, ap);
+    va_end(ap);
+}
+
 _Noreturn void jb_cli_usage_error(const char *fmt, ...)
 {
     va_list ap;
-    fputs("joulebench: ", stderr);
     va_start(ap, fmt);
-    vfprintf(stderr, fmt, ap);
+    vline(fmt, ap);
     va_end(ap);
-    fputc('\n', stderr);
     exit(JB_EXIT_USAGE);
 }
 
@@ -104,6 +121,9 @@ int main(int argc, char **argv)
         printf("joulebench %s\n", JB_VERSION);
         return JB_EXIT_OK;
     }
+    char why[256];
+    if (jb_cpu_isa_env_check(why, sizeof why))
+        jb_cli_usage_error("%s", why);
     for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
         if (!strcmp(argv[1], commands[i].name))
             return commands[i].fn(argc - 1, argv + 1);

@@ -83,6 +83,10 @@ int jb_meter_idle_watts(jb_meter *m, double seconds, double *watts);
  * when no row matches; JB_EIO when the table cannot be read; why says which. */
 int jb_cpu_tdp_lookup(const char *table, const char *cpu_model, double *tdp_watts,
                       char *row, size_t row_len, char *why, size_t why_len);
+/* The matching itself, on the table's text (csv is cut into lines in place;
+ * path only names it in messages). */
+int jb_cpu_tdp_match(char *csv, const char *path, const char *cpu_model, double *tdp_watts, char *row,
+                     size_t row_len, char *why, size_t why_len);
 
 /* ---- GPU settings through NVML -------------------------------------------- */
 

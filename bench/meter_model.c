@@ -48,6 +48,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "files.h"
 #include "jb_kernels.h"
 #include "meter_impl.h"
 
@@ -135,33 +136,29 @@ static int parse_row(char *line, char *name, size_t len, double *tdp)
     char *end;
     errno = 0;
     *tdp = strtod(p + 1, &end);
-    if (end == p + 1 || errno || !(*tdp > 0))
+    if (end == p + 1 || errno || !(*tdp > 0 && *tdp <= 1e5))
         return -1;   /* the header line, or a row without a usable TDP */
     return 0;
 }
 
-int jb_cpu_tdp_lookup(const char *table, const char *cpu_model, double *tdp_watts,
-                      char *row, size_t row_len, char *why, size_t why_len)
+int jb_cpu_tdp_match(char *csv, const char *path, const char *cpu_model, double *tdp_watts, char *row,
+                     size_t row_len, char *why, size_t why_len)
 {
-    const char *path = jb_meter_setting(table, "JB_TDP_TABLE", MODEL_DEFAULT_TABLE);
     if (row && row_len)
         row[0] = '\0';
     if (!cpu_model || !tdp_watts)
         return jb_meter_fail(JB_EINVAL, why, why_len, "no CPU model to look up");
-    FILE *f = fopen(path, "r");
-    if (!f)
-        return jb_meter_fail(JB_EIO, why, why_len, "cannot read the TDP table %s: %s", path, strerror(errno));
-
     char model[512], cand[512], name[512];
     normalize(cpu_model, model, sizeof model);
     int model_intel = has_words(model, "intel");
-    char *line = NULL;
-    size_t cap = 0;
     int found = 0, exact = 0;
     size_t best_len = 0;
     double best_tdp = 0;
     char best[512] = "";
-    while (getline(&line, &cap, f) > 0) {
+    for (char *line = csv, *next; line && *line; line = next) {
+        next = strchr(line, '\n');
+        if (next)
+            *next++ = '\0';
         double tdp;
         if (parse_row(line, name, sizeof name, &tdp) != 0)
             continue;
@@ -187,11 +184,6 @@ int jb_cpu_tdp_lookup(const char *table, const char *cpu_model, double *tdp_watt
         best_len = cl;
         found = 1;
     }
-    free(line);
-    int read_err = ferror(f);
-    fclose(f);
-    if (read_err)
-        return jb_meter_fail(JB_EIO, why, why_len, "error reading the TDP table %s", path);
     if (!found)
         return jb_meter_fail(JB_EUNSUPPORTED, why, why_len, "'%s' matches no row of %s", cpu_model, path);
     *tdp_watts = best_tdp;
@@ -200,6 +192,22 @@ int jb_cpu_tdp_lookup(const char *table, const char *cpu_model, double *tdp_watt
     jb_meter_fail(JB_OK, why, why_len, "%s match in %s: %s, %g W", exact ? "exact" : "whole-word", path, best,
                   best_tdp);
     return JB_OK;
+}
+
+int jb_cpu_tdp_lookup(const char *table, const char *cpu_model, double *tdp_watts,
+                      char *row, size_t row_len, char *why, size_t why_len)
+{
+    const char *path = jb_meter_setting(table, "JB_TDP_TABLE", MODEL_DEFAULT_TABLE);
+    if (row && row_len)
+        row[0] = '\0';
+    if (!cpu_model || !tdp_watts)
+        return jb_meter_fail(JB_EINVAL, why, why_len, "no CPU model to look up");
+    char *text, msg[4400];
+    if (jb_file_read(path, (size_t)64 << 20, JB_FILE_TEXT, &text, NULL, msg, sizeof msg))
+        return jb_meter_fail(JB_EIO, why, why_len, "cannot read the TDP table %s", msg);
+    int rc = jb_cpu_tdp_match(text, path, cpu_model, tdp_watts, row, row_len, why, why_len);
+    free(text);
+    return rc;
 }
 
 /* ---- This machine's CPU ------------------------------------------------- */

@@ -5,6 +5,7 @@
 #include "project.h"
 
 #include <ctype.h>
+#include <stddef.h>
 #include <errno.h>
 #include <math.h>
 #include <stdio.h>
@@ -13,51 +14,72 @@
 #include <strings.h>
 #include <sys/stat.h>
 
+#include "files.h"
 #include "jb_kernels.h"
 
-static char *slurp(const char *path)
-{
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        return NULL;
-    fseek(f, 0, SEEK_END);
-    long n = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    char *t = n >= 0 ? malloc((size_t)n + 1) : NULL;
-    if (t && fread(t, 1, (size_t)n, f) != (size_t)n) {
-        free(t);
-        t = NULL;
-    }
-    fclose(f);
-    if (t)
-        t[n] = 0;
-    return t;
-}
+/* The range each model field may take: wider than any model trained so far by
+ * orders of magnitude, narrow enough that every figure derived from them stays finite. */
+typedef struct field_range {
+    const char *key;
+    size_t offset;
+    double max;
+    int integer;
+} field_range;
 
-static int parse_model(const char *text, const char *path, jb_model *m, char *msg, size_t len)
+#define FIELD(k, max, integer) {#k, offsetof(jb_model, k), max, integer}
+static const field_range model_fields[] = {
+    FIELD(params, 1e15, 0),   FIELD(layers, 1e5, 1),  FIELD(d_model, 1e7, 1), FIELD(heads, 1e5, 1),
+    FIELD(head_dim, 1e5, 1),  FIELD(d_ff, 1e8, 1),    FIELD(vocab, 1e9, 1),   FIELD(seq_len, 1e9, 1),
+    FIELD(tokens, 1e16, 0),
+};
+#undef FIELD
+
+int jb_model_parse(const char *text, const char *path, jb_model *m, char *msg, size_t len)
 {
-    cJSON *j = cJSON_Parse(text);
+    memset(m, 0, sizeof *m);
+    cJSON *j = cJSON_ParseWithOpts(text, NULL, 1);
     if (!cJSON_IsObject(j)) {
         snprintf(msg, len, "model file %s is not a JSON object", path);
         cJSON_Delete(j);
         return JB_EPARSE;
     }
-    memset(m, 0, sizeof *m);
-    static const char *const keys[] = {"params", "layers", "d_model", "heads", "head_dim",
-                                       "d_ff",   "vocab",  "seq_len", "tokens"};
-    double *fields[] = {&m->params, &m->layers, &m->d_model, &m->heads, &m->head_dim,
-                        &m->d_ff,   &m->vocab,  &m->seq_len, &m->tokens};
-    for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++) {
-        const cJSON *v = cJSON_GetObjectItemCaseSensitive(j, keys[i]);
-        if (!cJSON_IsNumber(v) || !(v->valuedouble > 0) || !isfinite(v->valuedouble)) {
-            snprintf(msg, len, "model file %s: \"%s\" must be a positive number", path, keys[i]);
+    static const char *const known[] = {"name", "params", "layers", "d_model", "heads", "head_dim", "d_ff",
+                                        "vocab", "seq_len", "tokens", "causal", "source", "comment"};
+    const cJSON *f;
+    cJSON_ArrayForEach(f, j)
+    {
+        size_t i;
+        for (i = 0; i < sizeof known / sizeof known[0] && strcmp(f->string, known[i]); i++)
+            ;
+        int dup = 0;
+        for (const cJSON *g = f->next; g; g = g->next)
+            dup |= !strcmp(g->string, f->string);
+        if (i == sizeof known / sizeof known[0] || dup) {
+            snprintf(msg, len, "model file %s: field \"%.40s\" is %s", path, f->string,
+                     dup ? "given twice" : "unknown (configs/models/README.md lists the fields)");
             cJSON_Delete(j);
             return JB_EPARSE;
         }
-        *fields[i] = v->valuedouble;
+    }
+    for (size_t i = 0; i < sizeof model_fields / sizeof model_fields[0]; i++) {
+        const field_range *r = &model_fields[i];
+        const cJSON *v = cJSON_GetObjectItemCaseSensitive(j, r->key);
+        double x = cJSON_IsNumber(v) ? v->valuedouble : NAN;
+        if (!(x > 0 && x <= r->max) || (r->integer && x != floor(x))) {
+            snprintf(msg, len, "model file %s: \"%s\" must be a %s in (0, %g]", path, r->key,
+                     r->integer ? "whole number" : "number", r->max);
+            cJSON_Delete(j);
+            return JB_EPARSE;
+        }
+        *(double *)((char *)m + r->offset) = x;
     }
     const cJSON *name = cJSON_GetObjectItemCaseSensitive(j, "name");
-    snprintf(m->name, sizeof m->name, "%s", cJSON_IsString(name) ? name->valuestring : path);
+    if (name && (!cJSON_IsString(name) || !name->valuestring[0] || strlen(name->valuestring) >= sizeof m->name)) {
+        snprintf(msg, len, "model file %s: \"name\" must be a string of 1 to %zu bytes", path, sizeof m->name - 1);
+        cJSON_Delete(j);
+        return JB_EPARSE;
+    }
+    snprintf(m->name, sizeof m->name, "%s", name ? name->valuestring : path);
     const cJSON *causal = cJSON_GetObjectItemCaseSensitive(j, "causal");
     if (causal && !cJSON_IsBool(causal)) {
         snprintf(msg, len, "model file %s: \"causal\" must be true or false", path);
@@ -66,7 +88,12 @@ static int parse_model(const char *text, const char *path, jb_model *m, char *ms
     }
     m->causal = cJSON_IsTrue(causal);
     const cJSON *src = cJSON_GetObjectItemCaseSensitive(j, "source");
-    if (cJSON_IsString(src))
+    if (src && !cJSON_IsString(src)) {
+        snprintf(msg, len, "model file %s: \"source\" must be a string", path);
+        cJSON_Delete(j);
+        return JB_EPARSE;
+    }
+    if (src)
         snprintf(m->source, sizeof m->source, "%s", src->valuestring);
     cJSON_Delete(j);
     return JB_OK;
@@ -74,12 +101,13 @@ static int parse_model(const char *text, const char *path, jb_model *m, char *ms
 
 static int load_path(const char *path, jb_model *m, char *msg, size_t len)
 {
-    char *t = slurp(path);
-    if (!t) {
-        snprintf(msg, len, "cannot read model file %s: %s", path, strerror(errno));
-        return JB_EIO;
+    char *t, why[4200];
+    int rc = jb_file_read(path, (size_t)1 << 20, JB_FILE_TEXT, &t, NULL, why, sizeof why);
+    if (rc) {
+        snprintf(msg, len, "cannot read model file %s", why);
+        return rc == JB_ENOMEM ? rc : JB_EIO;
     }
-    int rc = parse_model(t, path, m, msg, len);
+    rc = jb_model_parse(t, path, m, msg, len);
     free(t);
     return rc;
 }
@@ -111,7 +139,7 @@ int jb_model_load(const char *name, jb_model *m, char *msg, size_t len)
     for (size_t i = 0; i < sizeof known / sizeof known[0]; i++) {
         snprintf(path, sizeof path, "%s/%s.json", dir, known[i]);
         jb_model c;
-        char ignore[64];
+        char ignore[4400];
         if (load_path(path, &c, ignore, sizeof ignore) == JB_OK && !strcasecmp(c.name, name)) {
             *m = c;
             return JB_OK;
@@ -380,52 +408,61 @@ static const char *grid_file(void)
                                                                       : JB_SOURCE_DIR "/configs/grid/grid_carbon_intensity.csv";
 }
 
-int jb_grid_intensity(const char *iso3, double *kg, int *year, char *country, size_t clen, char *msg, size_t len)
+int jb_grid_lookup(const char *csv, const char *iso3, double *kg, int *year, char *country, size_t clen)
 {
-    const char *path = grid_file();
-    FILE *f = fopen(path, "r");
-    if (!f) {
-        snprintf(msg, len, "cannot read %s: %s", path, strerror(errno));
-        return JB_EIO;
-    }
-    char line[512], code[8];
-    snprintf(code, sizeof code, "%.3s", iso3 ? iso3 : "");
-    for (char *c = code; *c; c++)
-        *c = (char)toupper((unsigned char)*c);
-    int found = 0;
-    while (fgets(line, sizeof line, f)) {
-        /* iso3,country,year,gco2e_per_kwh (country names may be quoted with commas) */
-        if (strncmp(line, code, 3) || line[3] != ',' || strlen(iso3) != 3)
+    if (!iso3 || strlen(iso3) != 3)
+        return JB_EINVAL;
+    char code[4];
+    for (int i = 0; i < 3; i++)
+        code[i] = (char)toupper((unsigned char)iso3[i]);
+    code[3] = 0;
+    /* iso3,country,year,gco2e_per_kwh (country names may be quoted, with commas) */
+    for (const char *line = csv; line && *line; line = strchr(line, '\n') ? strchr(line, '\n') + 1 : NULL) {
+        if (strncmp(line, code, 3) || line[3] != ',')
             continue;
-        char *p = line + 4, name[200] = "";
-        if (*p == '"') {
-            char *q = strchr(p + 1, '"');
-            if (!q)
-                break;
-            snprintf(name, sizeof name, "%.*s", (int)(q - p - 1), p + 1);
-            p = q + 2;
+        const char *p = line + 4, *eol = strchr(p, '\n');
+        size_t rest = eol ? (size_t)(eol - p) : strlen(p);
+        char buf[512], name[200] = "";
+        if (rest >= sizeof buf)
+            return JB_EINVAL;
+        memcpy(buf, p, rest);
+        buf[rest] = 0;
+        char *q = buf;
+        if (*q == '"') {
+            char *close = strchr(q + 1, '"');
+            if (!close || close[1] != ',')
+                return JB_EINVAL;
+            snprintf(name, sizeof name, "%.*s", (int)(close - q - 1), q + 1);
+            q = close + 2;
         } else {
-            char *q = strchr(p, ',');
-            if (!q)
-                break;
-            snprintf(name, sizeof name, "%.*s", (int)(q - p), p);
-            p = q + 1;
+            char *comma = strchr(q, ',');
+            if (!comma)
+                return JB_EINVAL;
+            snprintf(name, sizeof name, "%.*s", (int)(comma - q), q);
+            q = comma + 1;
         }
         int y;
         double g;
-        if (sscanf(p, "%d,%lf", &y, &g) == 2 && g >= 0) {
-            *kg = g / 1000.0;
-            *year = y;
-            snprintf(country, clen, "%s", name);
-            found = 1;
-        }
-        break;
+        if (sscanf(q, "%d,%lf", &y, &g) != 2 || !(g >= 0 && g <= 5000) || y < 1900 || y > 2200)
+            return JB_EINVAL;
+        *kg = g / 1000.0;
+        *year = y;
+        snprintf(country, clen, "%s", name);
+        return JB_OK;
     }
-    fclose(f);
-    if (!found) {
-        snprintf(msg, len, "unknown region '%s' (an ISO 3166 alpha-3 code listed in %s, e.g. USA, FRA, DEU)",
+    return JB_EINVAL;
+}
+
+int jb_grid_intensity(const char *iso3, double *kg, int *year, char *country, size_t clen, char *msg, size_t len)
+{
+    const char *path = grid_file();
+    char *text;
+    if (jb_file_read(path, (size_t)16 << 20, JB_FILE_TEXT, &text, NULL, msg, len))
+        return JB_EIO;
+    int rc = jb_grid_lookup(text, iso3, kg, year, country, clen);
+    free(text);
+    if (rc)
+        snprintf(msg, len, "unknown region '%.40s' (an ISO 3166 alpha-3 code listed in %s, e.g. USA, FRA, DEU)",
                  iso3 ? iso3 : "", path);
-        return JB_EINVAL;
-    }
-    return JB_OK;
+    return rc;
 }

@@ -22,6 +22,11 @@ typedef struct jb_model {
 /* Loads NAME (a base name or "name" in configs/models/) or a path to a .json.
  * JB_OK, or JB_EIO / JB_EPARSE with a one-line reason. */
 int jb_model_load(const char *name_or_path, jb_model *m, char *msg, size_t len);
+/* Parses a model spec's text (path only names it in messages). Every number
+ * must be positive and within a bound far above any real model (params 1e15,
+ * tokens 1e16, ...; the counts whole numbers); unknown or repeated fields are
+ * refused. JB_OK or JB_EPARSE. */
+int jb_model_parse(const char *text, const char *path, jb_model *m, char *msg, size_t len);
 
 /* Training work per kernel class (forward + backward). */
 typedef struct jb_train_work {
@@ -70,6 +75,9 @@ void jb_project_energy(const jb_train_work *w, const jb_class_pick *mm, const jb
 
 /* Grid intensity of ISO3 from configs/grid/grid_carbon_intensity.csv, in kg/kWh, and its year.
  * JB_OK, JB_EINVAL (unknown code) or JB_EIO. country gets the country's name. */
+/* The same lookup in the CSV's text: JB_OK, or JB_EINVAL when the code is not
+ * there or its row is malformed (an intensity outside [0, 5000] g/kWh included). */
+int jb_grid_lookup(const char *csv, const char *iso3, double *kg_per_kwh, int *year, char *country, size_t clen);
 int jb_grid_intensity(const char *iso3, double *kg_per_kwh, int *year, char *country, size_t clen, char *msg,
                       size_t len);
 

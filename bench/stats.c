@@ -6,6 +6,9 @@
  */
 #include "stats.h"
 
+#include "files.h"
+#include "pattern.h"
+
 #include <math.h>
 #include <regex.h>
 #include <stdarg.h>
@@ -388,7 +391,8 @@ int jb_compare(const jb_bench_set *base, const jb_bench_set *cur, const jb_compa
     memset(c, 0, sizeof *c);
     c->opts = *o;
     regex_t re;
-    if (o->filter && regcomp(&re, o->filter, REG_EXTENDED | REG_NOSUB))
+    char why[300];
+    if (o->filter && jb_pattern_compile(&re, o->filter, 0, why, sizeof why))
         return JB_EINVAL;
     size_t cap = 0;
     int rc = JB_OK;
@@ -821,10 +825,7 @@ static void print_json(const jb_comparison *c, const jb_cmp_labels *l, FILE *f)
         }
         cJSON_AddItemToArray(rows, o);
     }
-    char *s = cJSON_Print(doc);
-    if (s)
-        fprintf(f, "%s\n", s);
-    cJSON_free(s);
+    jb_json_print(f, doc);
     cJSON_Delete(doc);
 }
 

@@ -12,7 +12,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
+
+#include "files.h"
+#include "pattern.h"
 
 typedef struct ctx {
     const char *text, *path;
@@ -68,6 +70,8 @@ void jb_row_name(const jb_kernel *k, const jb_problem *p, char *buf, size_t len)
 
 static int add_row(jb_suite *s, const jb_kernel *k, const jb_problem *p)
 {
+    if (s->nrows == JB_SUITE_MAX_ROWS)
+        return JB_EINVAL;
     for (size_t i = 0; i < s->nrows; i++) /* the same row twice is run once */
         if (s->rows[i].k == k && !memcmp(&s->rows[i].p, p, sizeof *p))
             return JB_OK;
@@ -88,23 +92,28 @@ static int add_row(jb_suite *s, const jb_kernel *k, const jb_problem *p)
 
 /* An axis: one or more tied keys ("m=n=k") and their values. */
 typedef struct axis {
+    const char *name;   /* as written: "m=n=k" */
     char keys[4][16];
     int nkeys;
     double values[256];
     int nvalues;
 } axis;
 
+/* Sets key of p to v: 0, or -1 unknown key, -2 not an integer, -3 out of range
+ * (checked before any conversion to an integer type). */
 static int set_key(jb_problem *p, const char *key, double v)
 {
-    int64_t iv = (int64_t)v;
     if (!strcmp(key, "scale")) {
         if (p->op != JB_OP_SOFTMAX)
             return -1;
         p->scale = v;
         return 0;
     }
+    if (!(fabs(v) <= (double)JB_DIM_MAX))
+        return -3;
     if (v != floor(v))
         return -2;
+    int64_t iv = (int64_t)v;
     switch (p->op) {
     case JB_OP_MATMUL:
         if (!strcmp(key, "m")) p->m = iv;
@@ -115,7 +124,7 @@ static int set_key(jb_problem *p, const char *key, double v)
     case JB_OP_SOFTMAX:
         if (!strcmp(key, "rows")) p->rows = iv;
         else if (!strcmp(key, "cols")) p->cols = iv;
-        else if (!strcmp(key, "causal")) p->causal = (int)iv;
+        else if (!strcmp(key, "causal")) p->causal = iv == 0 || iv == 1 ? (int)iv : 2; /* 2: refused by validate */
         else return -1;
         return 0;
     case JB_OP_ATTENTION:
@@ -123,7 +132,7 @@ static int set_key(jb_problem *p, const char *key, double v)
         else if (!strcmp(key, "h")) p->h = iv;
         else if (!strcmp(key, "n")) p->seq = iv;
         else if (!strcmp(key, "d")) p->d = iv;
-        else if (!strcmp(key, "causal")) p->causal = (int)iv;
+        else if (!strcmp(key, "causal")) p->causal = iv == 0 || iv == 1 ? (int)iv : 2;
         else return -1;
         return 0;
     default:
@@ -144,13 +153,6 @@ static double get_key(const jb_problem *p, const char *key)
     return NAN;
 }
 
-static int compile_anchored(regex_t *re, const char *pat)
-{
-    char buf[512];
-    snprintf(buf, sizeof buf, "^(%s)$", pat);
-    return regcomp(re, buf, REG_EXTENDED | REG_NOSUB);
-}
-
 /* Does p for kernel k match a skip entry (every field given matches)? */
 static int skipped(const ctx *c, const cJSON *skip, const jb_kernel *k, const jb_problem *p, int *rc)
 {
@@ -163,8 +165,13 @@ static int skipped(const ctx *c, const cJSON *skip, const jb_kernel *k, const jb
         {
             if (!strcmp(f->string, "kernel")) {
                 regex_t re;
-                if (!cJSON_IsString(f) || compile_anchored(&re, f->valuestring)) {
-                    *rc = err_at(c, NULL, "kernel", "skip: \"kernel\" must be a valid regular expression");
+                char why[300];
+                if (!cJSON_IsString(f)) {
+                    *rc = err_at(c, NULL, "kernel", "skip: \"kernel\" must be a regular expression (a string)");
+                    return 0;
+                }
+                if (jb_pattern_compile(&re, f->valuestring, 1, why, sizeof why)) {
+                    *rc = err_at(c, NULL, "kernel", "skip: \"kernel\": %s", why);
                     return 0;
                 }
                 match &= regexec(&re, k->name, 0, NULL, 0) == 0;
@@ -194,6 +201,20 @@ static int expand(const ctx *c, jb_suite *s, jb_op op, const jb_kernel **ks, siz
                   axis *axes, int naxes, const cJSON *skip)
 {
     int idx[16] = {0};
+    double combos = 1;
+    for (int a = 0; a < naxes; a++)
+        combos *= axes[a].nvalues;
+    if (combos * (double)(nk ? nk : 1) > JB_SUITE_MAX_ROWS)
+        return err_at(c, NULL, "axes", "the axes give %.4g shapes x %zu kernels, more than the %d rows a suite may have",
+                      combos, nk, JB_SUITE_MAX_ROWS);
+    /* A key set by two axes would let the later silently win. */
+    for (int a = 0; a < naxes; a++)
+        for (int j = 0; j < axes[a].nkeys; j++)
+            for (int b = a; b < naxes; b++)
+                for (int i = b == a ? j + 1 : 0; i < axes[b].nkeys; i++)
+                    if (!strcmp(axes[a].keys[j], axes[b].keys[i]))
+                        return err_at(c, NULL, axes[b].name, "shape key '%s' is given twice (in '%s' and '%s')",
+                                      axes[a].keys[j], axes[a].name, axes[b].name);
     for (;;) {
         jb_problem p = {.op = op};
         for (int a = 0; a < naxes; a++)
@@ -211,7 +232,9 @@ static int expand(const ctx *c, jb_suite *s, jb_op op, const jb_kernel **ks, siz
                 continue;
             if (rc)
                 return rc;
-            if ((rc = add_row(s, ks[i], &p)))
+            if ((rc = add_row(s, ks[i], &p)) == JB_EINVAL)
+                return err_at(c, NULL, "axes", "the suite has more than %d rows", JB_SUITE_MAX_ROWS);
+            if (rc)
                 return rc;
         }
         int a = naxes - 1;
@@ -225,15 +248,23 @@ static int expand(const ctx *c, jb_suite *s, jb_op op, const jb_kernel **ks, siz
 static int parse_axis(const ctx *c, const cJSON *f, jb_op op, axis *ax)
 {
     memset(ax, 0, sizeof *ax);
+    ax->name = f->string;
     char keys[64];
+    if (strlen(f->string) >= sizeof keys)
+        return err_at(c, NULL, f->string, "axis name '%.20s...' is too long", f->string);
     snprintf(keys, sizeof keys, "%s", f->string);
-    for (char *save = NULL, *t = strtok_r(keys, "=", &save); t; t = strtok_r(NULL, "=", &save)) {
+    for (char *t = keys, *next; t; t = next) {
+        next = strchr(t, '=');
+        if (next)
+            *next++ = 0;
+        if (!*t)
+            return err_at(c, NULL, f->string, "axis '%s' has an empty key", f->string);
         if (ax->nkeys == 4)
             return err_at(c, NULL, f->string, "too many tied keys in '%s'", f->string);
         jb_problem probe = {.op = op};
         if (set_key(&probe, t, 1) == -1)
             return err_at(c, NULL, f->string, "unknown shape key '%s' for %s", t, jb_op_name(op));
-        snprintf(ax->keys[ax->nkeys++], sizeof ax->keys[0], "%s", t);
+        snprintf(ax->keys[ax->nkeys++], sizeof ax->keys[0], "%.15s", t); /* known keys are short */
     }
     const cJSON *v;
     if (cJSON_IsNumber(f)) {
@@ -251,9 +282,30 @@ static int parse_axis(const ctx *c, const cJSON *f, jb_op op, axis *ax)
         return err_at(c, NULL, f->string, "axis '%s' must be a number or a non-empty list of numbers", f->string);
     }
     for (int i = 0; i < ax->nvalues; i++) {
+        double x = ax->values[i];
         jb_problem probe = {.op = op};
-        if (set_key(&probe, ax->keys[0], ax->values[i]) == -2)
-            return err_at(c, NULL, f->string, "axis '%s': %g is not an integer", f->string, ax->values[i]);
+        int rc = set_key(&probe, ax->keys[0], x);
+        if (rc == -3)
+            return err_at(c, NULL, f->string, "axis '%s': %g is %s than the limit (%s%lld)", f->string, x,
+                          x > 0 ? "larger" : "smaller", x > 0 ? "" : "-", (long long)JB_DIM_MAX);
+        if (rc == -2)
+            return err_at(c, NULL, f->string, "axis '%s': %g is not an integer", f->string, x);
+        for (int j = 0; j < ax->nkeys; j++)
+            if (!strcmp(ax->keys[j], "causal") && x != 0 && x != 1)
+                return err_at(c, NULL, f->string, "axis '%s': causal is 0 or 1 (got %g)", f->string, x);
+    }
+    return JB_OK;
+}
+
+/* A JSON object that names a field twice would have cJSON silently use the first. */
+static int dup_field(const ctx *c, const cJSON *obj, const char *what)
+{
+    const cJSON *a, *b;
+    cJSON_ArrayForEach(a, obj)
+    {
+        for (b = a->next; b; b = b->next)
+            if (a->string && b->string && !strcmp(a->string, b->string))
+                return err_at(c, NULL, b->string, "%s: field '%s' is given twice", what, b->string);
     }
     return JB_OK;
 }
@@ -266,6 +318,9 @@ static int parse_group(const ctx *c, jb_suite *s, const cJSON *g, int gi)
         return err_at(c, NULL, "groups", "%s must be an object", gname);
     static const char *const allowed[] = {"op", "kernels", "axes", "shapes", "skip", "comment"};
     const cJSON *f;
+    int rc;
+    if ((rc = dup_field(c, g, gname)))
+        return rc;
     cJSON_ArrayForEach(f, g)
     {
         size_t i;
@@ -292,8 +347,11 @@ static int parse_group(const ctx *c, jb_suite *s, const cJSON *g, int gi)
         cJSON_ArrayForEach(pat, kj)
         {
             regex_t re;
-            if (!cJSON_IsString(pat) || compile_anchored(&re, pat->valuestring))
-                return err_at(c, NULL, "kernels", "%s: bad kernel pattern", gname);
+            char why[300];
+            if (!cJSON_IsString(pat))
+                return err_at(c, NULL, "kernels", "%s: \"kernels\" must list regular expressions (strings)", gname);
+            if (jb_pattern_compile(&re, pat->valuestring, 1, why, sizeof why))
+                return err_at(c, NULL, "kernels", "%s: \"kernels\": %s", gname, why);
             size_t before = nk;
             for (size_t i = 0; i < jb_registry_count() && nk < 64; i++) {
                 const jb_kernel *k = jb_registry_get(i);
@@ -318,14 +376,22 @@ static int parse_group(const ctx *c, jb_suite *s, const cJSON *g, int gi)
     const cJSON *skip = cJSON_GetObjectItemCaseSensitive(g, "skip");
     if (skip && !cJSON_IsArray(skip))
         return err_at(c, NULL, "skip", "%s: \"skip\" must be a list of objects", gname);
+    cJSON_ArrayForEach(f, skip)
+    {
+        if (!cJSON_IsObject(f))
+            return err_at(c, NULL, "skip", "%s: \"skip\" must be a list of objects", gname);
+        if ((rc = dup_field(c, f, "skip")))
+            return rc;
+    }
     const cJSON *axes_j = cJSON_GetObjectItemCaseSensitive(g, "axes");
     const cJSON *shapes_j = cJSON_GetObjectItemCaseSensitive(g, "shapes");
     if (!axes_j == !shapes_j)
         return err_at(c, NULL, "op", "%s: give exactly one of \"axes\" or \"shapes\"", gname);
-    int rc;
     if (axes_j) {
         if (!cJSON_IsObject(axes_j))
             return err_at(c, NULL, "axes", "%s: \"axes\" must be an object of key: [values]", gname);
+        if ((rc = dup_field(c, axes_j, "axes")))
+            return rc;
         static axis axes[16];
         int naxes = 0;
         cJSON_ArrayForEach(f, axes_j)
@@ -344,6 +410,8 @@ static int parse_group(const ctx *c, jb_suite *s, const cJSON *g, int gi)
     {
         if (!cJSON_IsObject(sh))
             return err_at(c, NULL, "shapes", "%s: each shape must be an object", gname);
+        if ((rc = dup_field(c, sh, "shapes")))
+            return rc;
         axis axes[8];
         int naxes = 0;
         cJSON_ArrayForEach(f, sh)
@@ -372,7 +440,10 @@ int jb_suite_parse(const char *text, const char *path, jb_suite *s, char *msg, s
         const char *at = cJSON_GetErrorPtr();
         int line, col;
         where(&c, at ? at : text, &line, &col);
-        snprintf(msg, len, "%s:%d:%d: malformed JSON near '%.20s'", path, line, col, at ? at : "");
+        char near[24], shown[100];
+        snprintf(near, sizeof near, "%.20s", at ? at : "");
+        jb_text_one_line(near, shown, sizeof shown);
+        snprintf(msg, len, "%s:%d:%d: malformed JSON near '%s'", path, line, col, shown);
         return JB_EPARSE;
     }
     int rc = JB_OK;
@@ -381,6 +452,8 @@ int jb_suite_parse(const char *text, const char *path, jb_suite *s, char *msg, s
         rc = err_at(&c, text, NULL, "a suite is a JSON object with \"groups\"");
         goto out;
     }
+    if ((rc = dup_field(&c, root, "suite")))
+        goto out;
     cJSON_ArrayForEach(f, root)
     {
         static const char *const allowed[] = {"name",   "description", "repetitions", "min_time",
@@ -396,9 +469,27 @@ int jb_suite_parse(const char *text, const char *path, jb_suite *s, char *msg, s
         }
     }
     const cJSON *name = cJSON_GetObjectItemCaseSensitive(root, "name");
-    snprintf(s->name, sizeof s->name, "%s", cJSON_IsString(name) ? name->valuestring : path);
     const cJSON *desc = cJSON_GetObjectItemCaseSensitive(root, "description");
-    if (cJSON_IsString(desc))
+    if (name && (!cJSON_IsString(name) || !name->valuestring[0] || strlen(name->valuestring) >= sizeof s->name)) {
+        rc = err_at(&c, NULL, "name", "\"name\" must be a string of 1 to %zu bytes", sizeof s->name - 1);
+        goto out;
+    }
+    if (desc && (!cJSON_IsString(desc) || strlen(desc->valuestring) >= sizeof s->description)) {
+        rc = err_at(&c, NULL, "description", "\"description\" must be a string of at most %zu bytes",
+                    sizeof s->description - 1);
+        goto out;
+    }
+    /* Without a name, the file's base name without .json. */
+    if (name) {
+        snprintf(s->name, sizeof s->name, "%s", name->valuestring);
+    } else {
+        const char *base = strrchr(path, '/') ? strrchr(path, '/') + 1 : path;
+        size_t bl = strlen(base);
+        if (bl > 5 && !strcmp(base + bl - 5, ".json"))
+            bl -= 5;
+        snprintf(s->name, sizeof s->name, "%.*s", (int)(bl < sizeof s->name ? bl : sizeof s->name - 1), base);
+    }
+    if (desc)
         snprintf(s->description, sizeof s->description, "%s", desc->valuestring);
     const cJSON *reps = cJSON_GetObjectItemCaseSensitive(root, "repetitions");
     if (reps) {
@@ -446,37 +537,13 @@ out:
 int jb_suite_load(const char *path, jb_suite *s, char *msg, size_t len)
 {
     memset(s, 0, sizeof *s);
-    struct stat st;
-    if (stat(path, &st) == 0 && !S_ISREG(st.st_mode)) {
-        snprintf(msg, len, "%s: cannot open suite: not a regular file", path);
-        return JB_EIO;
+    char *text, why[400];
+    int rc = jb_file_read(path, JB_SUITE_MAX_BYTES, JB_FILE_TEXT, &text, NULL, why, sizeof why);
+    if (rc) {
+        snprintf(msg, len, "cannot open suite %s", why);
+        return rc == JB_ENOMEM ? rc : JB_EIO;
     }
-    FILE *f = fopen(path, "rb");
-    if (!f) {
-        snprintf(msg, len, "%s: cannot open suite: %s", path, strerror(errno));
-        return JB_EIO;
-    }
-    char *text = NULL;
-    size_t n = 0, cap = 0;
-    for (;;) {
-        if (n + 4096 + 1 > cap) {
-            cap = cap ? 2 * cap : 8192;
-            char *t = realloc(text, cap);
-            if (!t) {
-                free(text);
-                fclose(f);
-                return JB_ENOMEM;
-            }
-            text = t;
-        }
-        size_t got = fread(text + n, 1, 4096, f);
-        n += got;
-        if (got < 4096)
-            break;
-    }
-    fclose(f);
-    text[n] = 0;
-    int rc = jb_suite_parse(text, path, s, msg, len);
+    rc = jb_suite_parse(text, path, s, msg, len);
     free(text);
     return rc;
 }

@@ -17,6 +17,9 @@
 
 #include "jb_kernels.h"
 
+#define JB_SUITE_MAX_ROWS 20000          /* rows one suite may expand to */
+#define JB_SUITE_MAX_BYTES ((size_t)4 << 20) /* size of a suite file */
+
 typedef struct jb_row {
     const jb_kernel *k;
     jb_problem p;
@@ -33,8 +36,10 @@ typedef struct jb_suite {
     size_t nrows;
 } jb_suite;
 
-/* Loads and expands a suite file. JB_OK, or JB_EIO/JB_EPARSE with
- * "FILE:LINE:COL: reason" in msg. */
+/* Loads and expands a suite file (a regular file of UTF-8 text). JB_OK, or
+ * JB_EIO/JB_EPARSE with "FILE:LINE:COL: reason" in msg. A key given twice,
+ * a number beyond JB_DIM_MAX, a name over 63 bytes or more than
+ * JB_SUITE_MAX_ROWS rows is refused. */
 int jb_suite_load(const char *path, jb_suite *s, char *msg, size_t len);
 /* Parses suite text (path is only used in messages). */
 int jb_suite_parse(const char *text, const char *path, jb_suite *s, char *msg, size_t len);

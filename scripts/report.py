@@ -26,11 +26,16 @@ import subprocess
 import sys
 import tempfile
 
-import matplotlib
+try:
+    import matplotlib
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-from matplotlib.patches import Patch  # noqa: E402
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt  # noqa: E402
+    from matplotlib.patches import Patch  # noqa: E402
+except ImportError as e:  # exit 3: joulebench report says nothing more
+    print("joulebench: report: %s cannot import matplotlib (%s): scripts/setup.sh installs python3-matplotlib"
+          % (sys.executable, e), file=sys.stderr)
+    sys.exit(3)
 
 OPS = ("matmul", "attention", "softmax")
 # softmax's "FLOPs" are elements (joulebench counts it as memory-bound work).
@@ -67,14 +72,58 @@ def png(fig):
 # ---- Reading results ---------------------------------------------------------
 
 
+# What the page reads of a results file, and the type each must have.
+CONTEXT_STRINGS = ("host_name", "cpu_model", "gpu", "date", "git_commit", "meter", "energy", "suite")
+CONTEXT_NUMBERS = ("peak_flop_per_s", "peak_bytes_per_s", "threads")
+COUNTERS = ("flop_per_s", "flop_per_j", "intensity", "bytes_per_s", "watts", "energy_measured")
+
+
+def is_number(v):
+    return isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
+
+
+def check(path, doc):
+    """Every field the page uses has the type it needs; BadInput names the first that does not."""
+    if not isinstance(doc, dict) or not isinstance(doc.get("context"), dict) or \
+            not isinstance(doc.get("benchmarks"), list):
+        raise BadInput("%s: not a Google Benchmark results file (no \"context\" and \"benchmarks\")" % path)
+    ctx = doc["context"]
+    for k in CONTEXT_STRINGS:
+        if k in ctx and not isinstance(ctx[k], str):
+            raise BadInput("%s: context.%s is not a string" % (path, k))
+    for k in CONTEXT_NUMBERS:
+        if k in ctx and not (is_number(ctx[k]) and ctx[k] >= 0):
+            raise BadInput("%s: context.%s is not a non-negative number" % (path, k))
+    ws = ctx.get("warnings", [])
+    if not isinstance(ws, list) or not all(isinstance(w, str) for w in ws):
+        raise BadInput("%s: context.warnings is not a list of strings" % path)
+    for i, b in enumerate(doc["benchmarks"]):
+        if not isinstance(b, dict):
+            raise BadInput("%s: benchmark %d is not an object" % (path, i))
+        name = b.get("run_name", b.get("name"))
+        if not isinstance(name, str) or not name:
+            raise BadInput("%s: benchmark %d has no name" % (path, i))
+        if len(name.split("/")) < 4 or not all(name.split("/")[:4]):
+            raise BadInput("%s: benchmark %d: name '%s' is not op/backend/variant/dtype[/shape]" % (path, i, name))
+        for k in ("run_type", "aggregate_name", "error_message"):
+            if k in b and not isinstance(b[k], str):
+                raise BadInput("%s: benchmark %d (%s): %s is not a string" % (path, i, name, k))
+        if "error_occurred" in b and not isinstance(b["error_occurred"], bool):
+            raise BadInput("%s: benchmark %d (%s): error_occurred is not true or false" % (path, i, name))
+        for k in COUNTERS:  # null: a counter Google Benchmark could not aggregate (the cv of zeros)
+            if b.get(k) is not None and not (is_number(b[k]) and b[k] >= 0):
+                raise BadInput("%s: benchmark %d (%s): %s is not a non-negative number" % (path, i, name, k))
+
+
 def load(path):
+    if not os.path.isfile(path):
+        raise BadInput("%s: not a regular file" % path if os.path.exists(path) else "%s: no such file" % path)
     try:
-        with open(path) as f:
-            doc = json.load(f)
-    except (OSError, ValueError) as e:
-        raise BadInput("%s: %s" % (path, e))
-    if not isinstance(doc.get("context"), dict) or not isinstance(doc.get("benchmarks"), list):
-        raise BadInput("%s: not a Google Benchmark results file" % path)
+        with open(path, encoding="utf-8") as f:
+            doc = json.load(f, parse_constant=lambda c: float("nan"))
+    except (OSError, ValueError) as e:  # UnicodeDecodeError is a ValueError
+        raise BadInput("%s: %s" % (path, str(e).splitlines()[0] if str(e) else type(e).__name__))
+    check(path, doc)
     ctx = doc["context"]
     rows = {}
     order = []
@@ -115,7 +164,7 @@ def load(path):
         out.append(row)
     ctx_host = ctx.get("host_name", "unknown host")
     ctx_cpu = ctx.get("cpu_model", "unknown cpu")
-    gpu = ctx.get("gpu_name") or ctx.get("gpu_model")
+    gpu = ctx.get("gpu")
     machine = "%s (%s%s)" % (ctx_host, ctx_cpu, ", " + gpu if gpu else "")
     return {"path": path, "ctx": ctx, "rows": out, "machine": machine}
 
@@ -454,6 +503,26 @@ def build(files, model, exe, projection_missing):
     return "".join(parts)
 
 
+def one_line(s):
+    return " ".join(str(s).split())
+
+
+def write_page(out, page):
+    """Replaces out atomically (a temporary file beside it, then a rename)."""
+    d = os.path.dirname(os.path.abspath(out))
+    fd, tmp = tempfile.mkstemp(prefix=".report.", dir=d)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            f.write(page)
+            f.flush()
+            os.fsync(f.fileno())
+        os.chmod(tmp, 0o644)
+        os.replace(tmp, out)
+    except BaseException:
+        os.unlink(tmp)
+        raise
+
+
 def main():
     ap = argparse.ArgumentParser(description="joulebench results as one self-contained HTML page")
     ap.add_argument("results", nargs="+")
@@ -462,17 +531,23 @@ def main():
     ap.add_argument("--joulebench", help="a joulebench binary with the project command")
     a = ap.parse_args()
     try:
+        if os.path.isdir(a.out) or (os.path.exists(a.out) and not os.path.isfile(a.out)):
+            raise BadInput("--out %s: not a regular file" % a.out)
+        if not os.path.isdir(os.path.dirname(os.path.abspath(a.out))):
+            raise BadInput("--out %s: its directory does not exist" % a.out)
         files = [load(p) for p in a.results]
         page = build(files, a.model, a.joulebench, not a.joulebench)
     except BadInput as e:
-        print("joulebench: report: %s" % e, file=sys.stderr)
+        print("joulebench: report: %s" % one_line(e), file=sys.stderr)
         return 2
-    d = os.path.dirname(os.path.abspath(a.out))
-    fd, tmp = tempfile.mkstemp(prefix=".report.", dir=d)
-    with os.fdopen(fd, "w") as f:
-        f.write(page)
-    os.chmod(tmp, 0o644)
-    os.replace(tmp, a.out)
+    except Exception as e:  # a bug here, not bad input: still one line, and exit 1
+        print("joulebench: report: failed: %s: %s" % (type(e).__name__, one_line(e)), file=sys.stderr)
+        return 1
+    try:
+        write_page(a.out, page)
+    except OSError as e:
+        print("joulebench: report: cannot write %s: %s" % (a.out, one_line(e.strerror or e)), file=sys.stderr)
+        return 1
     return 0
 
 

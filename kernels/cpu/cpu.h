@@ -14,6 +14,10 @@ typedef enum jb_isa { JB_ISA_PORTABLE, JB_ISA_AVX2, JB_ISA_AVX512 } jb_isa;
  * capped by the environment variable JB_ISA=portable|avx2|avx512 so tests can
  * force every path. Read once. */
 jb_isa jb_cpu_isa(void);
+/* JB_OK when JB_ISA is unset, empty or one of portable, avx2, avx512;
+ * otherwise JB_EINVAL with a line naming the allowed values (a bad value
+ * is ignored by jb_cpu_isa, so programs check it first). */
+int jb_cpu_isa_env_check(char *msg, size_t len);
 const char *jb_isa_name(jb_isa isa);
 /* AVX-512 VNNI and AVX-512 BF16, also capped by JB_ISA (below avx512: no). */
 int jb_cpu_has_avx512_vnni(void);

@@ -3,6 +3,7 @@
  * tests force the AVX2 and portable paths on an AVX-512 machine.
  */
 #include "cpu.h"
+#include "../jb_kernels.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -10,6 +11,21 @@
 #ifdef _OPENMP
 #include <omp.h>
 #endif
+
+static const char *const isa_values[] = {"portable", "avx2", "avx512"};
+
+int jb_cpu_isa_env_check(char *msg, size_t len)
+{
+    const char *s = getenv("JB_ISA");
+    if (!s || !*s)
+        return JB_OK;
+    for (size_t i = 0; i < sizeof isa_values / sizeof isa_values[0]; i++)
+        if (!strcmp(s, isa_values[i]))
+            return JB_OK;
+    snprintf(msg, len, "JB_ISA='%.40s' is not one of portable, avx2, avx512 (it caps the instruction set; unset it "
+                       "for the best this CPU has)", s);
+    return JB_EINVAL;
+}
 
 static jb_isa cap_from_env(void)
 {

@@ -1,0 +1,164 @@
+/* Bounded POSIX extended regular expressions for name filters. */
+#include "pattern.h"
+
+#include <ctype.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "files.h"
+#include "jb_kernels.h"
+
+#define MAX_DEPTH 32
+
+/* Parses "{m}", "{m,}" or "{m,n}" at s; the factor by which it copies its
+ * operand (n, or m + 1 when open), its length in *used. 0: not a bound
+ * (glibc then reads the brace as it likes; regcomp decides), -1: too large. */
+static long brace(const char *s, size_t *used)
+{
+    const char *p = s + 1;
+    long m = 0, n = -1;
+    if (!isdigit((unsigned char)*p))
+        return 0;
+    while (isdigit((unsigned char)*p) && m <= JB_PATTERN_MAX_BOUND)
+        m = 10 * m + (*p++ - '0');
+    if (*p == ',') {
+        p++;
+        if (isdigit((unsigned char)*p)) {
+            n = 0;
+            while (isdigit((unsigned char)*p) && n <= JB_PATTERN_MAX_BOUND)
+                n = 10 * n + (*p++ - '0');
+        } else {
+            n = m + 1;
+        }
+    } else {
+        n = m;
+    }
+    if (isdigit((unsigned char)*p))
+        return -1;
+    if (*p != '}')
+        return 0;
+    *used = (size_t)(p - s) + 1;
+    if (m > JB_PATTERN_MAX_BOUND || n > JB_PATTERN_MAX_BOUND + 1)
+        return -1;
+    return n > m ? n : (m ? m : 1);
+}
+
+static int refuse(char *msg, size_t len, const char *pat, const char *why)
+{
+    char shown[96];
+    jb_text_one_line(pat, shown, sizeof shown);
+    snprintf(msg, len, "'%s' is not a usable pattern: %s", shown, why);
+    return JB_EINVAL;
+}
+
+int jb_pattern_compile(regex_t *re, const char *pat, int anchored, char *msg, size_t len)
+{
+    char why[160];
+    if (!pat)
+        return refuse(msg, len, "", "no pattern");
+    size_t plen = strlen(pat);
+    if (plen > JB_PATTERN_MAX_LEN) {
+        snprintf(why, sizeof why, "longer than %d bytes", JB_PATTERN_MAX_LEN);
+        return refuse(msg, len, pat, why);
+    }
+    /* The size of the compiled program, group by group: size of the sequence so
+     * far, and of its last atom (what a repetition copies). */
+    double size[MAX_DEPTH + 1] = {0}, last[MAX_DEPTH + 1] = {0};
+    int depth = 0, after_rep = 0;
+    for (size_t i = 0; i < plen; i++) {
+        char c = pat[i];
+        double factor = 0;
+        size_t used = 1;
+        if (c == '*' || c == '?') {
+            factor = 1;
+        } else if (c == '+') {
+            factor = 2;
+        } else if (c == '{') {
+            long f = brace(pat + i, &used);
+            if (f < 0) {
+                snprintf(why, sizeof why, "a repetition bound over %d", JB_PATTERN_MAX_BOUND);
+                return refuse(msg, len, pat, why);
+            }
+            factor = (double)f;
+            if (!f)
+                used = 1;
+        }
+        if (factor > 0) {
+            if (after_rep)
+                return refuse(msg, len, pat, "a repetition of a repetition (such as '++' or '*{2}')");
+            size[depth] += last[depth] * (factor - 1);
+            last[depth] *= factor;
+            after_rep = 1;
+            i += used - 1;
+        } else {
+            after_rep = 0;
+            if (c == '(') {
+                if (depth == MAX_DEPTH) {
+                    snprintf(why, sizeof why, "groups nested deeper than %d", MAX_DEPTH);
+                    return refuse(msg, len, pat, why);
+                }
+                depth++;
+                size[depth] = last[depth] = 0;
+                continue;
+            }
+            if (c == ')' && depth > 0) {
+                double g = size[depth] > 1 ? size[depth] : 1;
+                depth--;
+                last[depth] = g;
+                size[depth] += g;
+            } else if (c == '|') {
+                last[depth] = 0;
+            } else if (c == '[') { /* a bracket expression is one atom: skip to its ']' */
+                size_t j = i + 1;
+                if (pat[j] == '^')
+                    j++;
+                if (pat[j] == ']')
+                    j++;
+                while (j < plen && pat[j] != ']') {
+                    if (pat[j] == '[' && (pat[j + 1] == ':' || pat[j + 1] == '.' || pat[j + 1] == '=')) {
+                        const char *close = strstr(pat + j + 2, (char[]){pat[j + 1], ']', 0});
+                        j = close ? (size_t)(close - pat) + 2 : plen;
+                        continue;
+                    }
+                    j++;
+                }
+                i = j < plen ? j : plen - 1;
+                last[depth] = 1;
+                size[depth] += 1;
+            } else if (c == '\\' && i + 1 < plen) {
+                if (pat[i + 1] >= '1' && pat[i + 1] <= '9')
+                    return refuse(msg, len, pat, "back-references (\\1 to \\9) are not supported");
+                i++;
+                last[depth] = 1;
+                size[depth] += 1;
+            } else {
+                last[depth] = 1;
+                size[depth] += 1;
+            }
+        }
+        double total = 0;
+        for (int d = 0; d <= depth; d++)
+            total += size[d];
+        if (total > JB_PATTERN_MAX_SIZE) {
+            snprintf(why, sizeof why, "its repetitions expand to more than %d atoms", JB_PATTERN_MAX_SIZE);
+            return refuse(msg, len, pat, why);
+        }
+    }
+    char buf[JB_PATTERN_MAX_LEN + 8];
+    size_t o = 0;
+    if (anchored)
+        memcpy(buf, "^(", 2), o = 2;
+    memcpy(buf + o, pat, plen), o += plen;
+    if (anchored)
+        memcpy(buf + o, ")$", 2), o += 2;
+    buf[o] = 0;
+    int rc = regcomp(re, buf, REG_EXTENDED | REG_NOSUB);
+    if (rc) {
+        char err[128];
+        regerror(rc, NULL, err, sizeof err);
+        snprintf(why, sizeof why, "not a valid regular expression (%.100s)", err);
+        return refuse(msg, len, pat, why);
+    }
+    return JB_OK;
+}
