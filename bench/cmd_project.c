@@ -12,6 +12,7 @@
 #include "files.h"
 #include "project.h"
 #include "results.h"
+#include "stats.h"
 
 static void help(void)
 {
@@ -150,17 +151,20 @@ static int published(const opts *o)
     return JB_EXIT_OK;
 }
 
-/* Every figure printed is finite and below 1e30 (a bound no real projection
- * nears): bounded inputs keep it so unless a results file claims an absurd
- * efficiency, and then the user is told rather than shown "inf". */
+/* Every figure printed is finite and under 1e30 MWh or tCO2e, a bound no real
+ * projection nears: bounded model specs keep it so unless a results file claims
+ * an absurd efficiency, and then the user is told rather than shown "inf". */
 static int projection_finite(const jb_projection *p)
 {
-    const double v[] = {p->device_joules, p->facility_joules, p->matmul_joules, p->attention_joules,
-                        p->mwh_device, p->mwh_facility, p->tco2e};
-    for (size_t i = 0; i < sizeof v / sizeof v[0]; i++)
-        if (!(isfinite(v[i]) && fabs(v[i]) < 1e30))
+    const double j[] = {p->device_joules, p->facility_joules, p->matmul_joules, p->attention_joules};
+    const double big[] = {p->mwh_device, p->mwh_facility, p->tco2e};
+    for (size_t i = 0; i < sizeof j / sizeof j[0]; i++)
+        if (!isfinite(j[i]))
             return 0;
-    return isnan(p->softmax_joules) || (isfinite(p->softmax_joules) && p->softmax_joules < 1e30);
+    for (size_t i = 0; i < sizeof big / sizeof big[0]; i++)
+        if (!(big[i] < 1e30))
+            return 0;
+    return isnan(p->softmax_joules) || isfinite(p->softmax_joules);
 }
 
 static cJSON *pick_json(const char *cls, const jb_class_pick *p)
@@ -201,15 +205,46 @@ int jb_cmd_project(int argc, char **argv)
     cJSON *res = NULL;
     jb_class_pick mm, at, sm;
     int have_sm = 0;
+    jb_projection pr;
+    jb_class_pick vars[32];
+    int nv = 0;
     if (o.results) {
+        /* Everything that can be wrong with the results is found before anything is printed. */
         res = jb_results_read(o.results, msg, sizeof msg);
         if (!res)
             jb_cli_usage_error("project: %s", msg);
-        if (jb_project_pick(res, &m, "matmul", o.matmul, &mm, msg, sizeof msg))
-            jb_cli_usage_error("project: %s: %s", o.results, msg);
-        if (jb_project_pick(res, &m, "attention", o.attention, &at, msg, sizeof msg))
-            jb_cli_usage_error("project: %s: %s", o.results, msg);
+        jb_bench_set check;
+        jb_bench_set_init(&check);
+        int rc = jb_bench_set_from_json(res, &check, msg, sizeof msg);
+        jb_bench_set_free(&check);
+        if (!rc && jb_project_pick(res, &m, "matmul", o.matmul, &mm, msg, sizeof msg))
+            rc = JB_EINVAL;
+        if (!rc && jb_project_pick(res, &m, "attention", o.attention, &at, msg, sizeof msg))
+            rc = JB_EINVAL;
+        if (rc) {
+            cJSON_Delete(res);
+            jb_cli_usage_error("project: %s: %s", o.results, rc == JB_ENOMEM ? "out of memory" : msg);
+        }
         have_sm = jb_project_pick(res, &m, "softmax", NULL, &sm, msg, sizeof msg) == JB_OK;
+        jb_project_energy(&w, &mm, &at, have_sm ? &sm : NULL, o.host, o.pue, kg, &pr);
+        const jb_class_pick *bad = NULL; /* the row to blame: the least efficient one */
+        if (!projection_finite(&pr)) {
+            bad = mm.flop_per_j < at.flop_per_j ? &mm : &at;
+            if (have_sm && !isfinite(pr.softmax_joules))
+                bad = &sm;
+        }
+        nv = jb_project_variants(res, &m, "attention", vars, 32);
+        for (int i = 0; i < nv && !bad; i++) {
+            jb_projection q;
+            jb_project_energy(&w, &mm, &vars[i], NULL, o.host, o.pue, kg, &q);
+            if (!projection_finite(&q))
+                bad = &vars[i];
+        }
+        if (bad) {
+            cJSON_Delete(res);
+            jb_cli_usage_error("project: the projection of %s is out of range (over 1e30 MWh) with row %s of %s "
+                               "(%.3g FLOP/J)", m.name, bad->row, o.results, bad->flop_per_j);
+        }
     } else if (o.attention || o.matmul || o.devices > 0) {
         jb_cli_usage_error("project: --attention/--matmul/--devices need --results FILE from joulebench run");
     }
@@ -249,12 +284,6 @@ int jb_cmd_project(int argc, char **argv)
         return JB_EXIT_OK;
     }
 
-    jb_projection pr;
-    jb_project_energy(&w, &mm, &at, have_sm ? &sm : NULL, o.host, o.pue, kg, &pr);
-    if (!projection_finite(&pr))
-        jb_cli_usage_error("project: the projection of %s with %s is out of range (%.3g MWh): check the model spec "
-                           "and the results' flop_per_j (matmul %.3g, attention %.3g FLOP/J)",
-                           m.name, o.results, pr.mwh_facility, mm.flop_per_j, at.flop_per_j);
     int all_measured = mm.measured && at.measured;
     cJSON *picks = cJSON_AddArrayToObject(j, "kernels");
     cJSON_AddItemToArray(picks, pick_json("matmul", &mm));
@@ -300,8 +329,6 @@ int jb_cmd_project(int argc, char **argv)
     }
 
     /* What if: every attention variant measured at the same shape, and a few regions. */
-    jb_class_pick vars[32];
-    int nv = jb_project_variants(res, &m, "attention", vars, 32);
     cJSON *wa = cJSON_AddArrayToObject(j, "what_if_attention");
     if (!o.json && nv)
         printf("what if: attention variant (matmul %s)\n", mm.kernel);
@@ -316,9 +343,6 @@ int jb_cmd_project(int argc, char **argv)
     for (int i = 0; i < nv; i++) {
         jb_projection q;
         jb_project_energy(&w, &mm, &vars[i], NULL, o.host, o.pue, kg, &q);
-        if (!projection_finite(&q))
-            jb_cli_usage_error("project: the projection with %s is out of range: check its flop_per_j in %s (%.3g)",
-                               vars[i].kernel, o.results, vars[i].flop_per_j);
         cJSON *x = cJSON_CreateObject();
         cJSON_AddStringToObject(x, "kernel", vars[i].kernel);
         cJSON_AddNumberToObject(x, "facility_mwh", q.mwh_facility);

@@ -65,6 +65,12 @@ int jb_model_parse(const char *text, const char *path, jb_model *m, char *msg, s
         const field_range *r = &model_fields[i];
         const cJSON *v = cJSON_GetObjectItemCaseSensitive(j, r->key);
         double x = cJSON_IsNumber(v) ? v->valuedouble : NAN;
+        if (!v) {
+            snprintf(msg, len, "model file %s: \"%s\" is missing (configs/models/README.md lists the fields)", path,
+                     r->key);
+            cJSON_Delete(j);
+            return JB_EPARSE;
+        }
         if (!(x > 0 && x <= r->max) || (r->integer && x != floor(x))) {
             snprintf(msg, len, "model file %s: \"%s\" must be a %s in (0, %g]", path, r->key,
                      r->integer ? "whole number" : "number", r->max);

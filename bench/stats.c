@@ -263,15 +263,42 @@ int jb_bench_set_from_json(const cJSON *doc, jb_bench_set *s, char *msg, size_t 
         snprintf(msg, len, "no \"benchmarks\" list");
         return JB_EPARSE;
     }
-    int index = 0;
+    int index = -1;
     cJSON_ArrayForEach(b, list)
     {
         index++;
         const cJSON *name = cJSON_GetObjectItemCaseSensitive(b, "run_name");
         if (!cJSON_IsString(name))
             name = cJSON_GetObjectItemCaseSensitive(b, "name");
-        if (!cJSON_IsObject(b) || !cJSON_IsString(name)) {
-            snprintf(msg, len, "benchmark %d has no name", index);
+        if (!cJSON_IsObject(b) || !cJSON_IsString(cJSON_GetObjectItemCaseSensitive(b, "name")) ||
+            !cJSON_IsString(name) || !name->valuestring[0]) {
+            snprintf(msg, len, "benchmarks[%d] has no name", index);
+            return JB_EPARSE;
+        }
+        /* The fields any reader uses have their types, or are absent (null: a
+         * counter Google Benchmark could not aggregate). */
+        static const char *const strings[] = {"run_type", "aggregate_name", "error_message", "time_unit", "label"};
+        static const char *const numbers[] = {"real_time", "cpu_time", "iterations", "repetitions",
+                                              "repetition_index", "flop_per_s", "flop_per_j", "bytes_per_s",
+                                              "joules", "watts", "energy_measured", "intensity", "max_err"};
+        for (size_t i = 0; i < sizeof strings / sizeof strings[0]; i++) {
+            const cJSON *v = cJSON_GetObjectItemCaseSensitive(b, strings[i]);
+            if (v && !cJSON_IsString(v)) {
+                snprintf(msg, len, "benchmarks[%d] (%.200s): %s is not a string", index, name->valuestring, strings[i]);
+                return JB_EPARSE;
+            }
+        }
+        for (size_t i = 0; i < sizeof numbers / sizeof numbers[0]; i++) {
+            const cJSON *v = cJSON_GetObjectItemCaseSensitive(b, numbers[i]);
+            if (v && !cJSON_IsNull(v) && !(cJSON_IsNumber(v) && isfinite(v->valuedouble) && v->valuedouble >= 0)) {
+                snprintf(msg, len, "benchmarks[%d] (%.200s): %s is not a non-negative number", index, name->valuestring,
+                         numbers[i]);
+                return JB_EPARSE;
+            }
+        }
+        const cJSON *eo = cJSON_GetObjectItemCaseSensitive(b, "error_occurred");
+        if (eo && !cJSON_IsBool(eo)) {
+            snprintf(msg, len, "benchmarks[%d] (%.200s): error_occurred is not true or false", index, name->valuestring);
             return JB_EPARSE;
         }
         const cJSON *type = cJSON_GetObjectItemCaseSensitive(b, "run_type");
@@ -289,8 +316,9 @@ int jb_bench_set_from_json(const cJSON *doc, jb_bench_set *s, char *msg, size_t 
         const cJSON *t = cJSON_GetObjectItemCaseSensitive(b, "real_time");
         const cJSON *unit = cJSON_GetObjectItemCaseSensitive(b, "time_unit");
         double scale = time_unit_ns(cJSON_IsString(unit) ? unit->valuestring : NULL);
-        if (!cJSON_IsNumber(t) || isnan(scale)) {
-            snprintf(msg, len, "benchmark %d (%s) has no real_time in a known time_unit", index, name->valuestring);
+        if (!cJSON_IsNumber(t) || isnan(scale) || !isfinite(t->valuedouble * scale)) {
+            snprintf(msg, len, "benchmarks[%d] (%.200s) has no real_time in a known time_unit (ns, us, ms, s)", index,
+                     name->valuestring);
             return JB_EPARSE;
         }
         if (jb_samples_add(&r->s[JB_METRIC_TIME], t->valuedouble * scale))

@@ -285,9 +285,12 @@ static int parse_axis(const ctx *c, const cJSON *f, jb_op op, axis *ax)
         double x = ax->values[i];
         jb_problem probe = {.op = op};
         int rc = set_key(&probe, ax->keys[0], x);
+        if (rc == -3 && x > 0)
+            return err_at(c, NULL, f->string, "axis '%s': %g is larger than the limit (%lld)", f->string, x,
+                          (long long)JB_DIM_MAX);
         if (rc == -3)
-            return err_at(c, NULL, f->string, "axis '%s': %g is %s than the limit (%s%lld)", f->string, x,
-                          x > 0 ? "larger" : "smaller", x > 0 ? "" : "-", (long long)JB_DIM_MAX);
+            return err_at(c, NULL, f->string, "axis '%s': %g is out of range (sizes are 1 to %lld)", f->string, x,
+                          (long long)JB_DIM_MAX);
         if (rc == -2)
             return err_at(c, NULL, f->string, "axis '%s': %g is not an integer", f->string, x);
         for (int j = 0; j < ax->nkeys; j++)

@@ -98,21 +98,21 @@ def check(path, doc):
     if not isinstance(ws, list) or not all(isinstance(w, str) for w in ws):
         raise BadInput("%s: context.warnings is not a list of strings" % path)
     for i, b in enumerate(doc["benchmarks"]):
-        if not isinstance(b, dict):
-            raise BadInput("%s: benchmark %d is not an object" % (path, i))
-        name = b.get("run_name", b.get("name"))
+        if not isinstance(b, dict) or not isinstance(b.get("name"), str) or not b["name"]:
+            raise BadInput("%s: benchmarks[%d] has no name" % (path, i))
+        name = b.get("run_name", b["name"])
         if not isinstance(name, str) or not name:
-            raise BadInput("%s: benchmark %d has no name" % (path, i))
+            raise BadInput("%s: benchmarks[%d] has no run_name" % (path, i))
         if len(name.split("/")) < 4 or not all(name.split("/")[:4]):
-            raise BadInput("%s: benchmark %d: name '%s' is not op/backend/variant/dtype[/shape]" % (path, i, name))
+            raise BadInput("%s: benchmarks[%d]: name '%s' is not op/backend/variant/dtype[/shape]" % (path, i, name))
         for k in ("run_type", "aggregate_name", "error_message"):
             if k in b and not isinstance(b[k], str):
-                raise BadInput("%s: benchmark %d (%s): %s is not a string" % (path, i, name, k))
+                raise BadInput("%s: benchmarks[%d] (%s): %s is not a string" % (path, i, name, k))
         if "error_occurred" in b and not isinstance(b["error_occurred"], bool):
-            raise BadInput("%s: benchmark %d (%s): error_occurred is not true or false" % (path, i, name))
+            raise BadInput("%s: benchmarks[%d] (%s): error_occurred is not true or false" % (path, i, name))
         for k in COUNTERS:  # null: a counter Google Benchmark could not aggregate (the cv of zeros)
             if b.get(k) is not None and not (is_number(b[k]) and b[k] >= 0):
-                raise BadInput("%s: benchmark %d (%s): %s is not a non-negative number" % (path, i, name, k))
+                raise BadInput("%s: benchmarks[%d] (%s): %s is not a non-negative number" % (path, i, name, k))
 
 
 def load(path):

@@ -3,10 +3,15 @@
 # everything is already there (idempotent). Used by bench.sh and test.sh.
 set -euo pipefail
 
+# ocl-icd-opencl-dev and opencl-c-headers: Debian's oneDNN CMake config requires
+# OpenCL (libdnnl-dev only recommends them, and recommends are not installed);
+# the build also finds oneDNN without them, by header and library.
+# clang and libclang-rt-14-dev: libFuzzer, for the fuzz smoke runs of test.sh.
 pkgs=(build-essential cmake pkg-config git
-      libdnnl-dev libcmocka-dev libcjson-dev libbenchmark-dev libsqlite3-dev
+      libdnnl-dev ocl-icd-opencl-dev opencl-c-headers
+      libcmocka-dev libcjson-dev libbenchmark-dev libsqlite3-dev
       libbenchmark-tools python3 python3-numpy python3-scipy python3-matplotlib
-      chromium)
+      chromium clang libclang-rt-14-dev)
 
 missing=()
 for p in "${pkgs[@]}"; do

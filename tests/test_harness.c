@@ -503,6 +503,58 @@ static void test_interrupt(void **state)
     cJSON_Delete(doc);
 }
 
+/* Ctrl-C before any row finished (here: during the peak measurement at the
+ * start) must leave an existing results file as it was, not empty it, and
+ * leave no temporary file. */
+static void test_interrupt_keeps_old_file(void **state)
+{
+    (void)state;
+    char suite[256], path[256];
+    snprintf(suite, sizeof suite, "%s/long.json", tmpdir);
+    write_file(suite, "{\"name\": \"long\", \"groups\": [{\"op\": \"matmul\", \"kernels\": [\"matmul/cpu/naive/f32\"],"
+                      " \"axes\": {\"m=n\": [16, 24, 32, 40, 48, 56, 64, 72], \"k\": [16]}}]}");
+    snprintf(path, sizeof path, "%s/old.json", tmpdir);
+    write_file(path, "OLD RESULTS\n");
+    int pfd[2];
+    assert_int_equal(pipe(pfd), 0);
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        int devnull = open("/dev/null", 1);
+        dup2(devnull, 1);
+        dup2(pfd[1], 2);
+        close(pfd[0]);
+        execl(JB_EXE, JB_EXE, "run", "--suite", suite, "--out", path, "--meter", "model", (char *)NULL);
+        _exit(127);
+    }
+    close(pfd[1]);
+    /* Interrupt when it says it measures the peaks: the handler is in place, no row has run. */
+    FILE *err = fdopen(pfd[0], "r");
+    assert_non_null(err);
+    char line[1024];
+    int seen = 0;
+    while (!seen && fgets(line, sizeof line, err))
+        seen = strstr(line, "measuring peaks") != NULL;
+    assert_true(seen);
+    kill(pid, SIGINT);
+    while (fgets(line, sizeof line, err))
+        ;
+    fclose(err);
+    int st;
+    waitpid(pid, &st, 0);
+    assert_true(WIFEXITED(st));
+    assert_int_equal(WEXITSTATUS(st), 130);
+    FILE *f = fopen(path, "r");
+    assert_non_null(f);
+    char buf[64] = "";
+    assert_non_null(fgets(buf, sizeof buf, f));
+    fclose(f);
+    assert_string_equal(buf, "OLD RESULTS\n");
+    char cmd[512];
+    snprintf(cmd, sizeof cmd, "ls %s | grep -q 'old.json.tmp'", tmpdir);
+    assert_int_not_equal(system(cmd), 0); /* no temporary file left behind */
+}
+
 static int setup(void **state)
 {
     (void)state;
@@ -528,6 +580,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_run_bad_input), cmocka_unit_test(test_run_json),
         cmocka_unit_test(test_run_interleaved),
         cmocka_unit_test(test_compare_py),   cmocka_unit_test(test_interrupt),
+        cmocka_unit_test(test_interrupt_keeps_old_file),
     };
     return cmocka_run_group_tests_name("harness", tests, setup, teardown);
 }

@@ -22,6 +22,7 @@ static int run(jb_exec *e)
     const int causal = p->causal;
     float *ws = e->ws;
     const int nthreads = jb_cpu_threads();
+    (void)nthreads; /* used only by the pragma, absent without OpenMP */
 #pragma omp parallel for schedule(dynamic, 1) num_threads(nthreads)
     for (int64_t bh = 0; bh < heads; bh++) {
         int tid = 0;

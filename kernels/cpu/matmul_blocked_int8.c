@@ -615,6 +615,7 @@ static int run(jb_exec *e)
     const size_t bb = bytes_b(kr, kcmax, min64(n, kr->nc)), bc = bytes_comp(kr, min64(n, kr->nc));
 
     const int threads = jb_cpu_threads();
+    (void)threads; /* used only by the pragma, absent without OpenMP */
     if (!e->ws || e->ws_size < bb + bc)
         return JB_EINVAL;
     int8_t *bpack = e->ws;
