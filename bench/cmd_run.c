@@ -25,6 +25,7 @@
 #include "files.h"
 #include "cpu/cpu.h"
 #include "cuda/cuda_backend.h"
+#include "batch.h"
 #include "gbench.h"
 #include "meter.h"
 #include "pattern.h"
@@ -48,11 +49,18 @@ typedef struct run_opts {
     out_format format;
 } run_opts;
 
+/* The meter of one device's rows, and its idle power. */
+typedef struct device_meter {
+    jb_meter *meter;          /* NULL: that device's rows are time only */
+    double idle_watts;        /* NaN when unknown */
+    char notes[512];          /* why a better meter was passed over, or why there is none */
+} device_meter;
+
 /* Everything one row's benchmark body needs. */
 typedef struct row_ctx {
     const jb_row *row;
     jb_exec *e;
-    jb_meter *meter;          /* NULL: time only */
+    jb_meter *meter;          /* its device's meter; NULL: time only */
     const jb_peaks *peaks;
     double idle_watts;
     double max_err;
@@ -60,8 +68,7 @@ typedef struct row_ctx {
     int cold_cache;
     char *flush;              /* cold cache: a buffer larger than the LLC */
     size_t flush_bytes;
-    int gpu_info;             /* NVML answered at the start: clocks are tracked */
-    int sm_clock_start;       /* SM clock (MHz) read before the first GPU row */
+    int batch;                /* runs per timed batch: 1 on the CPU (batch.h) */
 } row_ctx;
 
 /* Collects what Google Benchmark reports for one row. */
@@ -78,6 +85,7 @@ typedef struct collect {
     char error_msg[512];
     const char *energy_kind;
     int drop;                 /* interrupted: the row's reports are not kept */
+    int runs;                 /* runs per Google Benchmark iteration (a GPU batch; 1 on the CPU) */
 } collect;
 
 /* One row of a group being run together: its buffers, kernel state,
@@ -135,7 +143,10 @@ static void help(void)
         "  --suite       a file, or a name in configs/suites/ (default: default)\n"
         "  --filter      POSIX extended regex over row names, e.g. 'attention/.*/n:2048'\n"
         "  --out         results file (default results/<host>-<date>-<time>.json)\n"
-        "  --meter       energy source; auto picks rapl, else model (nvml for GPU rows)\n"
+        "  --meter       energy source: auto (default) meters CPU rows with rapl, else the\n"
+        "                model, and GPU rows with nvml only; a meter that cannot measure a\n"
+        "                device some row runs on (rapl or model for GPU rows, nvml for CPU\n"
+        "                rows) is refused\n"
         "  --threads     OpenMP threads (default: all logical CPUs)\n"
         "  --repetitions default 5 (or the suite's); --min-time default 0.1 s (or the suite's),\n"
         "                lengthened to 10 meter update periods when needed\n"
@@ -148,9 +159,12 @@ static void help(void)
         "                --no-interleave overrides\n"
         "  --format      what goes to stdout: console table (default), json or csv\n"
         "  --tdp, --idle-watts  override the model meter's hardware profile\n\n"
-        "Counters per row: flop_per_s, bytes_per_s, intensity, joules (per iteration), watts,\n"
+        "Counters per row: flop_per_s, bytes_per_s, intensity, joules (per run), watts,\n"
         "dynamic_watts (watts - idle), flop_per_j, pct_peak_flops, pct_peak_bw, max_err,\n"
-        "energy_measured (1 measured, 0 estimated), workspace_bytes, peak_bytes.\n"
+        "energy_measured (1 measured, 0 estimated), device_busy, workspace_bytes, peak_bytes;\n"
+        "GPU rows also runs_per_batch (they are timed in batches of back-to-back runs between\n"
+        "two device events), unheld_batches, sm_clock_mhz, sm_clock_pct_max, gpu_temp_c,\n"
+        "throttled and throttle_pct.\n"
         "exit: 0 ok, 1 a row failed verification or errored, 2 bad input, 130 interrupted\n");
 }
 
@@ -265,20 +279,24 @@ static void flush_caches(row_ctx *rc)
         f[i] = (char)(f[i] + 1);
 }
 
+/* One run (CPU) or one batch of runs (GPU, batch.h) per Google Benchmark
+ * iteration, inside one energy window. Google Benchmark sees each batch's time;
+ * on_report turns it back into time per run. */
 static void body(jb_gb_state *st, void *arg)
 {
     row_ctx *rc = arg;
     const jb_kernel *k = rc->row->k;
     const jb_problem *p = &rc->row->p;
-    double tsum = 0;
-    int64_t iters = 0;
+    const int gpu = k->backend == JB_BACKEND_CUDA;
+    jb_batch_tally tally = {0};
     jb_meter_reading r = {0};
     int metered = rc->meter && !rc->cold_cache;
+    jb_gpu_state g0, g1;
+    int have_gpu_state = gpu && rc->meter && jb_meter_gpu_state(rc->meter, &g0) == JB_OK;
     if (metered && jb_meter_start(rc->meter)) {
         jb_gb_skip_with_error(st, "energy meter failed to start");
         return;
     }
-    const int gpu = k->backend == JB_BACKEND_CUDA;
     while (jb_gb_keep_running(st)) {
         if (interrupted) {
             jb_gb_skip_with_error(st, "interrupted");
@@ -291,9 +309,9 @@ static void body(jb_gb_state *st, void *arg)
                 flush_caches(rc);
         }
         double t = 0;
-        int status;
-        if (gpu) { /* device time between CUDA events around the launches */
-            status = jb_cuda_time_run(k, rc->e, &t);
+        int status, held = 1;
+        if (gpu) { /* device time of a batch held back until it is all enqueued */
+            status = jb_cuda_time_batch(k, rc->e, rc->batch, &t, &held);
         } else {
             double t0 = now();
             status = k->run(rc->e);
@@ -306,16 +324,16 @@ static void body(jb_gb_state *st, void *arg)
             break;
         }
         jb_gb_set_iteration_time(st, t);
-        tsum += t;
-        iters++;
+        jb_batch_add(&tally, gpu ? rc->batch : 1, t, held);
     }
     if (metered && jb_meter_stop(rc->meter, &r)) {
         jb_gb_skip_with_error(st, "energy meter failed to read");
         return;
     }
-    if (!iters)
+    have_gpu_state = have_gpu_state && jb_meter_gpu_state(rc->meter, &g1) == JB_OK;
+    if (!tally.runs)
         return;
-    double t = tsum / (double)iters, flops = jb_problem_flops(p), bytes = jb_problem_min_bytes(p);
+    double t = jb_batch_run_seconds(&tally), flops = jb_problem_flops(p), bytes = jb_problem_min_bytes(p);
     jb_gb_set_counter(st, "flop_per_s", flops / t);
     jb_gb_set_counter(st, "bytes_per_s", bytes / t);
     jb_gb_set_counter(st, "intensity", flops / bytes);
@@ -326,24 +344,35 @@ static void body(jb_gb_state *st, void *arg)
         jb_gb_set_counter(st, "pct_peak_bw", 100.0 * bytes / t / rc->peaks->bytes_per_s);
     jb_gb_set_counter(st, "max_err", rc->max_err);
     jb_gb_set_counter(st, "workspace_bytes", (double)rc->e->ws_size);
-    if (gpu && rc->gpu_info) {
-        /* Throttling: the SM clock after the row well below where the run began. */
-        jb_gpu_info gi;
-        char why[128];
-        if (jb_nvml_query(NULL, 0, &gi, why, sizeof why) == 0 && gi.sm_clock_mhz > 0) {
-            jb_gb_set_counter(st, "sm_clock_mhz", gi.sm_clock_mhz);
-            jb_gb_set_counter(st, "gpu_temp_c", gi.temperature_c);
-            jb_gb_set_counter(st, "throttled", gi.sm_clock_mhz < 0.85 * rc->sm_clock_start ? 1 : 0);
-        }
+    if (gpu) {
+        jb_gb_set_counter(st, "runs_per_batch", rc->batch);
+        if (tally.unheld)
+            jb_gb_set_counter(st, "unheld_batches", (double)tally.unheld);
+    }
+    if (have_gpu_state) {
+        double pct;
+        int thr = jb_gpu_throttled(&g0, &g1, &pct);
+        if (g1.sm_clock_mhz > 0)
+            jb_gb_set_counter(st, "sm_clock_mhz", g1.sm_clock_mhz);
+        if (g1.sm_clock_mhz > 0 && g1.sm_clock_max_mhz > 0)
+            jb_gb_set_counter(st, "sm_clock_pct_max", 100.0 * g1.sm_clock_mhz / g1.sm_clock_max_mhz);
+        if (g1.temperature_c >= 0)
+            jb_gb_set_counter(st, "gpu_temp_c", g1.temperature_c);
+        if (thr >= 0)
+            jb_gb_set_counter(st, "throttled", thr);
+        if (!isnan(pct))
+            jb_gb_set_counter(st, "throttle_pct", pct);
     }
     jb_gb_set_counter(st, "peak_bytes", (double)rc->peak_bytes);
     if (metered && r.seconds > 0) {
-        double joules = r.joules / (double)iters;
+        double joules = jb_batch_joules_per_run(&tally, r.joules);
         jb_gb_set_counter(st, "joules", joules);
         jb_gb_set_counter(st, "watts", r.watts);
         jb_gb_set_counter(st, "dynamic_watts", r.watts - rc->idle_watts);
         jb_gb_set_counter(st, "flop_per_j", flops / joules);
         jb_gb_set_counter(st, "energy_measured", r.measured ? 1 : 0);
+        /* The share of the window the kernel ran: the rest is the harness between batches. */
+        jb_gb_set_counter(st, "device_busy", jb_batch_busy(&tally, r.seconds));
         jb_gb_set_label(st, r.measured ? "energy: measured" : "energy: estimated");
     } else {
         jb_gb_set_label(st, rc->cold_cache ? "cold cache: time only" : "time only");
@@ -458,9 +487,12 @@ static void on_report(const jb_gb_run *r, void *arg)
         c->error = 1;
         snprintf(c->error_msg, sizeof c->error_msg, "error: %s", r->error_message);
     }
-    cJSON_AddNumberToObject(o, "iterations", (double)r->iterations);
-    cJSON_AddNumberToObject(o, "real_time", r->real_time_ns);
-    cJSON_AddNumberToObject(o, "cpu_time", r->cpu_time_ns);
+    /* Google Benchmark timed batches: the file says runs and time per run. */
+    const int runs = c->runs > 1 ? c->runs : 1, pct = r->is_aggregate && r->aggregate_is_percentage;
+    const double real_ns = jb_batch_per_run(r->real_time_ns, runs, pct);
+    cJSON_AddNumberToObject(o, "iterations", (double)r->iterations * runs);
+    cJSON_AddNumberToObject(o, "real_time", real_ns);
+    cJSON_AddNumberToObject(o, "cpu_time", jb_batch_per_run(r->cpu_time_ns, runs, pct));
     cJSON_AddStringToObject(o, "time_unit", "ns");
     add_counters(o, r);
     if (r->label && *r->label)
@@ -471,7 +503,7 @@ static void on_report(const jb_gb_run *r, void *arg)
     int is_median = r->is_aggregate && !strcmp(r->aggregate_name, "median");
     if (is_median || (r->repetitions <= 1 && !r->is_aggregate)) {
         c->have_median = 1;
-        c->median_ns = r->real_time_ns;
+        c->median_ns = real_ns;
         c->ncounters = 0;
         for (int i = 0; i < r->ncounters && i < 24; i++) {
             snprintf(c->names[i], sizeof c->names[i], "%s", r->counter_names[i]);
@@ -547,6 +579,43 @@ static void warn(cJSON *warnings, const char *fmt, ...)
     cJSON_AddItemToArray(warnings, cJSON_CreateString(msg));
 }
 
+/* The GPU's settings through NVML, found by the CUDA device's PCI bus id, into
+ * ctx.gpu_settings: once before the run ("before": everything) and once after
+ * ("after": the temperature). Also the environment that selects the GPU and
+ * its fp32 math. */
+static void add_gpu_settings(cJSON *ctx, const char *pci_bus_id, const char *when)
+{
+    jb_nvml_target t = {.pci_bus_id = pci_bus_id && *pci_bus_id ? pci_bus_id : NULL};
+    jb_gpu_info gi;
+    char why[256];
+    int ok = jb_nvml_query(&t, &gi, why, sizeof why) == JB_OK;
+    if (!strcmp(when, "after")) {
+        cJSON *g = cJSON_GetObjectItem(ctx, "gpu_settings");
+        if (ok && cJSON_IsObject(g))
+            cJSON_AddNumberToObject(g, "temperature_c_after", gi.temperature_c);
+        return;
+    }
+    const char *cvd = getenv("CUDA_VISIBLE_DEVICES"), *tf32 = getenv("NVIDIA_TF32_OVERRIDE");
+    cJSON_AddStringToObject(ctx, "cuda_visible_devices", cvd ? cvd : "(unset)");
+    cJSON_AddStringToObject(ctx, "nvidia_tf32_override", tf32 ? tf32 : "(unset)");
+    if (!ok) {
+        cJSON_AddStringToObject(ctx, "gpu_settings", why);
+        return;
+    }
+    cJSON *g = cJSON_AddObjectToObject(ctx, "gpu_settings");
+    cJSON_AddStringToObject(g, "name", gi.name);
+    cJSON_AddStringToObject(g, "uuid", gi.uuid);
+    cJSON_AddStringToObject(g, "pci_bus_id", t.pci_bus_id ? t.pci_bus_id : "(unknown: NVML index 0)");
+    cJSON_AddNumberToObject(g, "nvml_index", gi.nvml_index);
+    cJSON_AddStringToObject(g, "mig_mode", gi.mig_mode == 1 ? "enabled" : gi.mig_mode == 0 ? "disabled" : "unknown");
+    cJSON_AddStringToObject(g, "driver_version", gi.driver_version);
+    cJSON_AddNumberToObject(g, "sm_clock_mhz", gi.sm_clock_mhz);
+    cJSON_AddNumberToObject(g, "mem_clock_mhz", gi.mem_clock_mhz);
+    cJSON_AddNumberToObject(g, "sm_clock_max_mhz", gi.sm_clock_max_mhz);
+    cJSON_AddNumberToObject(g, "power_limit_watts", gi.power_limit_watts);
+    cJSON_AddNumberToObject(g, "temperature_c_before", gi.temperature_c);
+}
+
 int jb_cmd_run(int argc, char **argv)
 {
     run_opts o;
@@ -592,21 +661,28 @@ int jb_cmd_run(int argc, char **argv)
     double min_time = o.min_time > 0 ? o.min_time : suite.min_time > 0 ? suite.min_time : 0.1;
     const int interleave = o.interleave >= 0 ? o.interleave : suite.interleave;
 
-    int gpu_rows = 0;
+    /* Each device's rows get that device's meter (jb_meter_open_for): CPU rows
+     * rapl or the model, GPU rows nvml. A meter named with --meter that cannot
+     * measure a device some row runs on is refused here, before any work. */
+    int dev_rows[JB_BACKEND_COUNT] = {0};
     for (size_t i = 0; i < suite.nrows; i++)
-        gpu_rows += suite.rows[i].k->backend == JB_BACKEND_CUDA && jb_kernel_available(suite.rows[i].k, NULL, 0) == 0;
-    jb_meter *meter = NULL;
-    char notes[512] = "";
-    if (!o.meter || !strcmp(o.meter, "auto")) {
-        /* A run of GPU rows alone is metered on the GPU; mixed runs keep the CPU meter. */
-        rc = jb_meter_open_auto(&mcfg, gpu_rows == (int)suite.nrows, &meter, notes, sizeof notes);
-    } else {
-        rc = jb_meter_open((jb_meter_kind)jb_meter_kind_from_name(o.meter), &mcfg, &meter, notes, sizeof notes);
-        if (rc)
-            jb_cli_usage_error("run: meter %s is not available: %s", o.meter, notes);
+        dev_rows[suite.rows[i].k->backend] += jb_kernel_available(suite.rows[i].k, NULL, 0) == 0;
+    char pci_bus_id[64] = "";
+    if (dev_rows[JB_BACKEND_CUDA] && jb_cuda_device_pci_bus_id(pci_bus_id, sizeof pci_bus_id))
+        pci_bus_id[0] = '\0';
+    mcfg.nvml_pci_bus_id = pci_bus_id[0] ? pci_bus_id : NULL;
+    device_meter meters[JB_BACKEND_COUNT];
+    for (int d = 0; d < JB_BACKEND_COUNT; d++) {
+        meters[d] = (device_meter){.idle_watts = NAN};
+        if (!dev_rows[d])
+            continue;
+        rc = jb_meter_open_for((jb_backend)d, o.meter, &mcfg, &meters[d].meter, meters[d].notes, sizeof meters[d].notes);
+        if (rc == JB_EINVAL)
+            jb_cli_usage_error("run: --meter %s for the %s rows: %s", o.meter ? o.meter : "auto",
+                               jb_backend_name((jb_backend)d), meters[d].notes);
+        if (rc && o.meter && strcmp(o.meter, "auto"))
+            jb_cli_usage_error("run: meter %s is not available: %s", o.meter, meters[d].notes);
     }
-    if (rc)
-        meter = NULL;
 
     /* From here on Ctrl-C (or a TERM from a batch system) stops the run cleanly:
      * the file keeps the rows that finished. */
@@ -633,23 +709,39 @@ int jb_cmd_run(int argc, char **argv)
     }
     fprintf(stderr, "joulebench: peak %.1f GFLOP/s fp32 (%s FMA loop), copy %.1f GB/s\n", peaks.flop_per_s / 1e9,
             peaks.isa, peaks.bytes_per_s / 1e9);
-    double idle = NAN;
-    if (meter) {
-        if (jb_meter_idle_watts(meter, 0.5, &idle))
-            idle = NAN;
-        fprintf(stderr, "joulebench: meter %s (%s); idle %.1f W %s\n", jb_meter_kind_name(jb_meter_kind_of(meter)),
-                jb_meter_provenance(meter), idle, jb_meter_is_measured(meter) ? "measured" : "estimated");
-        double floor_time = 10 * jb_meter_update_period(meter);
-        if (min_time < floor_time) {
-            fprintf(stderr, "joulebench: min time raised to %.3g s (10 update periods of the %s meter)\n", floor_time,
-                    jb_meter_kind_name(jb_meter_kind_of(meter)));
-            min_time = floor_time;
+    /* Idle power and the shortest energy window, per meter. */
+    double min_time_dev[JB_BACKEND_COUNT];
+    char kinds[64] = "";
+    int any_meter = 0, all_measured = 1;
+    for (int d = 0; d < JB_BACKEND_COUNT; d++) {
+        device_meter *dm = &meters[d];
+        min_time_dev[d] = min_time;
+        if (!dev_rows[d])
+            continue;
+        if (!dm->meter) {
+            warn(warnings, "no energy meter for the %s rows: time only (%s)", jb_backend_name((jb_backend)d),
+                 dm->notes);
+            continue;
         }
-    } else {
-        warn(warnings, "no energy meter: time only (%s)", notes);
+        jb_meter *mt = dm->meter;
+        if (jb_meter_idle_watts(mt, 0.5, &dm->idle_watts))
+            dm->idle_watts = NAN;
+        fprintf(stderr, "joulebench: %s rows: meter %s (%s); idle %.1f W %s\n", jb_backend_name((jb_backend)d),
+                jb_meter_kind_name(jb_meter_kind_of(mt)), jb_meter_provenance(mt), dm->idle_watts,
+                jb_meter_is_measured(mt) ? "measured" : "estimated");
+        if (dm->notes[0])
+            fprintf(stderr, "joulebench: %s\n", dm->notes);
+        double floor_time = 10 * jb_meter_update_period(mt);
+        if (min_time < floor_time) {
+            fprintf(stderr, "joulebench: %s rows: min time raised to %.3g s (10 update periods of the %s meter)\n",
+                    jb_backend_name((jb_backend)d), floor_time, jb_meter_kind_name(jb_meter_kind_of(mt)));
+            min_time_dev[d] = floor_time;
+        }
+        snprintf(kinds + strlen(kinds), sizeof kinds - strlen(kinds), "%s%s", any_meter ? "+" : "",
+                 jb_meter_kind_name(jb_meter_kind_of(mt)));
+        any_meter = 1;
+        all_measured &= jb_meter_is_measured(mt);
     }
-    if (notes[0] && meter)
-        fprintf(stderr, "joulebench: %s\n", notes);
 
     cJSON_AddStringToObject(ctx, "suite", suite.name);
     cJSON_AddStringToObject(ctx, "suite_file", spath);
@@ -658,42 +750,50 @@ int jb_cmd_run(int argc, char **argv)
     cJSON_AddBoolToObject(ctx, "cold_cache", o.cold_cache);
     cJSON_AddBoolToObject(ctx, "interleave", interleave);
     cJSON_AddNumberToObject(ctx, "seed", (double)o.seed);
-    cJSON_AddStringToObject(ctx, "meter", meter ? jb_meter_kind_name(jb_meter_kind_of(meter)) : "none");
-    cJSON_AddStringToObject(ctx, "meter_provenance", meter ? jb_meter_provenance(meter) : notes);
-    cJSON_AddStringToObject(ctx, "energy", !meter || o.cold_cache ? "none" : jb_meter_is_measured(meter) ? "measured" : "estimated");
-    if (notes[0])
-        cJSON_AddStringToObject(ctx, "meter_notes", notes);
-    if (!isnan(idle))
-        cJSON_AddNumberToObject(ctx, "idle_watts", idle);
+    /* "meter" names every meter in use ("rapl", "nvml", "model+nvml"); "meters"
+     * says, per device, which meter its rows had and where the numbers come from. */
+    const device_meter *first = meters[JB_BACKEND_CPU].meter ? &meters[JB_BACKEND_CPU] : &meters[JB_BACKEND_CUDA];
+    cJSON_AddStringToObject(ctx, "meter", any_meter ? kinds : "none");
+    cJSON_AddStringToObject(ctx, "meter_provenance", first->meter ? jb_meter_provenance(first->meter) : first->notes);
+    cJSON_AddStringToObject(ctx, "energy", !any_meter || o.cold_cache ? "none" : all_measured ? "measured" : "estimated");
+    if (first->notes[0])
+        cJSON_AddStringToObject(ctx, "meter_notes", first->notes);
+    if (!isnan(first->idle_watts))
+        cJSON_AddNumberToObject(ctx, "idle_watts", first->idle_watts);
+    cJSON *jm = cJSON_AddObjectToObject(ctx, "meters");
+    for (int d = 0; d < JB_BACKEND_COUNT; d++) {
+        if (!dev_rows[d])
+            continue;
+        cJSON *x = cJSON_AddObjectToObject(jm, jb_backend_name((jb_backend)d));
+        jb_meter *mt = meters[d].meter;
+        cJSON_AddStringToObject(x, "meter", mt ? jb_meter_kind_name(jb_meter_kind_of(mt)) : "none");
+        cJSON_AddStringToObject(x, "provenance", mt ? jb_meter_provenance(mt) : meters[d].notes);
+        cJSON_AddStringToObject(x, "energy", !mt || o.cold_cache ? "none" : jb_meter_is_measured(mt) ? "measured" : "estimated");
+        if (!isnan(meters[d].idle_watts))
+            cJSON_AddNumberToObject(x, "idle_watts", meters[d].idle_watts);
+        if (meters[d].notes[0] && mt)
+            cJSON_AddStringToObject(x, "notes", meters[d].notes);
+        cJSON_AddNumberToObject(x, "min_time", min_time_dev[d]);
+    }
     cJSON_AddNumberToObject(ctx, "peak_flop_per_s", peaks.flop_per_s);
     cJSON_AddNumberToObject(ctx, "peak_bytes_per_s", peaks.bytes_per_s);
     cJSON_AddStringToObject(ctx, "peak_isa", peaks.isa);
     cJSON_AddNumberToObject(ctx, "peak_copy_buffer_bytes", (double)peaks.copy_bytes);
     cJSON_AddStringToObject(ctx, "cuda_version", jb_cuda_version());
-    jb_gpu_info gi0;
-    int have_gpu_info = 0;
-    if (gpu_rows) {
-        char dev[256], why[256];
+    if (dev_rows[JB_BACKEND_CUDA]) {
+        char dev[256];
         if (jb_cuda_device_describe(dev, sizeof dev) == 0)
             cJSON_AddStringToObject(ctx, "gpu", dev);
-        if (jb_nvml_query(NULL, 0, &gi0, why, sizeof why) == 0) {
-            have_gpu_info = 1;
-            cJSON *g = cJSON_AddObjectToObject(ctx, "gpu_settings");
-            cJSON_AddStringToObject(g, "name", gi0.name);
-            cJSON_AddStringToObject(g, "driver_version", gi0.driver_version);
-            cJSON_AddNumberToObject(g, "sm_clock_mhz", gi0.sm_clock_mhz);
-            cJSON_AddNumberToObject(g, "mem_clock_mhz", gi0.mem_clock_mhz);
-            cJSON_AddNumberToObject(g, "sm_clock_max_mhz", gi0.sm_clock_max_mhz);
-            cJSON_AddNumberToObject(g, "power_limit_watts", gi0.power_limit_watts);
-            cJSON_AddNumberToObject(g, "temperature_c_before", gi0.temperature_c);
-        } else {
-            cJSON_AddStringToObject(ctx, "gpu_settings", why);
-        }
+        add_gpu_settings(ctx, pci_bus_id, "before");
+        cJSON_AddStringToObject(ctx, "gpu_timing",
+                                o.cold_cache ? "CUDA events around each run, L2 flushed before it (batches of 1)"
+                                             : "CUDA events around batches of back-to-back runs, enqueued behind a hold "
+                                               "kernel and released together; time per run = batch time / "
+                                               "runs_per_batch, batches sized to about 2 ms (at most 128 runs)");
     }
     cJSON *benchmarks = cJSON_AddArrayToObject(doc, "benchmarks");
 
-    row_ctx rcx = {.meter = meter, .peaks = &peaks, .idle_watts = isnan(idle) ? 0 : idle, .cold_cache = o.cold_cache,
-                   .gpu_info = have_gpu_info, .sm_clock_start = have_gpu_info ? gi0.sm_clock_mhz : 0};
+    row_ctx rcx = {.peaks = &peaks, .cold_cache = o.cold_cache, .batch = 1};
     if (o.cold_cache) {
         rcx.flush_bytes = 2 * llc_bytes();
         rcx.flush = calloc(1, rcx.flush_bytes);
@@ -720,6 +820,7 @@ int jb_cmd_run(int argc, char **argv)
         const char *names[MAX_GROUP];
         void *args[MAX_GROUP], *ctxs[MAX_GROUP];
         size_t nt = 0;
+        double group_min_time = min_time; /* the longest energy window any of its rows' meters needs */
         for (size_t g = 0; g < gn; g++) {
             member *m = &grp[g];
             const jb_row *row = &suite.rows[i + g];
@@ -757,6 +858,15 @@ int jb_cmd_run(int argc, char **argv)
                 continue;
             }
             rc = jb_verify_sampled(row->k, &m->b, &m->e, VERIFY_BUDGET, o.seed, &vr);
+            if (rc == JB_EUNSUPPORTED) { /* only the device could tell: a skip, as supports() would give */
+                char msg2[300];
+                snprintf(msg2, sizeof msg2, "skipped: %s", vr.msg);
+                error_row(m->col.benchmarks, (int64_t)(i + g), row, msg2, NAN);
+                m->col.error = 1;
+                snprintf(m->col.error_msg, sizeof m->col.error_msg, "%s", msg2);
+                jb_buffers_free(&m->b);
+                continue;
+            }
             if (rc) {
                 char msg2[400];
                 snprintf(msg2, sizeof msg2, "verification failed: %s", vr.msg);
@@ -771,6 +881,28 @@ int jb_cmd_run(int argc, char **argv)
             m->rc.row = row;
             m->rc.e = &m->e;
             m->rc.max_err = vr.max_err;
+            const device_meter *dm = &meters[row->k->backend];
+            m->rc.meter = dm->meter;
+            m->rc.idle_watts = isnan(dm->idle_watts) ? 0 : dm->idle_watts;
+            group_min_time = fmax(group_min_time, min_time_dev[row->k->backend]);
+            if (row->k->backend == JB_BACKEND_CUDA && !o.cold_cache) {
+                /* Size the batch from one untimed run (the verification warmed it up). */
+                double t1 = 0;
+                int held;
+                if ((rc = jb_cuda_time_batch(row->k, &m->e, 1, &t1, &held))) {
+                    char msg2[300];
+                    snprintf(msg2, sizeof msg2, "error: run failed: %s", jb_strerror(rc));
+                    error_row(m->col.benchmarks, (int64_t)(i + g), row, msg2, NAN);
+                    m->col.error = 1;
+                    snprintf(m->col.error_msg, sizeof m->col.error_msg, "%s", msg2);
+                    m->failed = 1;
+                    jb_exec_teardown(row->k, &m->e);
+                    jb_buffers_free(&m->b);
+                    continue;
+                }
+                m->rc.batch = jb_batch_size(t1, JB_BATCH_TARGET_SECONDS, JB_BATCH_MAX_RUNS);
+            }
+            m->col.runs = m->rc.batch;
             m->rc.peak_bytes = m->b.ws_size + jb_problem_output_elems(&row->p) * sizeof(float);
             for (int j = 0; j < jb_problem_num_inputs(&row->p); j++)
                 m->rc.peak_bytes += jb_problem_input_elems(&row->p, j) * sizeof(float);
@@ -780,6 +912,8 @@ int jb_cmd_run(int argc, char **argv)
             ctxs[nt] = &m->col;
             nt++;
         }
+        gopt.min_time = group_min_time;
+        gopt.min_warmup_time = group_min_time / 2;
         if (nt && jb_gb_run_group(nt, names, body, args, &gopt, interleave, on_report, ctxs))
             for (size_t g = 0; g < gn; g++)
                 if (grp[g].timed) {
@@ -833,12 +967,8 @@ int jb_cmd_run(int argc, char **argv)
     cJSON_AddBoolToObject(ctx, "high_load", load0 > 0.5 * threads + 0.25);
     cJSON_AddNumberToObject(ctx, "noisy_rows", noisy);
     cJSON_AddBoolToObject(ctx, "interrupted", interrupted != 0);
-    if (have_gpu_info) {
-        jb_gpu_info gi1;
-        char why[128];
-        if (jb_nvml_query(NULL, 0, &gi1, why, sizeof why) == 0)
-            cJSON_AddNumberToObject(cJSON_GetObjectItem(ctx, "gpu_settings"), "temperature_c_after", gi1.temperature_c);
-    }
+    if (dev_rows[JB_BACKEND_CUDA])
+        add_gpu_settings(ctx, pci_bus_id, "after");
     jb_cuda_release();
     cJSON_AddItemToObject(ctx, "warnings", warnings);
     if (o.format == FMT_JSON)
@@ -848,14 +978,16 @@ int jb_cmd_run(int argc, char **argv)
         fprintf(stderr, "joulebench: interrupted before any row finished: %s not written\n", out);
         cJSON_Delete(doc);
         jb_suite_free(&suite);
-        jb_meter_free(meter);
+        for (int d = 0; d < JB_BACKEND_COUNT; d++)
+            jb_meter_free(meters[d].meter);
         free(rcx.flush);
         return 130;
     }
     rc = jb_results_write_atomic(out, doc, msg, sizeof msg);
     cJSON_Delete(doc);
     jb_suite_free(&suite);
-    jb_meter_free(meter);
+    for (int d = 0; d < JB_BACKEND_COUNT; d++)
+        jb_meter_free(meters[d].meter);
     free(rcx.flush);
     if (rc) {
         jb_cli_error("%s", msg);

@@ -103,25 +103,47 @@ static void add_note(char *notes, size_t len, const char *kind, const char *why)
     snprintf(notes + used, len - used, "%s%s: %s", used ? "; " : "", kind, why);
 }
 
-int jb_meter_open_auto(const jb_meter_config *cfg, int want_gpu, jb_meter **out, char *notes, size_t len)
+int jb_meter_open_for(jb_backend device, const char *name, const jb_meter_config *cfg, jb_meter **out, char *notes,
+                      size_t len)
 {
     char why[512];
     if (notes && len)
         notes[0] = '\0';
     if (!out)
         return JB_EINVAL;
+    *out = NULL;
+    int autom = !name || !*name || !strcmp(name, "auto");
+    int kind = autom ? -1 : jb_meter_kind_from_name(name);
+    if (!autom && kind < 0)
+        return jb_meter_fail(JB_EINVAL, notes, len, "unknown meter '%s' (auto, rapl, nvml or model)", name);
+    if (device == JB_BACKEND_CUDA) {
+        /* Only the GPU's own counter measures GPU work: a CPU meter would give
+         * package energy (or a CPU estimate) for it. No fallback. */
+        if (kind == JB_METER_RAPL || kind == JB_METER_MODEL)
+            return jb_meter_fail(JB_EINVAL, notes, len,
+                                 "%s %s the CPU, not the GPU: GPU rows are metered by nvml (--meter auto or nvml)",
+                                 kind_names[kind], kind == JB_METER_RAPL ? "measures the package energy of"
+                                                                         : "estimates the power of");
+        int rc = jb_meter_open(JB_METER_NVML, cfg, out, why, sizeof why);
+        if (rc != JB_OK)
+            add_note(notes, len, "nvml", why);
+        return rc == JB_OK ? JB_OK : JB_EUNAVAILABLE;
+    }
+    if (device != JB_BACKEND_CPU)
+        return jb_meter_fail(JB_EINVAL, notes, len, "no meter for backend %d", (int)device);
+    if (kind == JB_METER_NVML)
+        return jb_meter_fail(JB_EINVAL, notes, len,
+                             "nvml measures a GPU, not the CPU: CPU rows are metered by rapl or model (--meter auto)");
+    if (kind >= 0) {
+        int rc = jb_meter_open((jb_meter_kind)kind, cfg, out, why, sizeof why);
+        if (rc != JB_OK)
+            add_note(notes, len, kind_names[kind], why);
+        return rc;
+    }
     int rc = jb_meter_open(JB_METER_RAPL, cfg, out, why, sizeof why);
     if (rc == JB_OK)
         return JB_OK;
     add_note(notes, len, "rapl", why);
-    if (want_gpu) {
-        rc = jb_meter_open(JB_METER_NVML, cfg, out, why, sizeof why);
-        if (rc == JB_OK)
-            return JB_OK;
-        add_note(notes, len, "nvml", why);
-    } else {
-        add_note(notes, len, "nvml", "not tried: this run does not use the GPU");
-    }
     rc = jb_meter_open(JB_METER_MODEL, cfg, out, why, sizeof why);
     if (rc != JB_OK)
         add_note(notes, len, "model", why);

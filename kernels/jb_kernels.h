@@ -110,6 +110,8 @@ typedef struct jb_exec {
     void *ws;             /* workspace_size() bytes, 64-byte aligned, or NULL if 0 */
     size_t ws_size;
     void *state;          /* owned by the kernel: set in setup, freed in teardown */
+    char why[200];        /* setup may say here why it returned JB_EUNSUPPORTED (a library
+                           * that has no algorithm for this shape on this device) */
 } jb_exec;
 
 typedef struct jb_kernel {
@@ -129,7 +131,9 @@ typedef struct jb_kernel {
     /* Optional (NULL: 0). Workspace the caller provides in jb_exec.ws. */
     size_t (*workspace_size)(const jb_problem *p);
     /* Optional, untimed: per-problem preparation (primitive creation, packing or
-     * quantization of inputs into state). May allocate; teardown frees. */
+     * quantization of inputs into state). May allocate; teardown frees. Returns
+     * JB_EUNSUPPORTED, with the reason in e->why, when only the device or library
+     * can tell that it cannot do this problem: the problem is then skipped. */
     int (*setup)(jb_exec *e);
     /* Timed. Computes out from in. Never allocates. */
     int (*run)(jb_exec *e);
@@ -211,6 +215,8 @@ void jb_buffers_poison_output(jb_buffers *b);
 
 /*
  * The check every kernel passes before it is timed: setup, poisoned output,
+ * (a setup that answers JB_EUNSUPPORTED makes the status JB_EUNSUPPORTED, with
+ * the kernel's reason in res->msg: a skip, not a failure),
  * one run, oracle on the inputs the kernel saw, element-wise comparison, guard
  * bytes. On success e is left set up (state kept) so the caller can time it and
  * then call the kernel's teardown through jb_exec_teardown; on failure it is torn down.

@@ -145,8 +145,11 @@ static int verify_rows(const jb_kernel *k, jb_buffers *b, jb_exec *e, const int6
     if ((rc = jb_kernel_supports(k, p, why, sizeof why)))
         return fail(r, rc, why);
     if (k->setup && (rc = k->setup(e))) {
+        if (rc == JB_EUNSUPPORTED)
+            snprintf(why, sizeof why, "%s", e->why[0] ? e->why : "the kernel's setup does not support this problem");
+        else
+            snprintf(why, sizeof why, "setup failed: %s", jb_strerror(rc));
         jb_exec_teardown(k, e);
-        snprintf(why, sizeof why, "setup failed: %s", jb_strerror(rc));
         return fail(r, rc, why);
     }
     if (k->dequantized_inputs && (rc = k->dequantized_inputs(e, b->deq))) {

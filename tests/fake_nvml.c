@@ -11,6 +11,12 @@
  *   power_mw   the power reading
  *   inits      get only: nvmlInit_v2 calls not yet matched by nvmlShutdown
  *   power_calls get only: nvmlDeviceGetPowerUsage calls so far
+ *   mig_mode   what nvmlDeviceGetMigMode says (1 enabled)
+ *   power_violation_ns, thermal_violation_ns  nvmlDeviceGetViolationStatus (-1: NOT_SUPPORTED)
+ *   reasons    nvmlDeviceGetCurrentClocksEventReasons (-1: NOT_SUPPORTED)
+ * Device i is "Fake GPU i" at PCI bus id 0000:(0x10 + i):00.0, with UUID
+ * GPU-fake-000i; its energy counter reads energy_mj + i * 1000000, so a test
+ * can tell which board a meter reads.
  */
 #include <stdatomic.h>
 #include <stdio.h>
@@ -25,7 +31,7 @@ typedef struct nvmlDevice_st {
 enum { OK = 0, UNINITIALIZED = 1, INVALID_ARGUMENT = 2, NOT_SUPPORTED = 3, INSUFFICIENT_SIZE = 7 };
 
 static atomic_llong init_rc, devices = 1, energy_rc, energy_mj = 1000, power_rc, power_mw = 100000;
-static atomic_llong inits, power_calls;
+static atomic_llong inits, power_calls, mig_mode, power_violation_ns = -1, thermal_violation_ns = -1, reasons = -1;
 static struct nvmlDevice_st gpus[4] = {{0}, {1}, {2}, {3}};
 
 static atomic_llong *slot(const char *key)
@@ -35,7 +41,9 @@ static atomic_llong *slot(const char *key)
         atomic_llong *v;
     } keys[] = {{"init_rc", &init_rc},     {"devices", &devices},   {"energy_rc", &energy_rc},
                 {"energy_mj", &energy_mj}, {"power_rc", &power_rc}, {"power_mw", &power_mw},
-                {"inits", &inits},         {"power_calls", &power_calls}};
+                {"inits", &inits},         {"power_calls", &power_calls},
+                {"mig_mode", &mig_mode},   {"power_violation_ns", &power_violation_ns},
+                {"thermal_violation_ns", &thermal_violation_ns}, {"reasons", &reasons}};
     for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++)
         if (!strcmp(key, keys[i].key))
             return keys[i].v;
@@ -104,7 +112,7 @@ nvmlReturn_t nvmlDeviceGetTotalEnergyConsumption(nvmlDevice_t device, unsigned l
     if (!device || !energy)
         return INVALID_ARGUMENT;
     if (rc == OK)
-        *energy = (unsigned long long)atomic_load(&energy_mj);
+        *energy = (unsigned long long)(atomic_load(&energy_mj) + device->index * 1000000LL);
     return rc;
 }
 
@@ -169,5 +177,70 @@ nvmlReturn_t nvmlDeviceGetTemperature(nvmlDevice_t device, int sensor, unsigned 
     if (!device || !temp || sensor != 0)
         return INVALID_ARGUMENT;
     *temp = 41;
+    return OK;
+}
+
+nvmlReturn_t nvmlDeviceGetHandleByPciBusId_v2(const char *bus_id, nvmlDevice_t *device)
+{
+    unsigned dom, bus, dev, fn;
+    if (atomic_load(&inits) <= 0)
+        return UNINITIALIZED;
+    if (!bus_id || !device || sscanf(bus_id, "%x:%x:%x.%x", &dom, &bus, &dev, &fn) != 4)
+        return INVALID_ARGUMENT;
+    for (int i = 0; i < atomic_load(&devices) && i < (int)(sizeof gpus / sizeof gpus[0]); i++)
+        if (dom == 0 && bus == 0x10u + (unsigned)i && dev == 0 && fn == 0) {
+            *device = &gpus[i];
+            return OK;
+        }
+    return 6; /* NVML_ERROR_NOT_FOUND */
+}
+
+nvmlReturn_t nvmlDeviceGetIndex(nvmlDevice_t device, unsigned int *index)
+{
+    if (!device || !index)
+        return INVALID_ARGUMENT;
+    *index = (unsigned)device->index;
+    return OK;
+}
+
+nvmlReturn_t nvmlDeviceGetUUID(nvmlDevice_t device, char *uuid, unsigned int length)
+{
+    if (!device || !uuid || snprintf(uuid, length, "GPU-fake-000%d", device->index) >= (int)length)
+        return INVALID_ARGUMENT;
+    return OK;
+}
+
+nvmlReturn_t nvmlDeviceGetMigMode(nvmlDevice_t device, unsigned int *current, unsigned int *pending)
+{
+    if (!device || !current || !pending)
+        return INVALID_ARGUMENT;
+    *current = *pending = (unsigned)atomic_load(&mig_mode);
+    return OK;
+}
+
+typedef struct {
+    unsigned long long referenceTime, violationTime;
+} fake_violation;
+
+nvmlReturn_t nvmlDeviceGetViolationStatus(nvmlDevice_t device, int policy, fake_violation *v)
+{
+    long long ns = policy == 0 ? atomic_load(&power_violation_ns) : policy == 1 ? atomic_load(&thermal_violation_ns) : -1;
+    if (!device || !v)
+        return INVALID_ARGUMENT;
+    if (ns < 0)
+        return NOT_SUPPORTED;
+    v->referenceTime = 0;
+    v->violationTime = (unsigned long long)ns;
+    return OK;
+}
+
+nvmlReturn_t nvmlDeviceGetCurrentClocksEventReasons(nvmlDevice_t device, unsigned long long *r)
+{
+    long long v = atomic_load(&reasons);
+    if (!device || !r)
+        return INVALID_ARGUMENT;
+    if (v < 0)
+        return NOT_SUPPORTED;
+    *r = (unsigned long long)v;
     return OK;
 }

@@ -73,6 +73,10 @@ static void test_kernel_shape(void **state)
     for (uint64_t seed = 1; seed <= 2; seed++) {
         jb_verify_result r;
         int rc = jb_verify_once(c->k, c->p, seed, &r);
+        if (rc == JB_EUNSUPPORTED) { /* the library, asked on the device, has no way to do it */
+            print_message("[  SKIP    ] %s %s: unsupported: %s\n", c->k->name, shape, r.msg);
+            skip();
+        }
         if (rc != JB_OK)
             fail_msg("%s %s seed %llu: %s (%s)", c->k->name, shape, (unsigned long long)seed, r.msg,
                      jb_strerror(rc));

@@ -2,8 +2,9 @@
  * Energy meters: rapl on powercap fixture trees (domain sum, wraparound,
  * unreadable counter, missing tree), nvml through a fake libnvidia-ml (energy
  * counter, power-sampling fallback, load and init failures, GPU settings),
- * the model (TDP table matching, defaults, overrides, busy vs idle), and the
- * order jb_meter_open_auto tries them in. Timing only enters through loose
+ * the model (TDP table matching, defaults, overrides, busy vs idle), which
+ * meter each device's rows get (jb_meter_open_for), GPU selection by PCI bus
+ * id, and throttling from NVML's violation counters and clock event reasons. Timing only enters through loose
  * inequalities.
  */
 #include <dirent.h>
@@ -11,6 +12,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <ftw.h>
+#include <math.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -358,6 +360,10 @@ static int nvml_setup(void **state)
     fake_set("power_rc", 0);
     fake_set("energy_mj", 1000);
     fake_set("power_mw", 100000);
+    fake_set("mig_mode", 0);
+    fake_set("power_violation_ns", -1);
+    fake_set("thermal_violation_ns", -1);
+    fake_set("reasons", -1);
     return 0;
 }
 
@@ -391,7 +397,7 @@ static void test_nvml_energy(void **state)
     assert_int_equal(jb_meter_kind_of(m), JB_METER_NVML);
     assert_int_equal(jb_meter_is_measured(m), 1);
     assert_near(jb_meter_update_period(m), 0.1, 1e-12);
-    expect_contains("provenance", jb_meter_provenance(m), "nvml: GPU 0 Fake GPU 0, total energy counter");
+    expect_contains("provenance", jb_meter_provenance(m), "nvml: GPU 0 Fake GPU 0 (GPU-fake-0000), total energy counter");
     long long calls = fake_get("power_calls");
     assert_int_equal(jb_meter_start(m), JB_OK);
     fake_set("energy_mj", 12500);
@@ -500,11 +506,15 @@ static void test_nvml_query(void **state)
     (void)state;
     jb_gpu_info g;
     char why[512];
-    int rc = jb_nvml_query(JB_FAKE_NVML, 0, &g, why, sizeof why);
+    jb_nvml_target t = {.library = JB_FAKE_NVML};
+    int rc = jb_nvml_query(&t, &g, why, sizeof why);
     if (rc != JB_OK)
         fail_msg("jb_nvml_query on the fake: %d %s", rc, why);
     assert_string_equal(g.name, "Fake GPU 0");
     assert_string_equal(g.driver_version, "999.99.1");
+    assert_string_equal(g.uuid, "GPU-fake-0000");
+    assert_int_equal(g.nvml_index, 0);
+    assert_int_equal(g.mig_mode, 0);
     assert_int_equal(g.sm_clock_mhz, 1755);
     assert_int_equal(g.mem_clock_mhz, 2619);
     assert_int_equal(g.sm_clock_max_mhz, -1);   /* the fake says NOT_SUPPORTED */
@@ -513,9 +523,111 @@ static void test_nvml_query(void **state)
     assert_int_equal(g.temperature_c, 41);
     assert_int_equal(g.energy_counter, 1);
     assert_int_equal(fake_get("inits"), 0);
-    assert_int_equal(jb_nvml_query("/nonexistent/libnvidia-ml.so.1", 0, &g, why, sizeof why), JB_EUNAVAILABLE);
+    jb_nvml_target missing = {.library = "/nonexistent/libnvidia-ml.so.1"};
+    assert_int_equal(jb_nvml_query(&missing, &g, why, sizeof why), JB_EUNAVAILABLE);
     expect_contains("why", why, "cannot open shared object file");
-    assert_int_equal(jb_nvml_query(JB_FAKE_NVML, 1, &g, why, sizeof why), JB_EUNAVAILABLE);
+    t.index = 1;
+    assert_int_equal(jb_nvml_query(&t, &g, why, sizeof why), JB_EUNAVAILABLE);
+    /* By the CUDA device's PCI bus id: the board it names, not NVML's GPU 0. */
+    fake_set("devices", 4);
+    fake_set("mig_mode", 1);
+    jb_nvml_target by_bus = {.library = JB_FAKE_NVML, .pci_bus_id = "0000:12:00.0"};
+    assert_int_equal(jb_nvml_query(&by_bus, &g, why, sizeof why), JB_OK);
+    assert_string_equal(g.name, "Fake GPU 2");
+    assert_string_equal(g.uuid, "GPU-fake-0002");
+    assert_int_equal(g.nvml_index, 2);
+    assert_int_equal(g.mig_mode, 1);
+    fake_set("mig_mode", 0);
+    fake_set("devices", 1);
+}
+
+/* NVML ignores CUDA_VISIBLE_DEVICES: with CUDA_VISIBLE_DEVICES=2 the CUDA
+ * device 0 is board 2, found by its bus id, and the meter must read board 2. */
+static void test_nvml_by_bus_id(void **state)
+{
+    (void)state;
+    jb_meter *m = NULL;
+    char why[512];
+    fake_set("devices", 4);
+    jb_meter_config c = nvml_cfg();
+    c.nvml_pci_bus_id = "0000:12:00.0";
+    int rc = jb_meter_open(JB_METER_NVML, &c, &m, why, sizeof why);
+    if (rc != JB_OK)
+        fail_msg("nvml by bus id: %d %s", rc, why);
+    expect_contains("provenance", jb_meter_provenance(m), "nvml: GPU 2 Fake GPU 2 (PCI 0000:12:00.0, GPU-fake-0002)");
+    assert_null(strstr(jb_meter_provenance(m), "MIG"));
+    jb_meter_reading r;
+    fake_set("energy_mj", 1000);
+    assert_int_equal(jb_meter_start(m), JB_OK);
+    fake_set("energy_mj", 3000);
+    assert_int_equal(jb_meter_stop(m, &r), JB_OK);
+    assert_near(r.joules, 2.0, 1e-9); /* board 2's counter moved by 2000 mJ */
+    jb_meter_free(m);
+
+    /* MIG: the counter is the whole board's, and the provenance says so. */
+    fake_set("mig_mode", 1);
+    assert_int_equal(jb_meter_open(JB_METER_NVML, &c, &m, why, sizeof why), JB_OK);
+    expect_contains("provenance", jb_meter_provenance(m), "MIG enabled: the energy is the whole GPU's");
+    jb_meter_free(m);
+    fake_set("mig_mode", 0);
+
+    c.nvml_pci_bus_id = "0000:3b:00.0"; /* no such board */
+    assert_int_equal(jb_meter_open(JB_METER_NVML, &c, &m, why, sizeof why), JB_EUNAVAILABLE);
+    expect_contains("why", why, "no GPU at PCI bus id 0000:3b:00.0");
+    assert_int_equal(fake_get("inits"), 0);
+    fake_set("devices", 1);
+}
+
+/* Throttling: from the violation counters when they can be read, else from
+ * the clock event reasons; read through the fake, judged by jb_gpu_throttled. */
+static void test_gpu_throttle(void **state)
+{
+    (void)state;
+    jb_meter *m = NULL;
+    char why[512];
+    jb_meter_config c = nvml_cfg();
+    assert_int_equal(jb_meter_open(JB_METER_NVML, &c, &m, why, sizeof why), JB_OK);
+    jb_gpu_state a, b;
+    fake_set("power_violation_ns", 1000000000);
+    fake_set("thermal_violation_ns", 0);
+    fake_set("reasons", 0x4);
+    assert_int_equal(jb_meter_gpu_state(m, &a), JB_OK);
+    assert_true(a.have_violation && a.have_reasons);
+    assert_true(a.power_violation_ns == 1000000000ULL);
+    assert_true(a.reasons == 0x4);
+    assert_int_equal(a.sm_clock_mhz, 1755);
+    fake_set("power_violation_ns", -1);
+    fake_set("reasons", -1);
+    assert_int_equal(jb_meter_gpu_state(m, &b), JB_OK);
+    assert_false(b.have_violation || b.have_reasons);
+    jb_meter_free(m);
+    /* Not an nvml meter. */
+    c.tdp_table = TABLE;
+    assert_int_equal(jb_meter_open(JB_METER_MODEL, &c, &m, why, sizeof why), JB_OK);
+    assert_int_equal(jb_meter_gpu_state(m, &a), JB_EINVAL);
+    jb_meter_free(m);
+
+    double pct;
+    jb_gpu_state s0 = {.t = 10, .have_violation = 1, .power_violation_ns = 5000, .thermal_violation_ns = 0};
+    jb_gpu_state s1 = {.t = 11, .have_violation = 1, .power_violation_ns = 5000 + 500000000ULL};
+    assert_int_equal(jb_gpu_throttled(&s0, &s1, &pct), 1);   /* power-capped half of the second */
+    assert_near(pct, 50.0, 1e-6);
+    s1.power_violation_ns = 5000 + 5000000ULL;               /* 0.5%: not throttled */
+    assert_int_equal(jb_gpu_throttled(&s0, &s1, &pct), 0);
+    assert_near(pct, 0.5, 1e-6);
+    s1.thermal_violation_ns = 300000000ULL;                  /* overlapping causes: the larger counts */
+    assert_int_equal(jb_gpu_throttled(&s0, &s1, &pct), 1);
+    assert_near(pct, 30.0, 1e-6);
+    s1.power_violation_ns = 0;                               /* a counter that went back (driver reload) */
+    s1.thermal_violation_ns = 0;
+    assert_int_equal(jb_gpu_throttled(&s0, &s1, &pct), 0);
+    jb_gpu_state r0 = {.t = 1}, r1 = {.t = 2, .have_reasons = 1, .reasons = 0x1}; /* GPU idle: no slowdown */
+    assert_int_equal(jb_gpu_throttled(&r0, &r1, &pct), 0);
+    assert_true(isnan(pct));
+    r1.reasons = 0x40;                                       /* hardware thermal slowdown */
+    assert_int_equal(jb_gpu_throttled(&r0, &r1, &pct), 1);
+    r1.have_reasons = 0;
+    assert_int_equal(jb_gpu_throttled(&r0, &r1, &pct), -1);  /* nothing readable: unknown */
 }
 
 /* ---- model ---------------------------------------------------------------- */
@@ -708,9 +820,9 @@ static void test_model_busy_vs_idle(void **state)
     jb_meter_free(m);
 }
 
-/* ---- auto ------------------------------------------------------------------ */
+/* ---- the meter of each device ----------------------------------------------- */
 
-static void test_auto_order(void **state)
+static void test_meter_for_device(void **state)
 {
     (void)state;
     jb_meter *m = NULL;
@@ -720,42 +832,50 @@ static void test_auto_order(void **state)
     c.powercap_root = POWERCAP "/normal";
     c.nvml_library = JB_FAKE_NVML;
     c.tdp_table = TABLE;
-    assert_int_equal(jb_meter_open_auto(&c, 1, &m, notes, sizeof notes), JB_OK);
+    /* CPU rows: rapl where it is readable. */
+    assert_int_equal(jb_meter_open_for(JB_BACKEND_CPU, "auto", &c, &m, notes, sizeof notes), JB_OK);
     assert_int_equal(jb_meter_kind_of(m), JB_METER_RAPL);
     assert_string_equal(notes, "");
     jb_meter_free(m);
+    /* GPU rows: nvml, even where rapl is readable (it would give CPU package energy). */
+    assert_int_equal(jb_meter_open_for(JB_BACKEND_CUDA, NULL, &c, &m, notes, sizeof notes), JB_OK);
+    assert_int_equal(jb_meter_kind_of(m), JB_METER_NVML);
+    jb_meter_free(m);
+    /* A meter that cannot measure the device is refused, with the reason. */
+    assert_int_equal(jb_meter_open_for(JB_BACKEND_CUDA, "rapl", &c, &m, notes, sizeof notes), JB_EINVAL);
+    assert_null(m);
+    expect_contains("notes", notes, "rapl measures the package energy of the CPU, not the GPU");
+    assert_int_equal(jb_meter_open_for(JB_BACKEND_CUDA, "model", &c, &m, notes, sizeof notes), JB_EINVAL);
+    expect_contains("notes", notes, "GPU rows are metered by nvml");
+    assert_int_equal(jb_meter_open_for(JB_BACKEND_CPU, "nvml", &c, &m, notes, sizeof notes), JB_EINVAL);
+    expect_contains("notes", notes, "nvml measures a GPU, not the CPU");
+    assert_int_equal(jb_meter_open_for(JB_BACKEND_CPU, "bogus", &c, &m, notes, sizeof notes), JB_EINVAL);
 
     c.powercap_root = "/nonexistent/powercap";
-    assert_int_equal(jb_meter_open_auto(&c, 1, &m, notes, sizeof notes), JB_OK);
-    assert_int_equal(jb_meter_kind_of(m), JB_METER_NVML);
+    assert_int_equal(jb_meter_open_for(JB_BACKEND_CPU, "auto", &c, &m, notes, sizeof notes), JB_OK);
+    assert_int_equal(jb_meter_kind_of(m), JB_METER_MODEL);
     expect_contains("notes", notes, "rapl: no powercap tree at /nonexistent/powercap");
     jb_meter_free(m);
-
-    assert_int_equal(jb_meter_open_auto(&c, 0, &m, notes, sizeof notes), JB_OK);
-    assert_int_equal(jb_meter_kind_of(m), JB_METER_MODEL);
+    assert_int_equal(jb_meter_open_for(JB_BACKEND_CPU, "rapl", &c, &m, notes, sizeof notes), JB_EUNAVAILABLE);
     expect_contains("notes", notes, "rapl: no powercap tree");
-    expect_contains("notes", notes, "; nvml: not tried: this run does not use the GPU");
-    jb_meter_free(m);
 
+    /* GPU rows without NVML: no meter at all (time only), never the CPU model. */
     c.nvml_library = "/nonexistent/libnvidia-ml.so.1";
-    assert_int_equal(jb_meter_open_auto(&c, 1, &m, notes, sizeof notes), JB_OK);
-    assert_int_equal(jb_meter_kind_of(m), JB_METER_MODEL);
-    assert_int_equal(jb_meter_is_measured(m), 0);
-    expect_contains("notes", notes, "rapl: no powercap tree");
-    expect_contains("notes", notes, "; nvml: cannot load /nonexistent/libnvidia-ml.so.1");
-    jb_meter_free(m);
+    assert_int_equal(jb_meter_open_for(JB_BACKEND_CUDA, "auto", &c, &m, notes, sizeof notes), JB_EUNAVAILABLE);
+    assert_null(m);
+    expect_contains("notes", notes, "nvml: cannot load /nonexistent/libnvidia-ml.so.1");
 
     /* the model's own error comes back when even it cannot open */
     c.tdp_watts = 10;
     c.idle_watts = 20;
-    assert_int_equal(jb_meter_open_auto(&c, 0, &m, notes, sizeof notes), JB_EINVAL);
+    assert_int_equal(jb_meter_open_for(JB_BACKEND_CPU, NULL, &c, &m, notes, sizeof notes), JB_EINVAL);
     assert_null(m);
     expect_contains("notes", notes, "model: idle power 20 W must be below TDP 10 W");
     /* a tiny notes buffer is never overrun */
     c.tdp_watts = 0;
     c.idle_watts = 0;
     char tiny[8];
-    assert_int_equal(jb_meter_open_auto(&c, 1, &m, tiny, sizeof tiny), JB_OK);
+    assert_int_equal(jb_meter_open_for(JB_BACKEND_CPU, NULL, &c, &m, tiny, sizeof tiny), JB_OK);
     assert_true(strlen(tiny) < sizeof tiny);
     jb_meter_free(m);
 }
@@ -778,7 +898,9 @@ int main(void)
         cmocka_unit_test(test_model_known_and_unknown),
         cmocka_unit_test(test_model_overrides),
         cmocka_unit_test(test_model_busy_vs_idle),
-        cmocka_unit_test_setup_teardown(test_auto_order, nvml_setup, nvml_teardown),
+        cmocka_unit_test_setup_teardown(test_nvml_by_bus_id, nvml_setup, nvml_teardown),
+        cmocka_unit_test_setup_teardown(test_gpu_throttle, nvml_setup, nvml_teardown),
+        cmocka_unit_test_setup_teardown(test_meter_for_device, nvml_setup, nvml_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,8 +1,8 @@
 /*
  * What the harness may ask of the CUDA backend without including any CUDA
  * header: whether a device is there, versions for the settings a result
- * records, device-event timing of one run of a CUDA kernel, and an L2 flush
- * for --cold-cache. Every function compiles and answers in every build; in a
+ * records, device-event timing of a batch of runs of a CUDA kernel, and an L2
+ * flush for --cold-cache. Every function compiles and answers in every build; in a
  * build without CUDA they report JB_EUNAVAILABLE (or "none").
  *
  * All CUDA kernels run on device 0 (pick another with CUDA_VISIBLE_DEVICES)
@@ -35,24 +35,36 @@ int jb_cuda_device_count(char *why, size_t len);
  * L2 50 MiB"). JB_OK, or JB_EUNAVAILABLE with the reason in buf. */
 int jb_cuda_device_describe(char *buf, size_t len);
 
+/* The PCI bus id of device 0 ("0000:3b:00.0"), by which NVML finds the same
+ * board whatever CUDA_VISIBLE_DEVICES selects. JB_OK or JB_EUNAVAILABLE. */
+int jb_cuda_device_pci_bus_id(char *buf, size_t len);
+
 /*
- * Times one run of a CUDA kernel (k->backend == JB_BACKEND_CUDA) that is set
- * up on e: records an event, calls k->run, which then only enqueues its work
- * (its usual final synchronize is skipped while this function is timing),
- * records a second event and waits for it. *seconds is the device time
- * between the events: launch gaps included, host wake-up latency excluded.
- * Returns JB_OK, the kernel's own error, JB_EINVAL for a non-CUDA kernel,
- * JB_EUNAVAILABLE without a device, or JB_EBACKEND (message on stderr).
+ * Times a batch of nruns back-to-back runs of a CUDA kernel (k->backend ==
+ * JB_BACKEND_CUDA) that is set up on e, between one pair of events:
+ *   1. a hold kernel starts spinning on a flag in mapped host memory;
+ *   2. the start event, nruns calls of k->run (which then only enqueue their
+ *      work: their usual final synchronize is skipped while timing), and the
+ *      stop event are enqueued behind it;
+ *   3. the flag is released and the stop event waited for.
+ * So the device runs the batch back to back, and neither the host's call and
+ * launch overhead nor an idle gap between runs is inside the interval.
+ * *seconds is the device time of the whole batch; the caller divides by
+ * nruns. *held is 1 when the hold kernel was still holding at release, 0 when
+ * enqueueing outlasted its timeout (JB_CUDA_HOLD_TIMEOUT_NS) and the batch may
+ * hold host gaps. Returns JB_OK, the kernel's own error, JB_EINVAL (not a CUDA
+ * kernel, nruns < 1), JB_EUNAVAILABLE without a device, or JB_EBACKEND.
  */
-int jb_cuda_time_run(const jb_kernel *k, jb_exec *e, double *seconds);
+#define JB_CUDA_HOLD_TIMEOUT_NS 500000000ULL
+int jb_cuda_time_batch(const jb_kernel *k, jb_exec *e, int nruns, double *seconds, int *held);
 
 /* Evicts every kernel's data from the device L2 cache by writing a buffer of
  * twice its size (allocated on first use), then waits, so the flush is never
  * inside a timed region. JB_OK, JB_EUNAVAILABLE, or JB_EBACKEND. */
 int jb_cuda_flush_l2(void);
 
-/* Frees what jb_cuda_time_run and jb_cuda_flush_l2 keep between calls (the
- * events and the flush buffer). Safe to call at any time, and more than once. */
+/* Frees what jb_cuda_time_batch and jb_cuda_flush_l2 keep between calls (the
+ * events, the hold flags and the flush buffer). Safe to call at any time, and more than once. */
 void jb_cuda_release(void);
 
 #ifdef __cplusplus

@@ -55,12 +55,20 @@ int jb_cuda_run_missing(jb_exec *e)
     return JB_EUNAVAILABLE;
 }
 
-int jb_cuda_time_run(const jb_kernel *k, jb_exec *e, double *seconds)
+int jb_cuda_device_pci_bus_id(char *buf, size_t len)
+{
+    return jb_cuda_available(buf, len);
+}
+
+int jb_cuda_time_batch(const jb_kernel *k, jb_exec *e, int nruns, double *seconds, int *held)
 {
     (void)k;
     (void)e;
+    (void)nruns;
     if (seconds)
         *seconds = 0;
+    if (held)
+        *held = 0;
     return JB_EUNAVAILABLE;
 }
 
@@ -197,7 +205,7 @@ const char *jb_cuda_version(void)
 
 /* ---- Running --------------------------------------------------------------- */
 
-/* Set while jb_cuda_time_run times a run: the run then leaves its work queued. */
+/* Set while jb_cuda_time_batch times a batch: a run then leaves its work queued. */
 static _Thread_local int timing;
 
 int jb_cuda_finish(cudaError_t launch, const char *what)
@@ -211,44 +219,89 @@ int jb_cuda_finish(cudaError_t launch, const char *what)
 
 static cudaEvent_t ev_start, ev_stop;
 static int have_events;
+static volatile int *hold_flags;      /* mapped host memory: [0] release, [1] timed out */
+static int *hold_flags_dev;
 static void *flush_buf;
 static size_t flush_bytes;
 static unsigned flush_count;
 
-int jb_cuda_time_run(const jb_kernel *k, jb_exec *e, double *seconds)
+int jb_cuda_device_pci_bus_id(char *buf, size_t len)
+{
+    int rc = jb_cuda_available(buf, len);
+    if (rc)
+        return rc;
+    if (cudaDeviceGetPCIBusId(buf, (int)len, 0) != cudaSuccess) {
+        snprintf(buf, len, "cudaDeviceGetPCIBusId: %s", cudaGetErrorString(cudaGetLastError()));
+        return JB_EUNAVAILABLE;
+    }
+    return JB_OK;
+}
+
+static int timing_init(void)
+{
+    int rc;
+    if (have_events)
+        return JB_OK;
+    void *h = NULL, *d = NULL;
+    if ((rc = jb_cuda_check(cudaHostAlloc(&h, 2 * sizeof(int), cudaHostAllocMapped), "cudaHostAlloc (hold flags)")))
+        return rc;
+    if ((rc = jb_cuda_check(cudaHostGetDevicePointer(&d, h, 0), "cudaHostGetDevicePointer"))) {
+        cudaFreeHost(h);
+        return rc;
+    }
+    if ((rc = jb_cuda_check(cudaEventCreate(&ev_start), "cudaEventCreate"))) {
+        cudaFreeHost(h);
+        return rc;
+    }
+    if ((rc = jb_cuda_check(cudaEventCreate(&ev_stop), "cudaEventCreate"))) {
+        cudaEventDestroy(ev_start);
+        cudaFreeHost(h);
+        return rc;
+    }
+    hold_flags = h;
+    hold_flags_dev = d;
+    have_events = 1;
+    return JB_OK;
+}
+
+int jb_cuda_time_batch(const jb_kernel *k, jb_exec *e, int nruns, double *seconds, int *held)
 {
     int rc;
     if (seconds)
         *seconds = 0;
-    if (!k || !e || !seconds || k->backend != JB_BACKEND_CUDA)
+    if (held)
+        *held = 0;
+    if (!k || !e || !seconds || !held || nruns < 1 || k->backend != JB_BACKEND_CUDA)
         return JB_EINVAL;
-    if ((rc = jb_cuda_available(NULL, 0)))
+    if ((rc = jb_cuda_available(NULL, 0)) || (rc = timing_init()))
         return rc;
-    if (!have_events) {
-        if ((rc = jb_cuda_check(cudaEventCreate(&ev_start), "cudaEventCreate")))
-            return rc;
-        if ((rc = jb_cuda_check(cudaEventCreate(&ev_stop), "cudaEventCreate"))) {
-            cudaEventDestroy(ev_start);
-            return rc;
-        }
-        have_events = 1;
+    hold_flags[0] = 0;
+    hold_flags[1] = 0;
+    __atomic_thread_fence(__ATOMIC_SEQ_CST);
+    if ((rc = jb_cuda_check(jb_cu_hold(hold_flags_dev, hold_flags_dev + 1, JB_CUDA_HOLD_TIMEOUT_NS), "hold kernel")) ||
+        (rc = jb_cuda_check(cudaEventRecord(ev_start, 0), "cudaEventRecord"))) {
+        hold_flags[0] = 1;
+        (void)cudaStreamSynchronize(0);
+        return rc;
     }
-    if ((rc = jb_cuda_check(cudaEventRecord(ev_start, 0), "cudaEventRecord")))
-        return rc;
     timing = 1;
-    rc = k->run(e);
+    for (int i = 0; i < nruns && rc == JB_OK; i++)
+        rc = k->run(e);
     timing = 0;
-    if (rc) {
-        (void)cudaStreamSynchronize(0); /* leave nothing of the failed run in flight */
-        return rc;
+    int rec = rc ? JB_OK : jb_cuda_check(cudaEventRecord(ev_stop, 0), "cudaEventRecord");
+    /* Release the hold whatever happened, so the device is never left spinning. */
+    __atomic_store_n(&hold_flags[0], 1, __ATOMIC_SEQ_CST);
+    if (rc || rec) {
+        (void)cudaStreamSynchronize(0); /* leave nothing of the failed batch in flight */
+        return rc ? rc : rec;
     }
-    if ((rc = jb_cuda_check(cudaEventRecord(ev_stop, 0), "cudaEventRecord")) ||
-        (rc = jb_cuda_check(cudaEventSynchronize(ev_stop), k->name)))
+    if ((rc = jb_cuda_check(cudaEventSynchronize(ev_stop), k->name)))
         return rc;
     float ms = 0;
     if ((rc = jb_cuda_check(cudaEventElapsedTime(&ms, ev_start, ev_stop), "cudaEventElapsedTime")))
         return rc;
     *seconds = (double)ms * 1e-3;
+    *held = !__atomic_load_n(&hold_flags[1], __ATOMIC_SEQ_CST);
     return JB_OK;
 }
 
@@ -278,6 +331,9 @@ void jb_cuda_release(void)
     if (have_events) {
         cudaEventDestroy(ev_start);
         cudaEventDestroy(ev_stop);
+        cudaFreeHost((void *)hold_flags);
+        hold_flags = NULL;
+        hold_flags_dev = NULL;
         have_events = 0;
     }
     if (flush_buf) {

@@ -82,7 +82,7 @@ int jb_cublas_check(cublasStatus_t st, const char *what);
 
 /* The end of every run: launch is what the launch wrapper returned (or
  * cudaSuccess after library calls). Checks it, then waits for the device,
- * except while jb_cuda_time_run is timing, which waits on its own event. */
+ * except while jb_cuda_time_batch is timing, which waits on its own event. */
 int jb_cuda_finish(cudaError_t launch, const char *what);
 
 /* Device buffers of one set-up kernel. din[i] may hold converted inputs

@@ -18,6 +18,11 @@
 extern "C" {
 #endif
 
+/* One thread spinning until *release (mapped host memory) is set, or until
+ * timeout_ns have passed, then setting *timed_out: holds the stream while a
+ * batch is enqueued behind it. */
+cudaError_t jb_cu_hold(const volatile int *release, volatile int *timed_out, unsigned long long timeout_ns);
+
 /* C[m][n] = A[m][k] B[k][n], one thread per element of C. */
 cudaError_t jb_cu_matmul_naive(int m, int n, int k, const float *a, const float *b, float *c);
 /* The same, 128x128 block tiles staged through shared memory, 8x8 per thread. */

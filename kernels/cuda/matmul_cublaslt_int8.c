@@ -15,10 +15,13 @@
  * multiples of 4, and (for the column-major M dimension) m and k multiples
  * of 4. In column-major terms this kernel computes C^T[n][m] = Bt^T * A^T:
  * "A" is B stored transposed, Bt[n][k] (row j = column j of B, contiguous in
- * k), used with op T; "B" is the row-major A[m][k] itself, op N. k and n are
- * padded with zeros to multiples of 4 in setup, which changes no sum, so
- * every shape is supported; the dequantization kernel reads the unpadded
- * part of the int32 result.
+ * k), used with op T; "B" is the row-major A[m][k] itself, op N. m, n and k are
+ * padded with zeros to multiples of 32 in setup, which changes no sum: the
+ * int8 tensor-core (IMMA) kernels are reported NOT_SUPPORTED at small or
+ * unaligned dimensions (m = 1, 7, 14 in the tests), and 32 is what other
+ * projects pad to. The dequantization kernel reads the unpadded part of the
+ * int32 result. Should cuBLASLt still have no algorithm, setup says so and
+ * returns JB_EUNSUPPORTED: a skipped row with the reason, never a failure.
  */
 #include "cuda_common.h"
 
@@ -34,8 +37,8 @@ static int supports(const jb_problem *p, char *why, size_t len)
 {
     int rc;
     if ((rc = jb_cuda_limit("k", p->k, MAX_K, "beyond it the int32 accumulator can overflow", why, len)) ||
-        (rc = jb_cuda_limit("m", p->m, INT_MAX - 3, "cuBLASLt takes 32-bit dimensions", why, len)) ||
-        (rc = jb_cuda_limit("n", p->n, INT_MAX - 3, "cuBLASLt takes 32-bit dimensions", why, len)))
+        (rc = jb_cuda_limit("m", p->m, INT_MAX - 31, "cuBLASLt takes 32-bit dimensions", why, len)) ||
+        (rc = jb_cuda_limit("n", p->n, INT_MAX - 31, "cuBLASLt takes 32-bit dimensions", why, len)))
         return rc;
     return JB_OK;
 }
@@ -88,17 +91,17 @@ static int dequantized_inputs(const jb_exec *e, float *const deq[])
 
 #ifdef JB_HAVE_CUDA
 
-static int64_t pad4(int64_t x)
+static int64_t pad32(int64_t x)
 {
-    return (x + 3) & ~(int64_t)3;
+    return (x + 31) & ~(int64_t)31;
 }
 
 typedef struct i8_state {
-    jb_cuda_io io;   /* first: jb_cuda_sync_output reads it. din: [0] A int8 [m][kp], [1] Bt int8 [np][kp] */
+    jb_cuda_io io;   /* first: jb_cuda_sync_output reads it. din: [0] A int8 [mp][kp], [1] Bt int8 [np][kp] */
     jb_cuda_blas blas;
-    int32_t *acc;    /* [m][np] */
+    int32_t *acc;    /* [mp][np] */
     float *sa, *sb;  /* device scales */
-    int64_t kp, np;  /* k and n padded to multiples of 4 */
+    int64_t mp, kp, np; /* m, k and n padded to multiples of 32 */
     cublasLtMatmulDesc_t desc;
     cublasLtMatrixLayout_t la, lb, lc;
     cublasLtMatmulAlgo_t algo;
@@ -149,14 +152,15 @@ static int setup(jb_exec *e)
     if (!st)
         return JB_ENOMEM;
     e->state = st;
-    st->kp = pad4(p->k);
-    st->np = pad4(p->n);
+    st->mp = pad32(p->m);
+    st->kp = pad32(p->k);
+    st->np = pad32(p->n);
     if ((rc = jb_cuda_io_init(&st->io, e, 0)) || (rc = jb_cuda_blas_init(&st->blas, 1)))
         goto fail;
 
     sa = malloc((size_t)p->m * sizeof *sa);
     sb = malloc((size_t)p->n * sizeof *sb);
-    qa = calloc((size_t)(p->m * st->kp), 1);
+    qa = calloc((size_t)(st->mp * st->kp), 1);
     qbt = calloc((size_t)(st->np * st->kp), 1);
     if (!sa || !sb || !qa || !qbt) {
         rc = JB_ENOMEM;
@@ -164,20 +168,20 @@ static int setup(jb_exec *e)
     }
     scales(e, sa, sb);
     quantize_all(e, sa, sb, st->kp, qa, qbt);
-    if ((rc = jb_cuda_upload(&st->io.din[0], qa, (size_t)(p->m * st->kp), "cudaMemcpy (int8 A)")) ||
+    if ((rc = jb_cuda_upload(&st->io.din[0], qa, (size_t)(st->mp * st->kp), "cudaMemcpy (int8 A)")) ||
         (rc = jb_cuda_upload(&st->io.din[1], qbt, (size_t)(st->np * st->kp), "cudaMemcpy (int8 B^T)")) ||
         (rc = jb_cuda_upload((void **)&st->sa, sa, (size_t)p->m * sizeof *sa, "cudaMemcpy (row scales)")) ||
         (rc = jb_cuda_upload((void **)&st->sb, sb, (size_t)p->n * sizeof *sb, "cudaMemcpy (column scales)")) ||
-        (rc = jb_cuda_alloc((void **)&st->acc, (size_t)(p->m * st->np) * sizeof(int32_t), "cudaMalloc (int32 C)")))
+        (rc = jb_cuda_alloc((void **)&st->acc, (size_t)(st->mp * st->np) * sizeof(int32_t), "cudaMalloc (int32 C)")))
         goto fail;
 
-    /* C^T[np x m] (column-major, ld np) = op(Bt)[np x kp] * A^T[kp x m], op(Bt) = T. */
+    /* C^T[np x mp] (column-major, ld np) = op(Bt)[np x kp] * A^T[kp x mp], op(Bt) = T. */
     const int32_t trans_a = CUBLAS_OP_T, trans_b = CUBLAS_OP_N;
-    const uint64_t m = (uint64_t)p->m, kp = (uint64_t)st->kp, np = (uint64_t)st->np;
+    const uint64_t m = (uint64_t)st->mp, kp = (uint64_t)st->kp, np = (uint64_t)st->np;
     JB_CUBLAS_TRY(cublasLtMatmulDescCreate(&st->desc, CUBLAS_COMPUTE_32I, CUDA_R_32I));
     JB_CUBLAS_TRY(cublasLtMatmulDescSetAttribute(st->desc, CUBLASLT_MATMUL_DESC_TRANSA, &trans_a, sizeof trans_a));
     JB_CUBLAS_TRY(cublasLtMatmulDescSetAttribute(st->desc, CUBLASLT_MATMUL_DESC_TRANSB, &trans_b, sizeof trans_b));
-    /* Layouts describe matrices as stored: Bt is kp x np (column-major, ld kp), A is kp x m. */
+    /* Layouts describe matrices as stored: Bt is kp x np (column-major, ld kp), A is kp x mp. */
     JB_CUBLAS_TRY(cublasLtMatrixLayoutCreate(&st->la, CUDA_R_8I, kp, np, (int64_t)kp));
     JB_CUBLAS_TRY(cublasLtMatrixLayoutCreate(&st->lb, CUDA_R_8I, kp, m, (int64_t)kp));
     JB_CUBLAS_TRY(cublasLtMatrixLayoutCreate(&st->lc, CUDA_R_32I, np, m, (int64_t)np));
@@ -186,14 +190,17 @@ static int setup(jb_exec *e)
                                                        &st->blas.ws_bytes, sizeof st->blas.ws_bytes));
     cublasLtMatmulHeuristicResult_t heur;
     int found = 0;
-    JB_CUBLAS_TRY(cublasLtMatmulAlgoGetHeuristic(st->blas.lt, st->desc, st->la, st->lb, st->lc, st->lc, pref, 1,
-                                                 &heur, &found));
-    if (found < 1) {
-        fprintf(stderr, "joulebench: cuBLASLt has no int8 algorithm for m=%lld n=%lld k=%lld\n", (long long)p->m,
-                (long long)p->n, (long long)p->k);
-        rc = JB_EBACKEND;
+    cublasStatus_t hst = cublasLtMatmulAlgoGetHeuristic(st->blas.lt, st->desc, st->la, st->lb, st->lc, st->lc, pref,
+                                                        1, &heur, &found);
+    if (hst == CUBLAS_STATUS_NOT_SUPPORTED || (hst == CUBLAS_STATUS_SUCCESS && found < 1)) {
+        snprintf(e->why, sizeof e->why, "cuBLASLt has no int8 algorithm for m=%lld n=%lld k=%lld (padded to %lld, "
+                 "%lld, %lld) on this device", (long long)p->m, (long long)p->n, (long long)p->k, (long long)st->mp,
+                 (long long)st->np, (long long)st->kp);
+        rc = JB_EUNSUPPORTED;
         goto fail;
     }
+    if ((rc = jb_cublas_check(hst, "cublasLtMatmulAlgoGetHeuristic")))
+        goto fail;
     st->algo = heur.algo;
     rc = JB_OK;
 fail: /* success falls through */
