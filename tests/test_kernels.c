@@ -158,10 +158,29 @@ static void test_unsupported_is_skip_not_failure(void **state)
     assert_int_equal(jb_verify_once(k, &p, 1, &r), JB_EUNSUPPORTED);
 }
 
+/* A library that, asked in setup, has no algorithm for the shape (cuBLASLt
+ * int8 on some device): its reason comes back, as a skip, never a failure. */
+static int setup_no_algorithm(jb_exec *e)
+{
+    snprintf(e->why, sizeof e->why, "the library has no algorithm for m=%lld", (long long)e->p->m);
+    return JB_EUNSUPPORTED;
+}
+
+static void test_setup_unsupported_is_skip(void **state)
+{
+    (void)state;
+    jb_kernel k = {.name = "matmul/cpu/picky/f32", .op = JB_OP_MATMUL, .variant = "picky", .tolerance = 1e-5,
+                   .setup = setup_no_algorithm, .run = run_wrong};
+    jb_problem p = {.op = JB_OP_MATMUL, .m = 7, .n = 2, .k = 2};
+    jb_verify_result r;
+    assert_int_equal(jb_verify_once(&k, &p, 1, &r), JB_EUNSUPPORTED);
+    assert_string_equal(r.msg, "the library has no algorithm for m=7");
+}
+
 int main(void)
 {
     size_t nk = jb_registry_count();
-    size_t cap = nk * NSHAPES + 2, n = 0;
+    size_t cap = nk * NSHAPES + 3, n = 0;
     struct CMUnitTest *tests = calloc(cap, sizeof *tests);
     kcase *cases = calloc(cap, sizeof *cases);
     char (*names)[200] = calloc(cap, sizeof *names);
@@ -169,6 +188,7 @@ int main(void)
         return 1;
     tests[n++] = (struct CMUnitTest){"checker catches faults", test_checker_catches_faults, NULL, NULL, NULL};
     tests[n++] = (struct CMUnitTest){"unsupported is skip", test_unsupported_is_skip_not_failure, NULL, NULL, NULL};
+    tests[n++] = (struct CMUnitTest){"unsupported in setup is skip", test_setup_unsupported_is_skip, NULL, NULL, NULL};
     for (size_t i = 0; i < nk; i++) {
         const jb_kernel *k = jb_registry_get(i);
         for (size_t s = 0; s < NSHAPES; s++) {
