@@ -11,7 +11,7 @@
 #include <stdint.h>
 #include <cmocka.h>
 
-#include "batch.h"
+#include "harness/batch.h"
 
 static void test_size(void **state)
 {

@@ -24,7 +24,7 @@
 #include <cjson/cJSON.h>
 
 #include "jb_kernels.h"
-#include "stats.h"
+#include "analysis/stats.h"
 
 static char tmpdir[] = "/tmp/jb_compare_XXXXXX";
 

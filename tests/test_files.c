@@ -15,9 +15,9 @@
 #include <unistd.h>
 #include <cmocka.h>
 
-#include "files.h"
+#include "util/files.h"
 #include "jb_kernels.h"
-#include "pattern.h"
+#include "util/pattern.h"
 
 static char dir[64];
 

@@ -24,9 +24,9 @@
 
 #include <cjson/cJSON.h>
 
-#include "gbench.h"
-#include "results.h"
-#include "suite.h"
+#include "harness/gbench.h"
+#include "harness/results.h"
+#include "harness/suite.h"
 
 static char tmpdir[] = "/tmp/jb_harness_XXXXXX";
 

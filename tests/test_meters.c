@@ -27,7 +27,7 @@
 #include <cmocka.h>
 
 #include "jb_kernels.h"
-#include "meter.h"
+#include "meters/meter.h"
 
 #ifndef JB_FIXTURES
 #error "JB_FIXTURES (tests/fixtures) must be defined by the build"

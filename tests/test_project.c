@@ -21,7 +21,7 @@
 #include <cjson/cJSON.h>
 
 #include "jb_kernels.h"
-#include "project.h"
+#include "analysis/project.h"
 
 static void expect_near(double got, double want, double rel, const char *what)
 {

@@ -3,7 +3,7 @@
 
 #include <math.h>
 
-#include "project.h"
+#include "analysis/project.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {

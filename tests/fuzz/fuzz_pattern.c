@@ -4,7 +4,7 @@
  * row names without trouble. */
 #include "fuzz_common.h"
 
-#include "pattern.h"
+#include "util/pattern.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {

@@ -3,9 +3,9 @@
 
 #include <math.h>
 
-#include "project.h"
-#include "results.h"
-#include "stats.h"
+#include "analysis/project.h"
+#include "harness/results.h"
+#include "analysis/stats.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {

@@ -1,7 +1,7 @@
 /* Fuzz target: suite files (bench/suite.c), the JSON a user writes to choose rows. */
 #include "fuzz_common.h"
 
-#include "suite.h"
+#include "harness/suite.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {

@@ -1,7 +1,7 @@
 /* Fuzz target: the CPU TDP table (configs/hardware/cpu_tdp.csv or $JB_TDP_TABLE) of the model meter. */
 #include "fuzz_common.h"
 
-#include "meter.h"
+#include "meters/meter.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {

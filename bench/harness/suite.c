@@ -2,7 +2,7 @@
  * Suite files: parsing with cJSON, expansion of axes into rows, and error
  * messages that point at the line and column of the offending text.
  */
-#include "suite.h"
+#include "harness/suite.h"
 
 #include <cjson/cJSON.h>
 #include <errno.h>
@@ -13,8 +13,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "files.h"
-#include "pattern.h"
+#include "util/files.h"
+#include "util/pattern.h"
 
 typedef struct ctx {
     const char *text, *path;

@@ -1,11 +1,11 @@
 /* Results files: atomic write of valid UTF-8 JSON, and a checked read. */
-#include "results.h"
+#include "harness/results.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "files.h"
+#include "util/files.h"
 #include "jb_kernels.h"
 
 int jb_results_write_atomic(const char *path, const cJSON *doc, char *msg, size_t len)

@@ -8,7 +8,7 @@
 
 #include <stddef.h>
 
-#include "meter.h"
+#include "meters/meter.h"
 
 typedef struct jb_meter_ops {
     jb_meter_kind kind;

@@ -43,7 +43,7 @@
 #include <unistd.h>
 
 #include "jb_kernels.h"
-#include "meter_impl.h"
+#include "meters/meter_impl.h"
 
 #define RAPL_UPDATE_PERIOD 1e-3
 #define RAPL_MAX_ZONES 64

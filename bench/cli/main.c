@@ -7,9 +7,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "cli.h"
+#include "cli/cli.h"
 #include "cpu/cpu.h"
-#include "files.h"
+#include "util/files.h"
 
 typedef struct command {
     const char *name;

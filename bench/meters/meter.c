@@ -12,7 +12,7 @@
 #include <time.h>
 
 #include "jb_kernels.h"
-#include "meter_impl.h"
+#include "meters/meter_impl.h"
 
 static const char *const kind_names[] = {"rapl", "nvml", "model"};
 _Static_assert(sizeof kind_names / sizeof kind_names[0] == JB_METER_KIND_COUNT, "a meter kind without a name");

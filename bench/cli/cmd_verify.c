@@ -6,9 +6,9 @@
 #include <string.h>
 #include <sys/stat.h>
 
-#include "cli.h"
-#include "files.h"
-#include "npy.h"
+#include "cli/cli.h"
+#include "util/files.h"
+#include "util/npy.h"
 
 static void help(void)
 {

@@ -3,8 +3,8 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "cli.h"
-#include "files.h"
+#include "cli/cli.h"
+#include "util/files.h"
 
 int jb_cmd_list(int argc, char **argv)
 {

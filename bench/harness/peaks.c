@@ -4,7 +4,7 @@
  * memcpy over buffers much larger than the last-level cache. Each is the best
  * of several trials, since the question is what the machine can do.
  */
-#include "peaks.h"
+#include "harness/peaks.h"
 
 #include <stdint.h>
 #include <stdlib.h>

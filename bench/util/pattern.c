@@ -1,12 +1,12 @@
 /* Bounded POSIX extended regular expressions for name filters. */
-#include "pattern.h"
+#include "util/pattern.h"
 
 #include <ctype.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "files.h"
+#include "util/files.h"
 #include "jb_kernels.h"
 
 #define MAX_DEPTH 32

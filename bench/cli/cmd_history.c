@@ -19,11 +19,11 @@
 #include <sys/stat.h>
 #include <time.h>
 
-#include "cli.h"
-#include "files.h"
-#include "pattern.h"
-#include "results.h"
-#include "stats.h"
+#include "cli/cli.h"
+#include "util/files.h"
+#include "util/pattern.h"
+#include "harness/results.h"
+#include "analysis/stats.h"
 
 /* "JBHS" (joulebench history) in PRAGMA application_id, and the schema version. */
 #define JB_HISTORY_APP_ID 0x4A424853

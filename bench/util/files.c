@@ -1,5 +1,5 @@
 /* Reading users' files, checking output paths, atomic writes, and safe text. */
-#include "files.h"
+#include "util/files.h"
 
 #include <errno.h>
 #include <fcntl.h>

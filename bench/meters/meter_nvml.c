@@ -35,7 +35,7 @@
 #include <time.h>
 
 #include "jb_kernels.h"
-#include "meter_impl.h"
+#include "meters/meter_impl.h"
 
 /* ---- The slice of nvml.h we use ----------------------------------------- */
 

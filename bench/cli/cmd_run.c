@@ -21,18 +21,18 @@
 #include <omp.h>
 #endif
 
-#include "cli.h"
-#include "files.h"
+#include "cli/cli.h"
+#include "util/files.h"
 #include "cpu/cpu.h"
 #include "cuda/cuda_backend.h"
-#include "batch.h"
-#include "gbench.h"
-#include "meter.h"
-#include "pattern.h"
-#include "peaks.h"
-#include "results.h"
-#include "settings.h"
-#include "suite.h"
+#include "harness/batch.h"
+#include "harness/gbench.h"
+#include "meters/meter.h"
+#include "util/pattern.h"
+#include "harness/peaks.h"
+#include "harness/results.h"
+#include "harness/settings.h"
+#include "harness/suite.h"
 
 /* fp64 operations the oracle may spend checking one row before it samples rows. */
 #define VERIFY_BUDGET 4e8

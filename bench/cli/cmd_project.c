@@ -8,11 +8,11 @@
 
 #include <cjson/cJSON.h>
 
-#include "cli.h"
-#include "files.h"
-#include "project.h"
-#include "results.h"
-#include "stats.h"
+#include "cli/cli.h"
+#include "util/files.h"
+#include "analysis/project.h"
+#include "harness/results.h"
+#include "analysis/stats.h"
 
 static void help(void)
 {

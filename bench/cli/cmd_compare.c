@@ -8,10 +8,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "cli.h"
-#include "pattern.h"
-#include "results.h"
-#include "stats.h"
+#include "cli/cli.h"
+#include "util/pattern.h"
+#include "harness/results.h"
+#include "analysis/stats.h"
 
 static void help(void)
 {

@@ -1,6 +1,6 @@
 // Implementation of gbench.h over Google Benchmark's C++ API. Every C++
 // exception stops here; nothing C++ crosses into the C harness.
-#include "gbench.h"
+#include "harness/gbench.h"
 
 #include <benchmark/benchmark.h>
 

@@ -1,5 +1,5 @@
 /* .npy writer: a 10-byte preamble, a Python-literal header padded to 64 bytes, raw little-endian data. */
-#include "npy.h"
+#include "util/npy.h"
 
 #include <stdio.h>
 #include <string.h>

@@ -48,9 +48,9 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "files.h"
+#include "util/files.h"
 #include "jb_kernels.h"
-#include "meter_impl.h"
+#include "meters/meter_impl.h"
 
 #ifndef JB_SOURCE_DIR
 #define JB_SOURCE_DIR "."

@@ -14,9 +14,9 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "cli.h"
-#include "files.h"
-#include "results.h"
+#include "cli/cli.h"
+#include "util/files.h"
+#include "harness/results.h"
 
 #define PYTHON "/usr/bin/python3"
 

@@ -2,7 +2,7 @@
  * Projection arithmetic: model specs, training work per kernel class, the
  * choice of a results row per class, and the two energy methods.
  */
-#include "project.h"
+#include "analysis/project.h"
 
 #include <ctype.h>
 #include <stddef.h>
@@ -14,7 +14,7 @@
 #include <strings.h>
 #include <sys/stat.h>
 
-#include "files.h"
+#include "util/files.h"
 #include "jb_kernels.h"
 
 /* The range each model field may take: wider than any model trained so far by

@@ -5,12 +5,12 @@
 
 #include <cjson/cJSON.h>
 
-#include "cli.h"
-#include "files.h"
+#include "cli/cli.h"
+#include "util/files.h"
 #include "cpu/cpu.h"
-#include "meter.h"
-#include "peaks.h"
-#include "settings.h"
+#include "meters/meter.h"
+#include "harness/peaks.h"
+#include "harness/settings.h"
 
 int jb_cmd_env(int argc, char **argv)
 {

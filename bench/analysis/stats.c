@@ -4,10 +4,10 @@
  * correction), per-row samples read from Google Benchmark JSON, and the
  * row-by-row comparison that `compare` and `history check` print.
  */
-#include "stats.h"
+#include "analysis/stats.h"
 
-#include "files.h"
-#include "pattern.h"
+#include "util/files.h"
+#include "util/pattern.h"
 
 #include <math.h>
 #include <regex.h>

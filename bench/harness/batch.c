@@ -1,5 +1,5 @@
 /* Batch sizing and per-run figures for the timed body (see batch.h). */
-#include "batch.h"
+#include "harness/batch.h"
 
 #include <math.h>
 

@@ -1,6 +1,6 @@
 /* Settings capture for the results' context: CPU, threads and affinity,
  * frequency policy, load, compiler, libraries and source revision. */
-#include "settings.h"
+#include "harness/settings.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -9,7 +9,7 @@
 #include <unistd.h>
 
 #include "cpu/cpu.h"
-#include "gbench.h"
+#include "harness/gbench.h"
 #include "jb_kernels.h"
 #include "onednn/onednn.h"
 
