@@ -79,6 +79,12 @@ int jb_problem_parse(jb_op op, const char *shape, jb_problem *p, char *msg, size
 
 /* Writes the row-name form "m:1024/n:1024/k:1024" (no op prefix). */
 int jb_problem_format(const jb_problem *p, char *buf, size_t len);
+/* Its inverse: parses "m:1024/n:1024/k:1024" for op (and validates). JB_OK or
+ * JB_EPARSE/JB_EINVAL with a reason in msg. */
+int jb_problem_parse_format(jb_op op, const char *s, jb_problem *p, char *msg, size_t len);
+/* Splits a row name "op/backend/variant/dtype/key:value/..." into the kernel
+ * name (first four parts, into kernel[klen]) and the problem. JB_OK or JB_EPARSE. */
+int jb_row_name_parse(const char *name, char *kernel, size_t klen, jb_problem *p, char *msg, size_t len);
 
 /* Useful work as DESIGN.md defines it, the same for every variant:
  * matmul 2mnk; attention 4*b*h*n^2*d (halved when causal); softmax: elements. */
@@ -161,6 +167,60 @@ int jb_kernel_available(const jb_kernel *k, char *why, size_t len);
 /* Validates p, checks op, then the kernel's own supports(). */
 int jb_kernel_supports(const jb_kernel *k, const jb_problem *p, char *why, size_t len);
 size_t jb_kernel_workspace(const jb_kernel *k, const jb_problem *p);
+
+/* ---- The machine, as the harness may ask about it --------------------------- */
+
+/* Name of the best instruction set the CPU kernels use here ("avx512", "avx2",
+ * "portable"), after the JB_ISA cap; space-separated list of the CPU flags that
+ * matter to them; OpenMP threads a parallel region uses (1 without OpenMP);
+ * bytes of the last-level cache (32 MiB when unknown). */
+const char *jb_cpu_isa_name(void);
+const char *jb_cpu_flags(void);
+int jb_cpu_threads(void);
+size_t jb_cpu_llc_bytes(void);
+/* JB_OK when JB_ISA is unset, empty or one of portable, avx2, avx512;
+ * otherwise JB_EINVAL with a line naming the allowed values (a bad value is
+ * ignored by the kernels, so programs check it first). */
+int jb_cpu_isa_env_check(char *msg, size_t len);
+/* Peak fp32 FLOP/s of an FMA loop on every thread at the best instruction set
+ * (best of a few trials, about half a second); *isa names the loop's ISA. */
+double jb_cpu_fma_peak(const char **isa);
+
+/* "2.6.3", or "none" in a build without oneDNN (static storage). */
+const char *jb_onednn_version(void);
+
+/* ---- Backends -------------------------------------------------------------- */
+
+/*
+ * What the harness may ask of each backend, so that it never depends on one:
+ * a table indexed by jb_backend (jb_backend_ops), every slot filled in every
+ * build (a backend built out answers JB_EUNAVAILABLE).
+ */
+typedef struct jb_backend_ops {
+    const char *name;                              /* "cpu", "cuda" */
+    /* One line about the device ("NVIDIA H100 80GB HBM3, sm_90, 132 SMs, ...");
+     * JB_OK, or JB_EUNAVAILABLE with the reason in buf. */
+    int (*describe)(char *buf, size_t len);
+    /* The libraries this backend runs on, with versions (static storage). */
+    const char *(*versions)(void);
+    /* The device's PCI bus id, by which NVML finds it; JB_EUNAVAILABLE when it
+     * has none (the CPU) or no device is there. */
+    int (*pci_bus_id)(char *buf, size_t len);
+    /* Times nruns back-to-back runs of a kernel of this backend set up on e:
+     * *seconds for all of them; *held 0 when host gaps may lie inside (see
+     * jb_cuda_time_batch). JB_OK or the kernel's or device's error. */
+    int (*time_runs)(const jb_kernel *k, jb_exec *e, int nruns, double *seconds, int *held);
+    /* Evicts every kernel's data from the device's caches; returns once done. */
+    int (*flush_caches)(void);
+    /* Frees what time_runs and flush_caches keep between calls. */
+    void (*release)(void);
+    /* 1: the device queues work, so runs are timed in batches (bench/harness/batch.h);
+     * 0: one run at a time, timed by the host clock. */
+    int batched;
+} jb_backend_ops;
+
+/* The table's entry for be (never NULL for a valid be). */
+const jb_backend_ops *jb_backend_get(jb_backend be);
 
 /* ---- Oracle -------------------------------------------------------------- */
 

@@ -364,6 +364,49 @@ int jb_problem_format(const jb_problem *p, char *buf, size_t len)
     return JB_OK;
 }
 
+int jb_problem_parse_format(jb_op op, const char *s, jb_problem *p, char *msg, size_t len)
+{
+    char buf[256];
+    size_t n = s ? strlen(s) : 0;
+    if (!s || n >= sizeof buf || strpbrk(s, ",=")) {
+        say(msg, len, "'%.60s' is not a shape of the form key:value/key:value", s ? s : "");
+        return JB_EPARSE;
+    }
+    /* "m:1024/n:1024/k:1024" is the --shape form with other separators. */
+    for (size_t i = 0; i <= n; i++)
+        buf[i] = s[i] == '/' ? ',' : s[i] == ':' ? '=' : s[i];
+    return jb_problem_parse(op, buf, p, msg, len);
+}
+
+int jb_row_name_parse(const char *name, char *kernel, size_t klen, jb_problem *p, char *msg, size_t len)
+{
+    const char *q = name;
+    for (int i = 0; q && i < 4; i++) {
+        q = strchr(q, '/');
+        q = q ? q + 1 : NULL;
+    }
+    if (!name || !q) {
+        say(msg, len, "row name '%.80s' is not op/backend/variant/dtype/shape", name ? name : "");
+        return JB_EPARSE;
+    }
+    size_t kl = (size_t)(q - name - 1), ol = strcspn(name, "/");
+    char op[16];
+    if (kl >= klen || ol >= sizeof op) {
+        say(msg, len, "row name '%.80s': kernel name too long", name);
+        return JB_EPARSE;
+    }
+    memcpy(kernel, name, kl);
+    kernel[kl] = 0;
+    memcpy(op, name, ol);
+    op[ol] = 0;
+    int o = jb_op_from_name(op);
+    if (o < 0) {
+        say(msg, len, "row name '%.80s': unknown op '%s'", name, op);
+        return JB_EPARSE;
+    }
+    return jb_problem_parse_format((jb_op)o, q, p, msg, len);
+}
+
 double jb_problem_flops(const jb_problem *p)
 {
     switch (p->op) {

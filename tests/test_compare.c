@@ -24,7 +24,7 @@
 #include <cjson/cJSON.h>
 
 #include "jb_kernels.h"
-#include "analysis/stats.h"
+#include "analysis/compare.h"
 
 static char tmpdir[] = "/tmp/jb_compare_XXXXXX";
 

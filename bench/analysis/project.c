@@ -15,6 +15,7 @@
 #include <sys/stat.h>
 
 #include "util/files.h"
+#include "util/paths.h"
 #include "jb_kernels.h"
 
 /* The range each model field may take: wider than any model trained so far by
@@ -120,8 +121,8 @@ static int load_path(const char *path, jb_model *m, char *msg, size_t len)
 
 static const char *models_dir(void)
 {
-    struct stat st;
-    return stat("configs/models", &st) == 0 ? "configs/models" : JB_SOURCE_DIR "/configs/models";
+    static char dir[4096];
+    return jb_data_path("configs/models", dir, sizeof dir);
 }
 
 int jb_model_load(const char *name, jb_model *m, char *msg, size_t len)
@@ -409,9 +410,8 @@ void jb_project_energy(const jb_train_work *w, const jb_class_pick *mm, const jb
 
 static const char *grid_file(void)
 {
-    struct stat st;
-    return stat("configs/grid/grid_carbon_intensity.csv", &st) == 0 ? "configs/grid/grid_carbon_intensity.csv"
-                                                                      : JB_SOURCE_DIR "/configs/grid/grid_carbon_intensity.csv";
+    static char path[4096];
+    return jb_data_path("configs/grid/grid_carbon_intensity.csv", path, sizeof path);
 }
 
 int jb_grid_lookup(const char *csv, const char *iso3, double *kg, int *year, char *country, size_t clen)

@@ -11,7 +11,7 @@
 #include "cli/cli.h"
 #include "util/pattern.h"
 #include "harness/results.h"
-#include "analysis/stats.h"
+#include "analysis/compare.h"
 
 static void help(void)
 {
@@ -41,54 +41,11 @@ static void help(void)
         JB_MWU_EXACT_MAX);
 }
 
-void jb_compare_defaults(jb_compare_opts *o, jb_cmp_format *fmt)
-{
-    memset(o, 0, sizeof *o);
-    o->metrics[JB_METRIC_TIME] = 1;
-    o->threshold = 0.05;
-    o->alpha = 0.05;
-    *fmt = JB_CMP_CONSOLE;
-}
-
-int jb_compare_option(const char *cmd, int argc, char **argv, int *i, jb_compare_opts *o, jb_cmp_format *fmt)
-{
-    static const char *const opts[] = {"--metric", "--threshold", "--alpha", "--format", "--filter"};
-    const char *a = argv[*i];
-    size_t j;
-    for (j = 0; j < sizeof opts / sizeof opts[0]; j++)
-        if (!strcmp(a, opts[j]))
-            break;
-    if (j == sizeof opts / sizeof opts[0])
-        return 0;
-    if (*i + 1 >= argc)
-        jb_cli_usage_error("%s: %s needs a value", cmd, a);
-    const char *v = argv[++*i];
-    if (!strcmp(a, "--metric")) {
-        int t = !strcmp(v, "time") || !strcmp(v, "both"), e = !strcmp(v, "flop_per_j") || !strcmp(v, "both");
-        if (!t && !e)
-            jb_cli_usage_error("%s: --metric must be time, flop_per_j or both (got '%s')", cmd, v);
-        o->metrics[JB_METRIC_TIME] = t;
-        o->metrics[JB_METRIC_FLOP_PER_J] = e;
-    } else if (!strcmp(a, "--threshold")) {
-        o->threshold = jb_cli_double("--threshold", v, 0, 1000) / 100;
-    } else if (!strcmp(a, "--alpha")) {
-        o->alpha = jb_cli_double("--alpha", v, 1e-12, 1);
-    } else if (!strcmp(a, "--format")) {
-        int f = jb_cmp_format_from_name(v);
-        if (f < 0)
-            jb_cli_usage_error("%s: --format must be console, markdown or json (got '%s')", cmd, v);
-        *fmt = (jb_cmp_format)f;
-    } else {
-        o->filter = v;
-    }
-    return 1;
-}
-
 int jb_cmd_compare(int argc, char **argv)
 {
     jb_compare_opts o;
     jb_cmp_format fmt;
-    jb_compare_defaults(&o, &fmt);
+    jb_cli_compare_defaults(&o, &fmt);
     const char *files[2] = {NULL, NULL};
     int nfiles = 0;
     for (int i = 1; i < argc; i++) {
@@ -97,7 +54,7 @@ int jb_cmd_compare(int argc, char **argv)
             help();
             return JB_EXIT_OK;
         }
-        if (jb_compare_option("compare", argc, argv, &i, &o, &fmt))
+        if (jb_cli_compare_option("compare", argc, argv, &i, &o, &fmt))
             continue;
         if (a[0] == '-' && a[1])
             jb_cli_usage_error("compare: unknown option '%s' (try --help)", a);

@@ -23,7 +23,7 @@
 #include "util/files.h"
 #include "util/pattern.h"
 #include "harness/results.h"
-#include "analysis/stats.h"
+#include "analysis/compare.h"
 
 /* "JBHS" (joulebench history) in PRAGMA application_id, and the schema version. */
 #define JB_HISTORY_APP_ID 0x4A424853
@@ -681,10 +681,10 @@ static int cmd_check(int argc, char **argv)
 {
     jb_compare_opts o;
     jb_cmp_format fmt;
-    jb_compare_defaults(&o, &fmt);
+    jb_cli_compare_defaults(&o, &fmt);
     int window = 1;
     for (int i = 0; i < argc; i++) {
-        if (jb_compare_option("history check", argc, argv, &i, &o, &fmt))
+        if (jb_cli_compare_option("history check", argc, argv, &i, &o, &fmt))
             continue;
         if (!strcmp(argv[i], "--window")) {
             if (i + 1 >= argc)

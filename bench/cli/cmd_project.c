@@ -12,7 +12,7 @@
 #include "util/files.h"
 #include "analysis/project.h"
 #include "harness/results.h"
-#include "analysis/stats.h"
+#include "analysis/samples.h"
 
 static void help(void)
 {

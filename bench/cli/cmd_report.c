@@ -16,6 +16,7 @@
 
 #include "cli/cli.h"
 #include "util/files.h"
+#include "util/paths.h"
 #include "harness/results.h"
 
 #define PYTHON "/usr/bin/python3"
@@ -44,11 +45,7 @@ static const char *script_path(char *buf, size_t len)
     const char *env = getenv("JB_REPORT_SCRIPT");
     if (env && *env)
         return env;
-    snprintf(buf, len, "%s/scripts/report.py", JB_SOURCE_DIR);
-    if (access(buf, R_OK) == 0)
-        return buf;
-    snprintf(buf, len, "scripts/report.py");
-    return buf;
+    return jb_data_path("scripts/report.py", buf, len);
 }
 
 /* Whether this binary has a working `project` command (it was written after report). */

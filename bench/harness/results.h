@@ -1,14 +1,41 @@
-/* Results files: Google Benchmark JSON written atomically, and read back. */
+/*
+ * Results files: Google Benchmark JSON ("context" + "benchmarks"), written
+ * and read here and nowhere else. A row is one repetition (run_type
+ * "iteration") or one aggregate of a benchmark row ("_mean", "_median", ...),
+ * or a row that was not timed (error_occurred, with why). Besides Google
+ * Benchmark's fields every row written carries "kernel"
+ * (op/backend/variant/dtype), "op" and "shape" (the problem's keys as an
+ * object), so no reader has to take names apart; files without them (older
+ * ones) are read by parsing the row name (jb_row_name_parse).
+ */
 #ifndef JB_RESULTS_H
 #define JB_RESULTS_H
 
 #include <cjson/cJSON.h>
 #include <stddef.h>
+#include <stdint.h>
+
+#include "harness/gbench.h"
+#include "harness/suite.h"
+
+/* ---- Writing ----------------------------------------------------------------- */
+
+/* Appends to benchmarks the row Google Benchmark reported for one run or
+ * aggregate of suite row `row` (family_index index). runs: runs per Google
+ * Benchmark iteration (GPU batches, batch.h): times are written per run and
+ * "iterations" counts runs. Returns the new object, NULL when out of memory. */
+cJSON *jb_results_add_run(cJSON *benchmarks, const jb_row *row, int64_t index, const jb_gb_run *r, int runs);
+
+/* Appends a row that was not timed: skipped (unavailable, unsupported) or
+ * failed, with msg; max_err when it failed verification (NaN: none). */
+cJSON *jb_results_add_error(cJSON *benchmarks, const jb_row *row, int64_t index, const char *msg, double max_err);
 
 /* Writes doc to path as valid UTF-8 JSON through jb_file_write_atomic, so
  * readers see either the old file, no file, or the whole new one.
  * JB_OK, JB_ENOMEM or JB_EIO with a reason in msg. */
 int jb_results_write_atomic(const char *path, const cJSON *doc, char *msg, size_t len);
+
+/* ---- Reading ----------------------------------------------------------------- */
 
 /* Reads a results file; NULL with a reason in msg when it is missing, not a
  * regular file, not UTF-8, not JSON (trailing text included), or not Google
@@ -16,5 +43,39 @@ int jb_results_write_atomic(const char *path, const cJSON *doc, char *msg, size_
 cJSON *jb_results_read(const char *path, char *msg, size_t len);
 /* The same for text already read (path only names it in messages). */
 cJSON *jb_results_parse(const char *text, const char *path, char *msg, size_t len);
+
+/* One row as every reader sees it. Strings and json point into the document. */
+typedef struct jb_result_row {
+    int index;                  /* position in "benchmarks" */
+    const char *name;           /* "name": the row name, plus "_median" etc. for an aggregate */
+    const char *run_name;       /* the benchmark row: kernel/shape */
+    char kernel[96];            /* op/backend/variant/dtype */
+    jb_problem problem;         /* valid when have_problem */
+    int have_problem;           /* 0: neither "shape" nor the name says (a foreign row) */
+    int aggregate;              /* 0: one repetition */
+    const char *aggregate_name; /* "" for a repetition */
+    int percentage;             /* an aggregate that is a ratio (cv), not a time */
+    int64_t repetitions, repetition_index, iterations;
+    double time_ns;             /* real_time in ns per run; NaN for a row not timed */
+    const char *error;          /* why the row was not timed; NULL when it was */
+    const cJSON *json;          /* the row itself, for jb_result_counter */
+} jb_result_row;
+
+/* The counter called name of a row (flop_per_j, watts, ...); NaN when the
+ * row has none (or null: a counter Google Benchmark could not aggregate). */
+double jb_result_counter(const jb_result_row *r, const char *name);
+
+/*
+ * Checks every row of doc and calls fn on each in order; stops when fn
+ * returns non-zero and returns that. Every field a reader uses must have its
+ * type: names strings, times and counters non-negative finite numbers (or
+ * null), error_occurred a boolean, real_time in a known time_unit. JB_OK,
+ * JB_EPARSE with "benchmarks[i] (name): why" in msg, or fn's code.
+ */
+int jb_results_each(const cJSON *doc, int (*fn)(const jb_result_row *r, void *arg), void *arg, char *msg, size_t len);
+
+/* Checks the context keys readers use: the strings are strings, the numbers
+ * numbers, "warnings" a list of strings. JB_OK or JB_EPARSE with why. */
+int jb_results_check_context(const cJSON *doc, char *msg, size_t len);
 
 #endif

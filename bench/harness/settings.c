@@ -8,10 +8,9 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "cpu/cpu.h"
 #include "harness/gbench.h"
 #include "jb_kernels.h"
-#include "onednn/onednn.h"
+#include "meters/meter.h"
 
 int jb_read_line(const char *path, char *buf, size_t len)
 {
@@ -124,7 +123,7 @@ void jb_settings_capture(cJSON *ctx, const char *argv0, int threads)
     cJSON_AddStringToObject(ctx, "jb_version", JB_VERSION);
     cJSON_AddStringToObject(ctx, "cpu_model", jb_settings_cpu_model());
     cJSON_AddStringToObject(ctx, "cpu_flags", jb_cpu_flags());
-    cJSON_AddStringToObject(ctx, "isa", jb_isa_name(jb_cpu_isa()));
+    cJSON_AddStringToObject(ctx, "isa", jb_cpu_isa_name());
     cJSON_AddNumberToObject(ctx, "threads", threads);
     cJSON_AddStringToObject(ctx, "omp_proc_bind", env_or("OMP_PROC_BIND", "unset"));
     cJSON_AddStringToObject(ctx, "omp_places", env_or("OMP_PLACES", "unset"));
@@ -143,7 +142,61 @@ void jb_settings_capture(cJSON *ctx, const char *argv0, int threads)
     cJSON_AddStringToObject(ctx, "cflags", JB_CFLAGS);
     cJSON_AddStringToObject(ctx, "build_type", JB_BUILD_TYPE);
     cJSON_AddStringToObject(ctx, "onednn_version", jb_onednn_version());
+    cJSON_AddStringToObject(ctx, "cuda_version", jb_backend_get(JB_BACKEND_CUDA)->versions());
     char commit[128];
     git_commit(commit, sizeof commit);
     cJSON_AddStringToObject(ctx, "git_commit", commit);
+}
+
+int jb_settings_capture_gpu(cJSON *ctx, char *pci_bus_id, size_t len)
+{
+    const jb_backend_ops *cuda = jb_backend_get(JB_BACKEND_CUDA);
+    char dev[256];
+    if (cuda->describe(dev, sizeof dev) != JB_OK) {
+        cJSON_AddStringToObject(ctx, "gpu", "none");
+        cJSON_AddStringToObject(ctx, "gpu_unavailable", dev);
+        if (pci_bus_id && len)
+            pci_bus_id[0] = 0;
+        return JB_EUNAVAILABLE;
+    }
+    cJSON_AddStringToObject(ctx, "gpu", dev);
+    char bus[64] = "";
+    if (cuda->pci_bus_id(bus, sizeof bus) != JB_OK)
+        bus[0] = 0;
+    if (pci_bus_id && len)
+        snprintf(pci_bus_id, len, "%s", bus);
+    const char *cvd = getenv("CUDA_VISIBLE_DEVICES"), *tf32 = getenv("NVIDIA_TF32_OVERRIDE");
+    cJSON_AddStringToObject(ctx, "cuda_visible_devices", cvd ? cvd : "(unset)");
+    cJSON_AddStringToObject(ctx, "nvidia_tf32_override", tf32 ? tf32 : "(unset)");
+    /* NVML, by the CUDA device's bus id: the board that runs the kernels. */
+    jb_nvml_target t = {.pci_bus_id = bus[0] ? bus : NULL};
+    jb_gpu_info gi;
+    char why[256];
+    if (jb_nvml_query(&t, &gi, why, sizeof why) != JB_OK) {
+        cJSON_AddStringToObject(ctx, "gpu_settings", why);
+        return JB_OK;
+    }
+    cJSON *g = cJSON_AddObjectToObject(ctx, "gpu_settings");
+    cJSON_AddStringToObject(g, "name", gi.name);
+    cJSON_AddStringToObject(g, "uuid", gi.uuid);
+    cJSON_AddStringToObject(g, "pci_bus_id", bus[0] ? bus : "(unknown: NVML index 0)");
+    cJSON_AddNumberToObject(g, "nvml_index", gi.nvml_index);
+    cJSON_AddStringToObject(g, "mig_mode", gi.mig_mode == 1 ? "enabled" : gi.mig_mode == 0 ? "disabled" : "unknown");
+    cJSON_AddStringToObject(g, "driver_version", gi.driver_version);
+    cJSON_AddNumberToObject(g, "sm_clock_mhz", gi.sm_clock_mhz);
+    cJSON_AddNumberToObject(g, "mem_clock_mhz", gi.mem_clock_mhz);
+    cJSON_AddNumberToObject(g, "sm_clock_max_mhz", gi.sm_clock_max_mhz);
+    cJSON_AddNumberToObject(g, "power_limit_watts", gi.power_limit_watts);
+    cJSON_AddNumberToObject(g, "temperature_c_before", gi.temperature_c);
+    return JB_OK;
+}
+
+void jb_settings_gpu_after(cJSON *ctx, const char *pci_bus_id)
+{
+    jb_nvml_target t = {.pci_bus_id = pci_bus_id && *pci_bus_id ? pci_bus_id : NULL};
+    jb_gpu_info gi;
+    char why[256];
+    cJSON *g = cJSON_GetObjectItem(ctx, "gpu_settings");
+    if (cJSON_IsObject(g) && jb_nvml_query(&t, &gi, why, sizeof why) == JB_OK)
+        cJSON_AddNumberToObject(g, "temperature_c_after", gi.temperature_c);
 }

@@ -49,13 +49,11 @@
 #include <unistd.h>
 
 #include "util/files.h"
+#include "util/paths.h"
 #include "jb_kernels.h"
 #include "meters/meter_impl.h"
 
-#ifndef JB_SOURCE_DIR
-#define JB_SOURCE_DIR "."
-#endif
-#define MODEL_DEFAULT_TABLE JB_SOURCE_DIR "/configs/hardware/cpu_tdp.csv"
+#define MODEL_DEFAULT_TABLE "configs/hardware/cpu_tdp.csv" /* found by jb_data_path */
 #define MODEL_UPDATE_PERIOD 10e-3
 
 /* ---- Normalizing and matching CPU names --------------------------------- */
@@ -197,7 +195,8 @@ int jb_cpu_tdp_match(char *csv, const char *path, const char *cpu_model, double 
 int jb_cpu_tdp_lookup(const char *table, const char *cpu_model, double *tdp_watts,
                       char *row, size_t row_len, char *why, size_t why_len)
 {
-    const char *path = jb_meter_setting(table, "JB_TDP_TABLE", MODEL_DEFAULT_TABLE);
+    char dflt[4096];
+    const char *path = jb_meter_setting(table, "JB_TDP_TABLE", jb_data_path(MODEL_DEFAULT_TABLE, dflt, sizeof dflt));
     if (row && row_len)
         row[0] = '\0';
     if (!cpu_model || !tdp_watts)

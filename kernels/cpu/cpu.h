@@ -1,6 +1,7 @@
 /*
  * Internal to the CPU backend: instruction-set dispatch and the shared
- * single-threaded sgemm that fused attention builds on.
+ * single-threaded sgemm that fused attention builds on. What the harness may
+ * know of the CPU is in the public header (jb_kernels.h).
  */
 #ifndef JB_CPU_H
 #define JB_CPU_H
@@ -8,25 +9,18 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "../jb_kernels.h" /* the public CPU facts: jb_cpu_threads, jb_cpu_flags, ... */
+
 typedef enum jb_isa { JB_ISA_PORTABLE, JB_ISA_AVX2, JB_ISA_AVX512 } jb_isa;
 
 /* Best ISA this CPU has for fp32 (AVX-512F+BW+VL+DQ; AVX2+FMA; else portable),
  * capped by the environment variable JB_ISA=portable|avx2|avx512 so tests can
  * force every path. Read once. */
 jb_isa jb_cpu_isa(void);
-/* JB_OK when JB_ISA is unset, empty or one of portable, avx2, avx512;
- * otherwise JB_EINVAL with a line naming the allowed values (a bad value
- * is ignored by jb_cpu_isa, so programs check it first). */
-int jb_cpu_isa_env_check(char *msg, size_t len);
 const char *jb_isa_name(jb_isa isa);
 /* AVX-512 VNNI and AVX-512 BF16, also capped by JB_ISA (below avx512: no). */
 int jb_cpu_has_avx512_vnni(void);
 int jb_cpu_has_avx512_bf16(void);
-/* Space-separated list of the relevant flags this CPU has, for settings capture. */
-const char *jb_cpu_flags(void);
-
-/* Number of OpenMP threads a parallel region will use (1 without OpenMP). */
-int jb_cpu_threads(void);
 
 /*
  * Single-threaded sgemm for use inside a parallel region:

@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #ifdef _OPENMP
 #include <omp.h>
 #endif
@@ -113,6 +114,21 @@ const char *jb_cpu_flags(void)
     if (!buf[0])
         snprintf(buf, sizeof buf, "none");
     return buf;
+}
+
+const char *jb_cpu_isa_name(void)
+{
+    return jb_isa_name(jb_cpu_isa());
+}
+
+size_t jb_cpu_llc_bytes(void)
+{
+    static size_t bytes; /* asked once: kernels call this inside timed runs */
+    if (!bytes) {
+        long l3 = sysconf(_SC_LEVEL3_CACHE_SIZE), l2 = sysconf(_SC_LEVEL2_CACHE_SIZE);
+        bytes = l3 > 0 ? (size_t)l3 : l2 > 0 ? (size_t)l2 : (size_t)32 << 20;
+    }
+    return bytes;
 }
 
 int jb_cpu_threads(void)

@@ -449,13 +449,6 @@ JB_VEXP_AVX2 static void row_avx2_recompute(const float *x, float *y, int64_t co
 
 #endif /* JB_VEXP_X86 */
 
-/* Streaming stores pay off only when the data could not stay cached anyway. */
-static size_t llc_bytes(void)
-{
-    long l3 = sysconf(_SC_LEVEL3_CACHE_SIZE);
-    return l3 > 0 ? (size_t)l3 : (size_t)32 << 20;
-}
-
 static int run(jb_exec *e)
 {
     const jb_problem *p = e->p;
@@ -465,9 +458,10 @@ static int run(jb_exec *e)
     const float *x = e->in[0];
     float *y = e->out;
     const jb_isa isa = jb_cpu_isa();
-    /* Input plus output beyond the last-level cache; streaming stores also
-     * need every row to start on a 64-byte line. */
-    const int stream = 2 * (size_t)rows * (size_t)cols * sizeof(float) > llc_bytes() && cols % 16 == 0 &&
+    /* Streaming stores pay off only when the data could not stay cached anyway:
+     * input plus output beyond the last-level cache; they also need every row
+     * to start on a 64-byte line. */
+    const int stream = 2 * (size_t)rows * (size_t)cols * sizeof(float) > jb_cpu_llc_bytes() && cols % 16 == 0 &&
                        ((uintptr_t)y & 63) == 0;
     const size_t per_thread = scratch_bytes(cols);
     int nthreads = jb_cpu_threads();

@@ -455,3 +455,26 @@ void jb_cuda_blas_free(jb_cuda_blas *b)
 }
 
 #endif /* JB_HAVE_CUDA */
+
+/* ---- The CUDA entry of the backend table (kernels/backend.c) ----------------- */
+
+static int cuda_describe(char *buf, size_t len)
+{
+    return jb_cuda_device_describe(buf, len);
+}
+
+static int cuda_flush(void)
+{
+    return jb_cuda_flush_l2();
+}
+
+const jb_backend_ops jb_cuda_backend_ops = {
+    .name = "cuda",
+    .describe = cuda_describe,
+    .versions = jb_cuda_version,
+    .pci_bus_id = jb_cuda_device_pci_bus_id,
+    .time_runs = jb_cuda_time_batch,
+    .flush_caches = cuda_flush,
+    .release = jb_cuda_release,
+    .batched = 1,
+};

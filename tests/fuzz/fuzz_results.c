@@ -5,7 +5,7 @@
 
 #include "analysis/project.h"
 #include "harness/results.h"
-#include "analysis/stats.h"
+#include "analysis/compare.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
