@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "util/clock.h"
 #include "util/files.h"
 
 static int nmetrics(const jb_comparison *c)
@@ -18,18 +19,10 @@ static int nmetrics(const jb_comparison *c)
 
 static void fmt_value(jb_metric m, double v, char *buf, size_t len)
 {
-    if (isnan(v))
-        snprintf(buf, len, "-");
-    else if (m == JB_METRIC_FLOP_PER_J)
+    if (m == JB_METRIC_FLOP_PER_J && !isnan(v))
         snprintf(buf, len, "%.4g GFLOP/J", v / 1e9);
-    else if (v < 1e3)
-        snprintf(buf, len, "%.0f ns", v);
-    else if (v < 1e6)
-        snprintf(buf, len, "%.2f us", v / 1e3);
-    else if (v < 1e9)
-        snprintf(buf, len, "%.3f ms", v / 1e6);
     else
-        snprintf(buf, len, "%.3f s", v / 1e9);
+        jb_fmt_time(v, buf, len);
 }
 
 static void fmt_change(double ch, char *buf, size_t len)

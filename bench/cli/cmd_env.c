@@ -7,7 +7,6 @@
 
 #include "cli/cli.h"
 #include "util/files.h"
-#include "cpu/cpu.h"
 #include "meters/meter.h"
 #include "harness/peaks.h"
 #include "harness/settings.h"
@@ -23,7 +22,8 @@ int jb_cmd_env(int argc, char **argv)
         else if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
             printf("usage: joulebench env [--json] [--no-peaks]\n\n"
                    "Prints the settings every run records (CPU, flags, threads and affinity, governor,\n"
-                   "boost, load, compiler, library versions, git commit), each energy meter and whether\n"
+                   "boost, load, compiler, library versions, git commit; the GPU and its NVML settings,\n"
+                   "or why there is none), each energy meter and whether\n"
                    "it works here (and why not), and the measured peaks: fp32 FLOP/s of an FMA loop and\n"
                    "copy bandwidth (about a second; --no-peaks skips them).\n");
             return JB_EXIT_OK;
@@ -33,6 +33,7 @@ int jb_cmd_env(int argc, char **argv)
     cJSON *doc = cJSON_CreateObject();
     cJSON *ctx = cJSON_AddObjectToObject(doc, "settings");
     jb_settings_capture(ctx, "joulebench", jb_cpu_threads());
+    jb_settings_capture_gpu(ctx, NULL, 0);
     cJSON *meters = cJSON_AddArrayToObject(doc, "meters");
     jb_meter_config cfg = {0};
     for (int k = 0; k < JB_METER_KIND_COUNT; k++) {
@@ -78,6 +79,16 @@ int jb_cmd_env(int argc, char **argv)
             printf("  %-20s %g\n", it->string, it->valuedouble);
         else if (cJSON_IsBool(it))
             printf("  %-20s %s\n", it->string, cJSON_IsTrue(it) ? "true" : "false");
+        else if (cJSON_IsObject(it)) { /* gpu_settings */
+            const cJSON *x;
+            cJSON_ArrayForEach(x, it)
+            {
+                if (cJSON_IsString(x))
+                    printf("  %-20s %s\n", x->string, x->valuestring);
+                else if (cJSON_IsNumber(x))
+                    printf("  %-20s %g\n", x->string, x->valuedouble);
+            }
+        }
         else if (!strcmp(it->string, "load_avg")) {
             printf("  %-20s", it->string);
             const cJSON *x;

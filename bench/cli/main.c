@@ -7,7 +7,6 @@
 #include <string.h>
 
 #include "cli/cli.h"
-#include "cpu/cpu.h"
 
 typedef struct command {
     const char *name;

@@ -14,13 +14,7 @@
 #endif
 
 #include "jb_kernels.h"
-
-static double now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
+#include "util/clock.h"
 
 static double measure_copy(size_t *bytes_out)
 {
@@ -51,7 +45,7 @@ static double measure_copy(size_t *bytes_out)
     }
     double best = 0;
     for (int trial = 0; trial < 5; trial++) {
-        double t0 = now();
+        double t0 = jb_now();
 #pragma omp parallel
         {
             int t = 0, nt = 1;
@@ -64,7 +58,7 @@ static double measure_copy(size_t *bytes_out)
                 chunk = bytes - off;
             memcpy(dst + off, src + off, chunk);
         }
-        double t = now() - t0;
+        double t = jb_now() - t0;
         double bw = 2.0 * (double)bytes / t;
         best = bw > best ? bw : best;
     }

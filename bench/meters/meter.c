@@ -13,6 +13,7 @@
 
 #include "jb_kernels.h"
 #include "meters/meter_impl.h"
+#include "util/clock.h"
 
 static const char *const kind_names[] = {"rapl", "nvml", "model"};
 _Static_assert(sizeof kind_names / sizeof kind_names[0] == JB_METER_KIND_COUNT, "a meter kind without a name");
@@ -28,13 +29,6 @@ int jb_meter_kind_from_name(const char *name)
         if (!strcmp(name, kind_names[i]))
             return i;
     return -1;
-}
-
-double jb_meter_now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
 }
 
 int jb_meter_fail(int status, char *why, size_t len, const char *fmt, ...)
@@ -194,7 +188,7 @@ int jb_meter_start(jb_meter *m)
         m->in_window = 0;
         return rc;
     }
-    m->t0 = jb_meter_now();
+    m->t0 = jb_now();
     m->e0 = e;
     m->in_window = 1;
     return JB_OK;
@@ -206,7 +200,7 @@ int jb_meter_stop(jb_meter *m, jb_meter_reading *r)
         return JB_EINVAL;
     double e;
     int rc = m->ops->counter(m, &e);
-    double t = jb_meter_now();
+    double t = jb_now();
     if (m->ops->window)
         m->ops->window(m, 0);
     m->in_window = 0;

@@ -139,7 +139,7 @@ int jb_nvml_query(const jb_nvml_target *t, jb_gpu_info *out, char *why, size_t l
 #define JB_GPU_SLOWDOWN_REASONS 0xECULL
 
 typedef struct jb_gpu_state {
-    double t;                       /* when it was read (jb_meter_now seconds) */
+    double t;                       /* when it was read (jb_now seconds) */
     int sm_clock_mhz, sm_clock_max_mhz, temperature_c;  /* -1 when unreadable */
     int have_violation;             /* the cumulative counters below could be read */
     unsigned long long power_violation_ns, thermal_violation_ns;

@@ -38,8 +38,6 @@ struct jb_meter {
  * fails). NULL when out of memory. */
 jb_meter *jb_meter_new(const jb_meter_ops *ops, void *impl, int measured, double update_period);
 
-/* CLOCK_MONOTONIC in seconds. */
-double jb_meter_now(void);
 
 /* snprintf into why when why and len allow it; always returns status, so
  * backends can write `return jb_meter_fail(JB_EUNAVAILABLE, why, len, ...)`. */

@@ -52,6 +52,7 @@
 #include "util/paths.h"
 #include "jb_kernels.h"
 #include "meters/meter_impl.h"
+#include "util/clock.h"
 
 #define MODEL_DEFAULT_TABLE "configs/hardware/cpu_tdp.csv" /* found by jb_data_path */
 #define MODEL_UPDATE_PERIOD 10e-3
@@ -260,7 +261,7 @@ static double process_cpu_seconds(void)
 static int model_counter(jb_meter *m, double *joules)
 {
     model_state *s = m->impl;
-    double wall = jb_meter_now(), cpu = process_cpu_seconds();
+    double wall = jb_now(), cpu = process_cpu_seconds();
     double dt = wall - s->last_wall, dc = cpu - s->last_cpu;
     if (dt > 0) {
         double util = dc / (dt * s->threads);
@@ -338,7 +339,7 @@ int jb_meter_model_open(const jb_meter_config *cfg, jb_meter **out, char *why, s
     s->idle = idle;
     s->threads = threads;
     s->logical = logical;
-    s->last_wall = jb_meter_now();
+    s->last_wall = jb_now();
     s->last_cpu = process_cpu_seconds();
     jb_meter *m = jb_meter_new(&model_ops, s, 0, MODEL_UPDATE_PERIOD);
     if (!m)

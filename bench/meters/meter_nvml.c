@@ -36,6 +36,7 @@
 
 #include "jb_kernels.h"
 #include "meters/meter_impl.h"
+#include "util/clock.h"
 
 /* ---- The slice of nvml.h we use ----------------------------------------- */
 
@@ -199,7 +200,7 @@ static void sample_locked(nvml_meter *s)
 {
     unsigned int mw;
     nvmlReturn_t rc = s->api.power_usage(s->dev, &mw);
-    double t = jb_meter_now();
+    double t = jb_now();
     if (rc != NVML_SUCCESS) {
         s->err = rc;
         return;
@@ -434,7 +435,7 @@ int jb_meter_gpu_state(jb_meter *m, jb_gpu_state *st)
     const nvml_meter *s = m->impl;
     const nvml_api *a = &s->api;
     memset(st, 0, sizeof *st);
-    st->t = jb_meter_now();
+    st->t = jb_now();
     st->sm_clock_mhz = read_clock(a->clock, s->dev, NVML_CLOCK_SM);
     st->sm_clock_max_mhz = read_clock(a->max_clock, s->dev, NVML_CLOCK_SM);
     unsigned int v;
