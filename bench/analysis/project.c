@@ -14,6 +14,7 @@
 #include <strings.h>
 #include <sys/stat.h>
 
+#include "harness/results.h"
 #include "util/files.h"
 #include "util/paths.h"
 #include "jb_kernels.h"
@@ -178,57 +179,11 @@ double jb_published_mwh_gpu_hours(double gpu_hours, double watts, double pue)
 
 /* ---- Choosing rows -------------------------------------------------------- */
 
+/* A median row of the results, as the choice of rows sees it. */
 typedef struct parsed_row {
-    char kernel[96], row[192], op[16];
-    double key[8];
-    char keys[8][8];
-    int nkeys;
+    const char *kernel, *row;
+    jb_problem p;
 } parsed_row;
-
-/* "attention/cpu/flash/f32/b:1/h:8/n:1024/d:64/causal:1" -> kernel and shape. */
-static int parse_row_name(const char *name, parsed_row *r)
-{
-    memset(r, 0, sizeof *r);
-    snprintf(r->row, sizeof r->row, "%s", name);
-    const char *p = name;
-    for (int i = 0; i < 4; i++) {
-        p = strchr(p, '/');
-        if (!p)
-            return -1;
-        p++;
-    }
-    size_t klen = (size_t)(p - name - 1);
-    if (klen >= sizeof r->kernel)
-        return -1;
-    memcpy(r->kernel, name, klen);
-    r->kernel[klen] = 0;
-    size_t oplen = strcspn(name, "/");
-    if (oplen >= sizeof r->op)
-        return -1;
-    memcpy(r->op, name, oplen);
-    r->op[oplen] = 0;
-    while (*p && r->nkeys < 8) {
-        const char *colon = strchr(p, ':');
-        if (!colon || colon - p >= 8)
-            return -1;
-        memcpy(r->keys[r->nkeys], p, (size_t)(colon - p));
-        r->keys[r->nkeys][colon - p] = 0;
-        r->key[r->nkeys++] = strtod(colon + 1, NULL);
-        p = strchr(colon, '/');
-        if (!p)
-            break;
-        p++;
-    }
-    return 0;
-}
-
-static double row_key(const parsed_row *r, const char *k, double dflt)
-{
-    for (int i = 0; i < r->nkeys; i++)
-        if (!strcmp(r->keys[i], k))
-            return r->key[i];
-    return dflt;
-}
 
 static double logdist(double a, double b)
 {
@@ -238,15 +193,18 @@ static double logdist(double a, double b)
 /* How far a measured shape is from the shapes the model trains with. */
 static double distance(const parsed_row *r, const jb_model *m)
 {
-    if (!strcmp(r->op, "matmul")) /* the MLP up-projection of one sequence: seq x d_ff x d_model */
-        return logdist(row_key(r, "m", 0), m->seq_len) + logdist(row_key(r, "n", 0), m->d_ff) +
-               logdist(row_key(r, "k", 0), m->d_model);
-    if (!strcmp(r->op, "attention"))
-        return logdist(row_key(r, "n", 0), m->seq_len) + logdist(row_key(r, "d", 0), m->head_dim) +
-               logdist(row_key(r, "h", 0), m->heads) * 0.1 + (row_key(r, "causal", 0) != m->causal) * 10.0;
-    if (!strcmp(r->op, "softmax"))
-        return logdist(row_key(r, "cols", 0), m->seq_len) + (row_key(r, "causal", 0) != m->causal) * 10.0;
-    return 1e9;
+    const jb_problem *p = &r->p;
+    switch (p->op) {
+    case JB_OP_MATMUL: /* the MLP up-projection of one sequence: seq x d_ff x d_model */
+        return logdist((double)p->m, m->seq_len) + logdist((double)p->n, m->d_ff) + logdist((double)p->k, m->d_model);
+    case JB_OP_ATTENTION:
+        return logdist((double)p->seq, m->seq_len) + logdist((double)p->d, m->head_dim) +
+               logdist((double)p->h, m->heads) * 0.1 + (p->causal != m->causal) * 10.0;
+    case JB_OP_SOFTMAX:
+        return logdist((double)p->cols, m->seq_len) + (p->causal != m->causal) * 10.0;
+    default:
+        return 1e9;
+    }
 }
 
 static int variant_matches(const char *kernel, const char *variant)
@@ -270,34 +228,36 @@ static int variant_matches(const char *kernel, const char *variant)
 /* Walks the median rows of op; calls fn for each usable one. */
 typedef void (*row_fn)(const parsed_row *r, double fpj, double fps, int measured, double dist, void *arg);
 
+typedef struct walk_ctx {
+    const jb_model *m;
+    int op;
+    row_fn fn;
+    void *arg;
+    int n;
+} walk_ctx;
+
+static int walk_row(const jb_result_row *r, void *arg)
+{
+    walk_ctx *w = arg;
+    /* A single-repetition run has no aggregates: its one repetition stands for the median. */
+    int median = r->aggregate ? !strcmp(r->aggregate_name, "median") : r->repetitions == 1;
+    double fpj = jb_result_counter(r, "flop_per_j");
+    if (!median || r->error || !r->have_problem || (int)r->problem.op != w->op || !(fpj > 0))
+        return JB_OK;
+    parsed_row pr = {.kernel = r->kernel, .row = r->run_name, .p = r->problem};
+    double em = jb_result_counter(r, "energy_measured");
+    w->fn(&pr, fpj, jb_result_counter(r, "flop_per_s"), !isnan(em) && em > 0.5, distance(&pr, w->m), w->arg);
+    w->n++;
+    return JB_OK;
+}
+
 static int each_median(const cJSON *results, const jb_model *m, const char *op, row_fn fn, void *arg)
 {
-    const cJSON *bm = cJSON_GetObjectItemCaseSensitive(results, "benchmarks"), *b;
-    int n = 0;
-    cJSON_ArrayForEach(b, bm)
-    {
-        const cJSON *agg = cJSON_GetObjectItemCaseSensitive(b, "aggregate_name");
-        const cJSON *rt = cJSON_GetObjectItemCaseSensitive(b, "run_type");
-        const cJSON *rn = cJSON_GetObjectItemCaseSensitive(b, "run_name");
-        const cJSON *fpj = cJSON_GetObjectItemCaseSensitive(b, "flop_per_j");
-        const cJSON *fps = cJSON_GetObjectItemCaseSensitive(b, "flop_per_s");
-        const cJSON *em = cJSON_GetObjectItemCaseSensitive(b, "energy_measured");
-        const cJSON *reps = cJSON_GetObjectItemCaseSensitive(b, "repetitions");
-        int is_median = cJSON_IsString(agg) && !strcmp(agg->valuestring, "median");
-        /* A single-repetition run has no aggregates: its one iteration row stands for the median. */
-        int single = cJSON_IsString(rt) && !strcmp(rt->valuestring, "iteration") && cJSON_IsNumber(reps) &&
-                     reps->valuedouble == 1;
-        if ((!is_median && !single) || !cJSON_IsString(rn) || !cJSON_IsNumber(fpj) || !(fpj->valuedouble > 0) ||
-            cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(b, "error_occurred")))
-            continue;
-        parsed_row r;
-        if (parse_row_name(rn->valuestring, &r) || strcmp(r.op, op))
-            continue;
-        fn(&r, fpj->valuedouble, cJSON_IsNumber(fps) ? fps->valuedouble : NAN, cJSON_IsNumber(em) && em->valuedouble > 0.5,
-           distance(&r, m), arg);
-        n++;
-    }
-    return n;
+    walk_ctx w = {.m = m, .op = jb_op_from_name(op), .fn = fn, .arg = arg};
+    char msg[256];
+    if (w.op < 0 || jb_results_each(results, walk_row, &w, msg, sizeof msg))
+        return 0; /* readers check the file first: a bad one has no usable row */
+    return w.n;
 }
 
 typedef struct best_ctx {

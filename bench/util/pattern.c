@@ -62,12 +62,23 @@ int jb_pattern_compile(regex_t *re, const char *pat, int anchored, char *msg, si
         snprintf(why, sizeof why, "longer than %d bytes", JB_PATTERN_MAX_LEN);
         return refuse(msg, len, pat, why);
     }
+    /* The analysis is of what regcomp will see, the anchoring group included. */
+    char buf[JB_PATTERN_MAX_LEN + 8];
+    size_t o = 0;
+    if (anchored)
+        memcpy(buf, "^(", 2), o = 2;
+    memcpy(buf + o, pat, plen), o += plen;
+    if (anchored)
+        memcpy(buf + o, ")$", 2), o += 2;
+    buf[o] = 0;
+    const char *text = buf;
+    const size_t tlen = o;
     /* The size of the compiled program, group by group: size of the sequence so
      * far, and of its last atom (what a repetition copies). */
     double size[MAX_DEPTH + 1] = {0}, last[MAX_DEPTH + 1] = {0};
     int depth = 0, after_rep = 0;
-    for (size_t i = 0; i < plen; i++) {
-        char c = pat[i];
+    for (size_t i = 0; i < tlen; i++) {
+        char c = text[i];
         double factor = 0;
         size_t used = 1;
         if (c == '*' || c == '?') {
@@ -75,7 +86,7 @@ int jb_pattern_compile(regex_t *re, const char *pat, int anchored, char *msg, si
         } else if (c == '+') {
             factor = 2;
         } else if (c == '{') {
-            long f = brace(pat + i, &used);
+            long f = brace(text + i, &used);
             if (f < 0) {
                 snprintf(why, sizeof why, "a repetition bound over %d", JB_PATTERN_MAX_BOUND);
                 return refuse(msg, len, pat, why);
@@ -102,8 +113,15 @@ int jb_pattern_compile(regex_t *re, const char *pat, int anchored, char *msg, si
                 size[depth] = last[depth] = 0;
                 continue;
             }
-            if (c == ')' && depth > 0) {
-                double g = size[depth] > 1 ? size[depth] : 1;
+            if (c == ')') {
+                /* An unmatched ')' would be a literal to glibc, and would let a
+                 * pattern undo the anchoring group around it. */
+                if (depth == 0)
+                    return refuse(msg, len, pat, "an unmatched ')'");
+                /* Empty groups repeated make glibc's epsilon closures explode. */
+                if (size[depth] == 0)
+                    return refuse(msg, len, pat, "an empty group '()'");
+                double g = size[depth];
                 depth--;
                 last[depth] = g;
                 size[depth] += g;
@@ -111,23 +129,23 @@ int jb_pattern_compile(regex_t *re, const char *pat, int anchored, char *msg, si
                 last[depth] = 0;
             } else if (c == '[') { /* a bracket expression is one atom: skip to its ']' */
                 size_t j = i + 1;
-                if (pat[j] == '^')
+                if (text[j] == '^')
                     j++;
-                if (pat[j] == ']')
+                if (text[j] == ']')
                     j++;
-                while (j < plen && pat[j] != ']') {
-                    if (pat[j] == '[' && (pat[j + 1] == ':' || pat[j + 1] == '.' || pat[j + 1] == '=')) {
-                        const char *close = strstr(pat + j + 2, (char[]){pat[j + 1], ']', 0});
-                        j = close ? (size_t)(close - pat) + 2 : plen;
+                while (j < tlen && text[j] != ']') {
+                    if (text[j] == '[' && (text[j + 1] == ':' || text[j + 1] == '.' || text[j + 1] == '=')) {
+                        const char *close = strstr(text + j + 2, (char[]){text[j + 1], ']', 0});
+                        j = close ? (size_t)(close - text) + 2 : tlen;
                         continue;
                     }
                     j++;
                 }
-                i = j < plen ? j : plen - 1;
+                i = j < tlen ? j : tlen - 1;
                 last[depth] = 1;
                 size[depth] += 1;
             } else if (c == '\\' && i + 1 < plen) {
-                if (pat[i + 1] >= '1' && pat[i + 1] <= '9')
+                if (text[i + 1] >= '1' && text[i + 1] <= '9')
                     return refuse(msg, len, pat, "back-references (\\1 to \\9) are not supported");
                 i++;
                 last[depth] = 1;
@@ -145,14 +163,8 @@ int jb_pattern_compile(regex_t *re, const char *pat, int anchored, char *msg, si
             return refuse(msg, len, pat, why);
         }
     }
-    char buf[JB_PATTERN_MAX_LEN + 8];
-    size_t o = 0;
-    if (anchored)
-        memcpy(buf, "^(", 2), o = 2;
-    memcpy(buf + o, pat, plen), o += plen;
-    if (anchored)
-        memcpy(buf + o, ")$", 2), o += 2;
-    buf[o] = 0;
+    /* An unmatched '(' is left to regcomp, which refuses it in its own words. */
+
     int rc = regcomp(re, buf, REG_EXTENDED | REG_NOSUB);
     if (rc) {
         char err[128];
