@@ -1,17 +1,17 @@
 #!/usr/bin/python3
-"""Renders joulebench results files as one self-contained HTML page.
+"""Draws a joulebench report page: one self-contained HTML file.
 
-Run by `joulebench report` (which checks its input first); usable alone:
+Run by `joulebench report`, which reads and checks the results files, computes
+the projections and hands this script the page data (bench/analysis/report_data.h
+describes it):
 
-    /usr/bin/python3 scripts/report.py --out report.html [--model NAME]
-        [--joulebench PATH] RESULTS.json...
+    /usr/bin/python3 scripts/report.py --data PAGE.json --out report.html
 
 Sections: the runs and their settings; per op, GFLOP/s and GFLOP/J of every
 variant (estimated energy hatched); a roofline against each machine's measured
-peaks; the projected training energy and CO2 of --model for each attention and
-matmul variant, from `joulebench project` (when --joulebench names a binary that
-has it); with several machines, a side-by-side table per op; rows not timed.
-Charts are matplotlib PNGs embedded as base64. Only numpy and matplotlib.
+peaks; the projected training energy and CO2 of the model for each attention and
+matmul variant; with several machines, a side-by-side table per op; rows not
+timed. Charts are matplotlib PNGs embedded as base64. Only numpy and matplotlib.
 """
 import argparse
 import base64
@@ -21,8 +21,6 @@ import io
 import json
 import math
 import os
-import statistics
-import subprocess
 import sys
 import tempfile
 
@@ -40,10 +38,6 @@ except ImportError as e:  # exit 3: joulebench report says nothing more
 OPS = ("matmul", "attention", "softmax")
 # softmax's "FLOPs" are elements (joulebench counts it as memory-bound work).
 UNIT = {"matmul": "GFLOP", "attention": "GFLOP", "softmax": "G elements"}
-
-
-class BadInput(Exception):
-    pass
 
 
 def esc(s):
@@ -69,104 +63,7 @@ def png(fig):
     return '<img src="data:image/png;base64,%s" alt="chart">' % base64.b64encode(buf.getvalue()).decode()
 
 
-# ---- Reading results ---------------------------------------------------------
-
-
-# What the page reads of a results file, and the type each must have.
-CONTEXT_STRINGS = ("host_name", "cpu_model", "gpu", "date", "git_commit", "meter", "energy", "suite")
-CONTEXT_NUMBERS = ("peak_flop_per_s", "peak_bytes_per_s", "threads")
-COUNTERS = ("flop_per_s", "flop_per_j", "intensity", "bytes_per_s", "watts", "energy_measured")
-
-
-def is_number(v):
-    return isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
-
-
-def check(path, doc):
-    """Every field the page uses has the type it needs; BadInput names the first that does not."""
-    if not isinstance(doc, dict) or not isinstance(doc.get("context"), dict) or \
-            not isinstance(doc.get("benchmarks"), list):
-        raise BadInput("%s: not a Google Benchmark results file (no \"context\" and \"benchmarks\")" % path)
-    ctx = doc["context"]
-    for k in CONTEXT_STRINGS:
-        if k in ctx and not isinstance(ctx[k], str):
-            raise BadInput("%s: context.%s is not a string" % (path, k))
-    for k in CONTEXT_NUMBERS:
-        if k in ctx and not (is_number(ctx[k]) and ctx[k] >= 0):
-            raise BadInput("%s: context.%s is not a non-negative number" % (path, k))
-    ws = ctx.get("warnings", [])
-    if not isinstance(ws, list) or not all(isinstance(w, str) for w in ws):
-        raise BadInput("%s: context.warnings is not a list of strings" % path)
-    for i, b in enumerate(doc["benchmarks"]):
-        if not isinstance(b, dict) or not isinstance(b.get("name"), str) or not b["name"]:
-            raise BadInput("%s: benchmarks[%d] has no name" % (path, i))
-        name = b.get("run_name", b["name"])
-        if not isinstance(name, str) or not name:
-            raise BadInput("%s: benchmarks[%d] has no run_name" % (path, i))
-        if len(name.split("/")) < 4 or not all(name.split("/")[:4]):
-            raise BadInput("%s: benchmarks[%d]: name '%s' is not op/backend/variant/dtype[/shape]" % (path, i, name))
-        for k in ("run_type", "aggregate_name", "error_message"):
-            if k in b and not isinstance(b[k], str):
-                raise BadInput("%s: benchmarks[%d] (%s): %s is not a string" % (path, i, name, k))
-        if "error_occurred" in b and not isinstance(b["error_occurred"], bool):
-            raise BadInput("%s: benchmarks[%d] (%s): error_occurred is not true or false" % (path, i, name))
-        for k in COUNTERS:  # null: a counter Google Benchmark could not aggregate (the cv of zeros)
-            if b.get(k) is not None and not (is_number(b[k]) and b[k] >= 0):
-                raise BadInput("%s: benchmarks[%d] (%s): %s is not a non-negative number" % (path, i, name, k))
-
-
-def load(path):
-    if not os.path.isfile(path):
-        raise BadInput("%s: not a regular file" % path if os.path.exists(path) else "%s: no such file" % path)
-    try:
-        with open(path, encoding="utf-8") as f:
-            doc = json.load(f, parse_constant=lambda c: float("nan"))
-    except (OSError, ValueError) as e:  # UnicodeDecodeError is a ValueError
-        raise BadInput("%s: %s" % (path, str(e).splitlines()[0] if str(e) else type(e).__name__))
-    check(path, doc)
-    ctx = doc["context"]
-    rows = {}
-    order = []
-    for b in doc["benchmarks"]:
-        name = b.get("run_name") or b.get("name")
-        if not name:
-            continue
-        if name not in rows:
-            rows[name] = {"name": name, "iters": [], "median": None, "error": None}
-            order.append(name)
-        r = rows[name]
-        if b.get("error_occurred"):
-            r["error"] = r["error"] or b.get("error_message", "error")
-        elif b.get("run_type") == "aggregate":
-            if b.get("aggregate_name") == "median":
-                r["median"] = b
-        else:
-            r["iters"].append(b)
-    out = []
-    for name in order:
-        r = rows[name]
-        parts = name.split("/")
-        row = {"name": name, "op": parts[0], "kernel": "/".join(parts[:4]), "variant": "/".join(parts[1:4]),
-               "shape": "/".join(parts[4:]), "error": r["error"]}
-        if not r["error"]:
-            src = r["median"]
-
-            def counter(key):
-                if src is not None and isinstance(src.get(key), (int, float)):
-                    return float(src[key])
-                vals = [float(i[key]) for i in r["iters"] if isinstance(i.get(key), (int, float))]
-                return statistics.median(vals) if vals else None
-
-            for key in ("flop_per_s", "flop_per_j", "intensity", "bytes_per_s", "watts", "energy_measured"):
-                row[key] = counter(key)
-            if row["flop_per_s"] is None and not r["iters"] and src is None:
-                continue
-        out.append(row)
-    ctx_host = ctx.get("host_name", "unknown host")
-    ctx_cpu = ctx.get("cpu_model", "unknown cpu")
-    gpu = ctx.get("gpu")
-    machine = "%s (%s%s)" % (ctx_host, ctx_cpu, ", " + gpu if gpu else "")
-    return {"path": path, "ctx": ctx, "rows": out, "machine": machine}
+# ---- The page data -------------------------------------------------------------
 
 
 def energy_kind(row):
@@ -276,43 +173,6 @@ def projection_chart(title, entries):
     return png(fig)
 
 
-# ---- Projection through joulebench project -----------------------------------
-
-
-def project(exe, model, path, extra):
-    cmd = [exe, "project", "--model", model, "--results", path, "--json"] + extra
-    p = subprocess.run(cmd, capture_output=True, text=True)
-    if p.returncode != 0:
-        msg = (p.stderr.strip().splitlines() or ["exit %d" % p.returncode])[-1]
-        return None, msg
-    try:
-        return json.loads(p.stdout), None
-    except ValueError:
-        return None, "joulebench project printed no JSON"
-
-
-def projections(exe, model, files):
-    """Per file: the default projection and one per attention and matmul kernel."""
-    out = {}
-    for f in files:
-        base, err = project(exe, model, f["path"], [])
-        if err and "unknown model" in err:
-            raise BadInput(err.replace("joulebench: project: ", ""))
-        entry = {"default": base, "error": err, "variants": []}
-        if base:
-            kernels = sorted({r["kernel"] for r in f["rows"] if not r["error"] and r["op"] in ("attention", "matmul")})
-            for k in kernels:
-                cls = k.split("/")[0]
-                doc, e = project(exe, model, f["path"], ["--" + cls, k])
-                p = doc.get("projection", {}) if doc else {}
-                used = [x for x in (doc or {}).get("kernels", []) if x.get("class") == cls]
-                entry["variants"].append({"class": cls, "kernel": k, "error": e, "facility_mwh": p.get("facility_mwh"),
-                                          "tco2e": p.get("tco2e"), "energy": p.get("energy", "?"),
-                                          "row": used[0].get("row") if used else None})
-        out[f["path"]] = entry
-    return out
-
-
 # ---- The page ----------------------------------------------------------------
 
 CSS = """
@@ -336,7 +196,7 @@ def table(head, rows, numeric=(), raw_head=False):
     return h + "</table>"
 
 
-def build(files, model, exe, projection_missing):
+def build(files, model):
     machines = []
     for f in files:
         if f["machine"] not in machines:
@@ -407,14 +267,11 @@ def build(files, model, exe, projection_missing):
     # Projection.
     parts.append("<h2>Projected training energy and CO2</h2>")
     proj = {}
-    if projection_missing:
-        parts.append("<p class='na'>not available: joulebench project missing (this joulebench has no "
-                     "<code>project</code> command).</p>")
-    elif not model:
+    if not model:
         parts.append("<p class='na'>not available: no model chosen (<code>joulebench report --model NAME</code>, "
                      "e.g. gpt3-175b or llama-7b).</p>")
     else:
-        proj = projections(exe, model, files)
+        proj = {f["path"]: f["projection"] for f in files}
         for f in files:
             e = proj[f["path"]]
             label = f["label"]
@@ -524,23 +381,15 @@ def write_page(out, page):
 
 
 def main():
-    ap = argparse.ArgumentParser(description="joulebench results as one self-contained HTML page")
-    ap.add_argument("results", nargs="+")
+    ap = argparse.ArgumentParser(description="draws a joulebench report page from the data joulebench report gives")
+    ap.add_argument("--data", required=True, help="the page data (JSON) from joulebench report")
     ap.add_argument("--out", required=True)
-    ap.add_argument("--model")
-    ap.add_argument("--joulebench", help="a joulebench binary with the project command")
     a = ap.parse_args()
     try:
-        if os.path.isdir(a.out) or (os.path.exists(a.out) and not os.path.isfile(a.out)):
-            raise BadInput("--out %s: not a regular file" % a.out)
-        if not os.path.isdir(os.path.dirname(os.path.abspath(a.out))):
-            raise BadInput("--out %s: its directory does not exist" % a.out)
-        files = [load(p) for p in a.results]
-        page = build(files, a.model, a.joulebench, not a.joulebench)
-    except BadInput as e:
-        print("joulebench: report: %s" % one_line(e), file=sys.stderr)
-        return 2
-    except Exception as e:  # a bug here, not bad input: still one line, and exit 1
+        with open(a.data, encoding="utf-8") as f:
+            data = json.load(f)
+        page = build(data["files"], data.get("model"))
+    except Exception as e:  # the data comes from joulebench: a failure here is a bug, still one line
         print("joulebench: report: failed: %s: %s" % (type(e).__name__, one_line(e)), file=sys.stderr)
         return 1
     try:

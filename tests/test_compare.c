@@ -552,7 +552,6 @@ static void test_report(void **state)
     const char *m1 = tpath("machine1.json"), *m2 = tpath("machine2.json"), *page = tpath("report.html");
     write_machine(m1, "CPU One", 1);
     write_machine(m2, "CPU Two", 2.5);
-    int have_project = jb("project --help") == 0;
     expect(jb("report %s %s --out %s --model gpt2-124m", m1, m2, page), 0, "wrote");
     char *html;
     size_t n;
@@ -561,22 +560,15 @@ static void test_report(void **state)
     assert_non_null(strstr(html, "Roofline"));
     assert_non_null(strstr(html, "skipped: no causal mask"));
     /* Two machines x (matmul, attention, softmax charts + a roofline), plus a projection chart each. */
-    int min_images = 8;
-    if (have_project) {
-        assert_non_null(strstr(html, "tCO2e"));
-        assert_non_null(strstr(html, "attention/cpu/flash/f32"));
-        min_images += 2;
-    } else {
-        assert_non_null(strstr(html, "not available: joulebench project missing"));
-    }
+    int min_images = 10;
+    assert_non_null(strstr(html, "tCO2e"));
+    assert_non_null(strstr(html, "attention/cpu/flash/f32"));
     free(html);
-    /* Without a joulebench that has project, the section says so and shows no numbers. */
+    /* Without --model the projection section says how to get one and shows no numbers. */
     char cmd[2048];
-    snprintf(cmd, sizeof cmd, "/usr/bin/python3 %s/scripts/report.py --out %s %s >/dev/null 2>&1", JB_SOURCE_DIR_T,
-             tpath("noproj.html"), m1);
-    assert_int_equal(system(cmd), 0);
-    slurp(tpath("noproj.html"), &html, &n);
-    assert_non_null(strstr(html, "not available: joulebench project missing"));
+    expect(jb("report %s --out %s", m1, tpath("nomodel.html")), 0, "wrote");
+    slurp(tpath("nomodel.html"), &html, &n);
+    assert_non_null(strstr(html, "not available: no model chosen"));
     assert_null(strstr(html, "tCO2e</th>"));
     free(html);
 
@@ -585,10 +577,8 @@ static void test_report(void **state)
     expect_usage_error(cmd, "needs --out");
     snprintf(cmd, sizeof cmd, "report %s --out %s", tpath("notjson.json"), page);
     expect_usage_error(cmd, "not a JSON file");
-    if (have_project) {
-        snprintf(cmd, sizeof cmd, "report %s --out %s --model no-such-model", m1, tpath("bad.html"));
-        expect_usage_error(cmd, "unknown model");
-    }
+    snprintf(cmd, sizeof cmd, "report %s --out %s --model no-such-model", m1, tpath("bad.html"));
+    expect_usage_error(cmd, "unknown model");
 
     /* The page in a real browser: a screenshot that is not blank, and every embedded image a real chart. */
     const char *chromium = find_chromium();

@@ -368,6 +368,44 @@ void jb_project_energy(const jb_train_work *w, const jb_class_pick *mm, const jb
     o->seconds = w->matmul_flops / mm->flop_per_s + w->attention_flops / at->flop_per_s;
 }
 
+int jb_projection_finite(const jb_projection *p)
+{
+    const double j[] = {p->device_joules, p->facility_joules, p->matmul_joules, p->attention_joules};
+    const double big[] = {p->mwh_device, p->mwh_facility, p->tco2e};
+    for (size_t i = 0; i < sizeof j / sizeof j[0]; i++)
+        if (!isfinite(j[i]))
+            return 0;
+    for (size_t i = 0; i < sizeof big / sizeof big[0]; i++)
+        if (!(big[i] < 1e30))
+            return 0;
+    return isnan(p->softmax_joules) || isfinite(p->softmax_joules);
+}
+
+int jb_project_run(const cJSON *results, const jb_model *m, const char *matmul, const char *attention,
+                   double host_overhead, double pue, double kg_per_kwh, jb_project_result *out, char *msg, size_t len)
+{
+    memset(out, 0, sizeof *out);
+    if (jb_project_pick(results, m, "matmul", matmul, &out->mm, msg, len) ||
+        jb_project_pick(results, m, "attention", attention, &out->at, msg, len))
+        return JB_EINVAL;
+    char ignore[256];
+    out->have_sm = jb_project_pick(results, m, "softmax", NULL, &out->sm, ignore, sizeof ignore) == JB_OK;
+    jb_train_work w;
+    jb_train_work_of(m, &w);
+    jb_project_energy(&w, &out->mm, &out->at, out->have_sm ? &out->sm : NULL, host_overhead, pue, kg_per_kwh,
+                      &out->pr);
+    out->all_measured = out->mm.measured && out->at.measured;
+    if (!jb_projection_finite(&out->pr)) {
+        const jb_class_pick *bad = out->mm.flop_per_j < out->at.flop_per_j ? &out->mm : &out->at;
+        if (out->have_sm && !isfinite(out->pr.softmax_joules))
+            bad = &out->sm;
+        snprintf(msg, len, "the projection of %s is out of range (over 1e30 MWh) with row %s (%.3g FLOP/J)", m->name,
+                 bad->row, bad->flop_per_j);
+        return JB_EINVAL;
+    }
+    return JB_OK;
+}
+
 static const char *grid_file(void)
 {
     static char path[4096];

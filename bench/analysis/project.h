@@ -73,6 +73,25 @@ void jb_project_energy(const jb_train_work *w, const jb_class_pick *mm, const jb
                        const jb_class_pick *sm, double host_overhead, double pue, double kg_per_kwh,
                        jb_projection *out);
 
+/* The kernel method end to end on a results document: each class's row
+ * (matmul and attention as given, NULL: the best at the nearest shape;
+ * softmax, shown only), the projection, and whether every figure is finite
+ * and under 1e30 MWh, a bound no real projection nears. */
+typedef struct jb_project_result {
+    jb_class_pick mm, at, sm;
+    int have_sm;
+    jb_projection pr;
+    int all_measured;           /* matmul and attention energy both measured */
+} jb_project_result;
+
+/* JB_OK; JB_EINVAL with why when a class has no usable row, or when the
+ * projection is out of range (why then names the least efficient row). */
+int jb_project_run(const cJSON *results, const jb_model *m, const char *matmul, const char *attention,
+                   double host_overhead, double pue, double kg_per_kwh, jb_project_result *out, char *msg, size_t len);
+
+/* 1 when every figure of p is finite and under 1e30 MWh and tCO2e. */
+int jb_projection_finite(const jb_projection *p);
+
 /* Grid intensity of ISO3 from configs/grid/grid_carbon_intensity.csv, in kg/kWh, and its year.
  * JB_OK, JB_EINVAL (unknown code) or JB_EIO. country gets the country's name. */
 /* The same lookup in the CSV's text: JB_OK, or JB_EINVAL when the code is not

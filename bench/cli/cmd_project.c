@@ -151,22 +151,6 @@ static int published(const opts *o)
     return JB_EXIT_OK;
 }
 
-/* Every figure printed is finite and under 1e30 MWh or tCO2e, a bound no real
- * projection nears: bounded model specs keep it so unless a results file claims
- * an absurd efficiency, and then the user is told rather than shown "inf". */
-static int projection_finite(const jb_projection *p)
-{
-    const double j[] = {p->device_joules, p->facility_joules, p->matmul_joules, p->attention_joules};
-    const double big[] = {p->mwh_device, p->mwh_facility, p->tco2e};
-    for (size_t i = 0; i < sizeof j / sizeof j[0]; i++)
-        if (!isfinite(j[i]))
-            return 0;
-    for (size_t i = 0; i < sizeof big / sizeof big[0]; i++)
-        if (!(big[i] < 1e30))
-            return 0;
-    return isnan(p->softmax_joules) || isfinite(p->softmax_joules);
-}
-
 static cJSON *pick_json(const char *cls, const jb_class_pick *p)
 {
     cJSON *o = cJSON_CreateObject();
@@ -203,9 +187,7 @@ int jb_cmd_project(int argc, char **argv)
     jb_train_work_of(&m, &w);
 
     cJSON *res = NULL;
-    jb_class_pick mm, at, sm;
-    int have_sm = 0;
-    jb_projection pr;
+    jb_project_result pj = {0};
     jb_class_pick vars[32];
     int nv = 0;
     if (o.results) {
@@ -217,37 +199,30 @@ int jb_cmd_project(int argc, char **argv)
         jb_bench_set_init(&check);
         int rc = jb_bench_set_from_json(res, &check, msg, sizeof msg);
         jb_bench_set_free(&check);
-        if (!rc && jb_project_pick(res, &m, "matmul", o.matmul, &mm, msg, sizeof msg))
-            rc = JB_EINVAL;
-        if (!rc && jb_project_pick(res, &m, "attention", o.attention, &at, msg, sizeof msg))
-            rc = JB_EINVAL;
+        if (rc == JB_ENOMEM)
+            jb_cli_oom("project");
+        if (!rc)
+            rc = jb_project_run(res, &m, o.matmul, o.attention, o.host, o.pue, kg, &pj, msg, sizeof msg);
+        nv = rc ? 0 : jb_project_variants(res, &m, "attention", vars, 32);
+        for (int i = 0; i < nv && !rc; i++) {
+            jb_projection q;
+            jb_project_energy(&w, &pj.mm, &vars[i], NULL, o.host, o.pue, kg, &q);
+            if (!jb_projection_finite(&q)) {
+                snprintf(msg, sizeof msg, "the projection of %s is out of range (over 1e30 MWh) with row %s (%.3g FLOP/J)",
+                         m.name, vars[i].row, vars[i].flop_per_j);
+                rc = JB_EINVAL;
+            }
+        }
         if (rc) {
             cJSON_Delete(res);
-            jb_cli_usage_error("project: %s: %s", o.results, rc == JB_ENOMEM ? "out of memory" : msg);
-        }
-        have_sm = jb_project_pick(res, &m, "softmax", NULL, &sm, msg, sizeof msg) == JB_OK;
-        jb_project_energy(&w, &mm, &at, have_sm ? &sm : NULL, o.host, o.pue, kg, &pr);
-        const jb_class_pick *bad = NULL; /* the row to blame: the least efficient one */
-        if (!projection_finite(&pr)) {
-            bad = mm.flop_per_j < at.flop_per_j ? &mm : &at;
-            if (have_sm && !isfinite(pr.softmax_joules))
-                bad = &sm;
-        }
-        nv = jb_project_variants(res, &m, "attention", vars, 32);
-        for (int i = 0; i < nv && !bad; i++) {
-            jb_projection q;
-            jb_project_energy(&w, &mm, &vars[i], NULL, o.host, o.pue, kg, &q);
-            if (!projection_finite(&q))
-                bad = &vars[i];
-        }
-        if (bad) {
-            cJSON_Delete(res);
-            jb_cli_usage_error("project: the projection of %s is out of range (over 1e30 MWh) with row %s of %s "
-                               "(%.3g FLOP/J)", m.name, bad->row, o.results, bad->flop_per_j);
+            jb_cli_usage_error("project: %s: %s", o.results, msg);
         }
     } else if (o.attention || o.matmul || o.devices > 0) {
         jb_cli_usage_error("project: --attention/--matmul/--devices need --results FILE from joulebench run");
     }
+    const jb_class_pick mm = pj.mm, at = pj.at, sm = pj.sm;
+    const int have_sm = pj.have_sm;
+    const jb_projection pr = pj.pr;
 
     cJSON *j = cJSON_CreateObject();
     cJSON_AddStringToObject(j, "method", "kernels");
@@ -284,7 +259,7 @@ int jb_cmd_project(int argc, char **argv)
         return JB_EXIT_OK;
     }
 
-    int all_measured = mm.measured && at.measured;
+    int all_measured = pj.all_measured;
     cJSON *picks = cJSON_AddArrayToObject(j, "kernels");
     cJSON_AddItemToArray(picks, pick_json("matmul", &mm));
     cJSON_AddItemToArray(picks, pick_json("attention", &at));

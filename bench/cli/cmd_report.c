@@ -1,23 +1,21 @@
 /*
- * `joulebench report RESULTS.json... --out report.html`: checks its input,
- * then runs scripts/report.py with /usr/bin/python3 (matplotlib, Agg), which
- * writes one self-contained HTML page. The projection section comes from this
- * same binary's `project` command when it has one.
+ * `joulebench report RESULTS.json... --out report.html`: reads and checks the
+ * files (the results module), loads the model and computes its projections
+ * (analysis/report_data.c), hands that page data to scripts/report.py run by
+ * /usr/bin/python3 (matplotlib, Agg), which writes one self-contained HTML page.
  */
 #include <errno.h>
-#include <fcntl.h>
-#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "analysis/report_data.h"
 #include "cli/cli.h"
+#include "harness/results.h"
 #include "util/files.h"
 #include "util/paths.h"
-#include "harness/results.h"
 
 #define PYTHON "/usr/bin/python3"
 
@@ -35,8 +33,9 @@ static void help(void)
         "  - the rows that were not timed, and why.\n\n"
         "  --out    the HTML file to write (replaced atomically)\n"
         "  --model  a model name or spec file for the projection (e.g. gpt3-175b, llama-7b)\n\n"
-        "Needs " PYTHON " with matplotlib (scripts/setup.sh installs python3-matplotlib).\n"
-        "The script is scripts/report.py of the source tree (JB_REPORT_SCRIPT overrides it).\n"
+        "joulebench reads and checks the files and computes the projections; " PYTHON "\n"
+        "with matplotlib draws the page (scripts/report.py, found in the working directory,\n"
+        "else the source tree; JB_REPORT_SCRIPT overrides it; setup.sh installs matplotlib).\n"
         "exit: 0 written, 1 the script failed, 2 bad input\n");
 }
 
@@ -48,34 +47,30 @@ static const char *script_path(char *buf, size_t len)
     return jb_data_path("scripts/report.py", buf, len);
 }
 
-/* Whether this binary has a working `project` command (it was written after report). */
-static int have_project(const char *self)
+/* Runs the script on the page data; its exit status (-1: it did not start or died). */
+static int draw(const char *script, const char *data, const char *out)
 {
     pid_t pid = fork();
     if (pid < 0)
-        return 0;
+        return -1;
     if (pid == 0) {
-        int devnull = open("/dev/null", O_WRONLY);
-        if (devnull >= 0) {
-            dup2(devnull, 1);
-            dup2(devnull, 2);
-        }
-        execl(self, self, "project", "--help", (char *)NULL);
+        setenv("MPLBACKEND", "Agg", 1);
+        execl(PYTHON, PYTHON, script, "--data", data, "--out", out, (char *)NULL);
         _exit(127);
     }
     int st;
-    if (waitpid(pid, &st, 0) != pid)
-        return 0;
-    return WIFEXITED(st) && WEXITSTATUS(st) == 0;
+    while (waitpid(pid, &st, 0) < 0 && errno == EINTR)
+        ;
+    return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
 }
 
 int jb_cmd_report(int argc, char **argv)
 {
-    const char *out = NULL, *model = NULL;
-    char **files = calloc((size_t)argc + 1, sizeof *files);
+    const char *out = NULL, *model_name = NULL;
+    const char **files = calloc((size_t)argc + 1, sizeof *files);
     int nfiles = 0;
     if (!files)
-        jb_cli_usage_error("report: out of memory");
+        jb_cli_oom("report");
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
@@ -89,7 +84,7 @@ int jb_cmd_report(int argc, char **argv)
             if (!strcmp(a, "--out"))
                 out = argv[++i];
             else
-                model = argv[++i];
+                model_name = argv[++i];
             continue;
         }
         if (a[0] == '-' && a[1])
@@ -100,78 +95,59 @@ int jb_cmd_report(int argc, char **argv)
         jb_cli_usage_error("report: needs one or more results files (try --help)");
     if (!out)
         jb_cli_usage_error("report: needs --out FILE.html");
-    char msg[512];
-    for (int i = 0; i < nfiles; i++) {
-        cJSON *doc = jb_results_read(files[i], msg, sizeof msg);
-        if (!doc)
+    char msg[4600];
+    /* Can we write there? Find out before anything is read or drawn. */
+    if (jb_file_check_output(out, msg, sizeof msg))
+        jb_cli_usage_error("report: cannot write the page: %s", msg);
+    jb_model model;
+    if (model_name && jb_model_load(model_name, &model, msg, sizeof msg))
+        jb_cli_usage_error("report: %s", msg);
+    const cJSON **docs = calloc((size_t)nfiles, sizeof *docs);
+    if (!docs)
+        jb_cli_oom("report");
+    for (int i = 0; i < nfiles; i++)
+        if (!(docs[i] = jb_results_read(files[i], msg, sizeof msg)))
             jb_cli_usage_error("report: %s", msg);
-        cJSON_Delete(doc);
-    }
-    /* Can we write there? Find out before the charts are drawn. */
-    char omsg[4600];
-    if (jb_file_check_output(out, omsg, sizeof omsg))
-        jb_cli_usage_error("report: cannot write the page: %s", omsg);
+    cJSON *page = jb_report_data(files, docs, (size_t)nfiles, model_name ? &model : NULL, msg, sizeof msg);
+    for (int i = 0; i < nfiles; i++)
+        cJSON_Delete((cJSON *)docs[i]);
+    free(docs);
+    free(files);
+    if (!page)
+        jb_cli_usage_error("report: %s", msg);
+
     char sbuf[4096];
     const char *script = script_path(sbuf, sizeof sbuf);
     if (access(script, R_OK) != 0)
         jb_cli_usage_error("report: cannot find the report script %s (set JB_REPORT_SCRIPT)", script);
     if (access(PYTHON, X_OK) != 0) {
-        fprintf(stderr, "joulebench: report: %s is missing (scripts/setup.sh installs python3 and python3-matplotlib)\n",
-                PYTHON);
-        free(files);
+        jb_cli_error("report: %s is missing (scripts/setup.sh installs python3 and python3-matplotlib)", PYTHON);
+        cJSON_Delete(page);
         return JB_EXIT_FAIL;
     }
-    char self[PATH_MAX];
-    ssize_t n = readlink("/proc/self/exe", self, sizeof self - 1);
-    self[n > 0 ? n : 0] = 0;
-    int project = n > 0 && have_project(self);
-
-    const char *args[16 + 1024];
-    int k = 0;
-    args[k++] = PYTHON;
-    args[k++] = script;
-    args[k++] = "--out";
-    args[k++] = out;
-    if (model) {
-        args[k++] = "--model";
-        args[k++] = model;
-    }
-    if (project) {
-        args[k++] = "--joulebench";
-        args[k++] = self;
-    }
-    if (nfiles > 1024)
-        jb_cli_usage_error("report: at most 1024 results files");
-    args[k++] = "--";
-    for (int i = 0; i < nfiles; i++)
-        args[k++] = files[i];
-    args[k] = NULL;
-    pid_t pid = fork();
-    if (pid < 0) {
-        fprintf(stderr, "joulebench: report: cannot start %s: %s\n", PYTHON, strerror(errno));
-        free(files);
+    const char *tmpdir = getenv("TMPDIR") && *getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp";
+    char data[4200];
+    snprintf(data, sizeof data, "%s/joulebench-report-XXXXXX", tmpdir);
+    int fd = mkstemp(data);
+    char *text = jb_json_text(page, 0);
+    cJSON_Delete(page);
+    if (fd < 0 || !text) {
+        jb_cli_error("report: cannot write the page data to %s: %s", data, fd < 0 ? strerror(errno) : "out of memory");
+        free(text);
         return JB_EXIT_FAIL;
     }
-    if (pid == 0) {
-        setenv("MPLBACKEND", "Agg", 1);
-        execv(PYTHON, (char *const *)args);
-        _exit(127);
-    }
-    int st;
-    while (waitpid(pid, &st, 0) < 0 && errno == EINTR)
-        ;
-    free(files);
-    int rc = WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+    FILE *f = fdopen(fd, "w");
+    int ok = f && fputs(text, f) >= 0;
+    ok = (f && fclose(f) == 0) && ok;
+    free(text);
+    int rc = ok ? draw(script, data, out) : -1;
+    unlink(data);
     if (rc == 0) {
-        fprintf(stderr, "joulebench: wrote %s%s\n", out,
-                project ? "" : " (projection section: not available: joulebench project missing)");
+        fprintf(stderr, "joulebench: wrote %s\n", out);
         return JB_EXIT_OK;
     }
-    if (rc == 2)
-        return JB_EXIT_USAGE; /* the script printed the one line */
     if (rc == 3) /* the script could not import matplotlib, and said so */
         return JB_EXIT_FAIL;
-    jb_cli_error("report: %s %s failed (%s %d)", PYTHON, script, WIFEXITED(st) ? "exit" : "signal",
-                 WIFEXITED(st) ? rc : WTERMSIG(st));
+    jb_cli_error("report: %s %s failed (%s)", PYTHON, script, rc < 0 ? "did not run" : "see above");
     return JB_EXIT_FAIL;
 }
