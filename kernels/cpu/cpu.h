@@ -11,6 +11,22 @@
 
 #include "../jb_kernels.h" /* the public CPU facts: jb_cpu_threads, jb_cpu_flags, ... */
 
+#include <time.h>
+
+/* The smaller of two sizes; seconds of the monotonic clock (for the CPU
+ * backend's own timing: peaks and runs). */
+static inline int64_t jb_min64(int64_t a, int64_t b)
+{
+    return a < b ? a : b;
+}
+
+static inline double jb_cpu_seconds(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
 typedef enum jb_isa { JB_ISA_PORTABLE, JB_ISA_AVX2, JB_ISA_AVX512 } jb_isa;
 
 /* Best ISA this CPU has for fp32 (AVX-512F+BW+VL+DQ; AVX2+FMA; else portable),

@@ -5,16 +5,8 @@
  */
 #include <stdio.h>
 #include <stdlib.h>
-#include <time.h>
 
 #include "cpu.h"
-
-static double now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
 
 static int describe(char *buf, size_t len)
 {
@@ -39,7 +31,7 @@ static int pci_bus_id(char *buf, size_t len)
 static int time_runs(const jb_kernel *k, jb_exec *e, int nruns, double *seconds, int *held)
 {
     *held = 1;
-    double t0 = now();
+    double t0 = jb_cpu_seconds();
     for (int i = 0; i < nruns; i++) {
         int rc = k->run(e);
         if (rc) {
@@ -47,7 +39,7 @@ static int time_runs(const jb_kernel *k, jb_exec *e, int nruns, double *seconds,
             return rc;
         }
     }
-    *seconds = now() - t0;
+    *seconds = jb_cpu_seconds() - t0;
     return JB_OK;
 }
 

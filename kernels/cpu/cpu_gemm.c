@@ -8,15 +8,14 @@
 
 #include <math.h>
 
-static int64_t min64(int64_t a, int64_t b) { return a < b ? a : b; }
 
 size_t jb_sgemm_pack_size(int64_t m, int64_t n, int64_t k)
 {
     if (m <= 0 || n <= 0 || k <= 0)
         return 0;
     const jb_sgemm_kernel *kr = jb_sgemm_kernel_get();
-    const int64_t kc = min64(k, kr->kc);
-    return (jb_sgemm_apack_floats(kr, min64(m, kr->mc), kc) + jb_sgemm_bpack_floats(kr, kc, min64(n, kr->nc))) *
+    const int64_t kc = jb_min64(k, kr->kc);
+    return (jb_sgemm_apack_floats(kr, jb_min64(m, kr->mc), kc) + jb_sgemm_bpack_floats(kr, kc, jb_min64(n, kr->nc))) *
            sizeof(float);
 }
 
@@ -65,14 +64,14 @@ void jb_sgemm_st(int64_t m, int64_t n, int64_t k, const float *a, int64_t lda, c
     }
     const jb_sgemm_kernel *kr = jb_sgemm_kernel_get();
     float *apack = pack;
-    float *bpack = apack + jb_sgemm_apack_floats(kr, min64(m, kr->mc), min64(k, kr->kc));
+    float *bpack = apack + jb_sgemm_apack_floats(kr, jb_min64(m, kr->mc), jb_min64(k, kr->kc));
     for (int64_t jc = 0; jc < n; jc += kr->nc) {
-        const int64_t nc = min64(n - jc, kr->nc);
+        const int64_t nc = jb_min64(n - jc, kr->nc);
         for (int64_t pc = 0; pc < k; pc += kr->kc) {
-            const int64_t kc = min64(k - pc, kr->kc);
+            const int64_t kc = jb_min64(k - pc, kr->kc);
             jb_sgemm_pack_b(kr, kc, nc, trans_b ? b + jc * ldb + pc : b + pc * ldb + jc, ldb, trans_b, bpack);
             for (int64_t ic = 0; ic < m; ic += kr->mc) {
-                const int64_t mc = min64(m - ic, kr->mc);
+                const int64_t mc = jb_min64(m - ic, kr->mc);
                 jb_sgemm_pack_a(kr, mc, kc, a + ic * lda + pc, lda, apack);
                 jb_sgemm_macro(kr, mc, nc, kc, apack, bpack, c + ic * ldc + jc, ldc, acc || pc > 0);
             }

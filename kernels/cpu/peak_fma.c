@@ -6,19 +6,11 @@
  * harness reports every CPU row as a fraction of it.
  */
 #include <stdint.h>
-#include <time.h>
 #if defined(__x86_64__)
 #include <immintrin.h>
 #endif
 
 #include "cpu.h"
-
-static double now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
 
 /* 12 accumulators: FMA latency 4 cycles x 2 pipes needs at least 8 in flight. */
 #define ACC 12
@@ -90,10 +82,10 @@ static double measure_flops(jb_isa isa)
     int64_t iters = 1 << 22;
     double best = 0;
     for (int trial = 0; trial < 3; trial++) {
-        double total = 0, t0 = now();
+        double total = 0, t0 = jb_cpu_seconds();
 #pragma omp parallel reduction(+ : total)
         total += fma_flops(isa, iters);
-        double t = now() - t0;
+        double t = jb_cpu_seconds() - t0;
         if (t < 0.05) { /* too short to trust: lengthen and retry */
             iters *= 4;
             trial--;
