@@ -76,6 +76,8 @@ int jb_pattern_compile(regex_t *re, const char *pat, int anchored, char *msg, si
     /* The size of the compiled program, group by group: size of the sequence so
      * far, and of its last atom (what a repetition copies). */
     double size[MAX_DEPTH + 1] = {0}, last[MAX_DEPTH + 1] = {0};
+    /* Per group: atoms in the current alternative, and whether it has a '|'. */
+    int atoms[MAX_DEPTH + 1] = {0}, alt[MAX_DEPTH + 1] = {0};
     int depth = 0, after_rep = 0;
     for (size_t i = 0; i < tlen; i++) {
         char c = text[i];
@@ -111,6 +113,7 @@ int jb_pattern_compile(regex_t *re, const char *pat, int anchored, char *msg, si
                 }
                 depth++;
                 size[depth] = last[depth] = 0;
+                atoms[depth] = alt[depth] = 0;
                 continue;
             }
             if (c == ')') {
@@ -118,6 +121,9 @@ int jb_pattern_compile(regex_t *re, const char *pat, int anchored, char *msg, si
                  * pattern undo the anchoring group around it. */
                 if (depth == 0)
                     return refuse(msg, len, pat, "an unmatched ')'");
+                /* Empty alternatives, like empty groups, match nothing in a loop. */
+                if (alt[depth] && !atoms[depth])
+                    return refuse(msg, len, pat, "an empty alternative (such as 'a|' or 'a||b')");
                 /* Empty groups repeated make glibc's epsilon closures explode. */
                 if (size[depth] == 0)
                     return refuse(msg, len, pat, "an empty group '()'");
@@ -125,7 +131,12 @@ int jb_pattern_compile(regex_t *re, const char *pat, int anchored, char *msg, si
                 depth--;
                 last[depth] = g;
                 size[depth] += g;
+                atoms[depth]++;
             } else if (c == '|') {
+                if (!atoms[depth])
+                    return refuse(msg, len, pat, "an empty alternative (such as 'a|' or 'a||b')");
+                alt[depth] = 1;
+                atoms[depth] = 0;
                 last[depth] = 0;
             } else if (c == '[') { /* a bracket expression is one atom: skip to its ']' */
                 size_t j = i + 1;
@@ -144,15 +155,18 @@ int jb_pattern_compile(regex_t *re, const char *pat, int anchored, char *msg, si
                 i = j < tlen ? j : tlen - 1;
                 last[depth] = 1;
                 size[depth] += 1;
-            } else if (c == '\\' && i + 1 < plen) {
+                atoms[depth]++;
+            } else if (c == '\\' && i + 1 < tlen) {
                 if (text[i + 1] >= '1' && text[i + 1] <= '9')
                     return refuse(msg, len, pat, "back-references (\\1 to \\9) are not supported");
                 i++;
                 last[depth] = 1;
                 size[depth] += 1;
+                atoms[depth]++;
             } else {
                 last[depth] = 1;
                 size[depth] += 1;
+                atoms[depth]++;
             }
         }
         double total = 0;
@@ -163,6 +177,8 @@ int jb_pattern_compile(regex_t *re, const char *pat, int anchored, char *msg, si
             return refuse(msg, len, pat, why);
         }
     }
+    if (depth == 0 && alt[0] && !atoms[0])
+        return refuse(msg, len, pat, "an empty alternative (such as 'a|' or 'a||b')");
     /* An unmatched '(' is left to regcomp, which refuses it in its own words. */
 
     int rc = regcomp(re, buf, REG_EXTENDED | REG_NOSUB);

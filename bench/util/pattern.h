@@ -6,7 +6,8 @@
  * "{m,n}" once per repetition, so nested or stacked repetitions grow the
  * compiled program exponentially ("a++++++++++++++++++++++++" takes gigabytes),
  * and repeated groups that can match nothing make its epsilon closures grow
- * faster still ("((){182,}){88}" anchored: 1.5 GB, found by fuzz_pattern).
+ * faster still ("((){182,}){88}" anchored: 1.5 GB; a run of empty
+ * alternatives repeated: seconds; both found by fuzz_pattern).
  */
 #ifndef JB_PATTERN_H
 #define JB_PATTERN_H
@@ -22,7 +23,7 @@
  * Compiles pat (REG_EXTENDED | REG_NOSUB) into re; anchored: the whole name
  * must match (^(pat)$). Refuses patterns longer than JB_PATTERN_MAX_LEN, a
  * repetition applied to a repetition ("a++", "a*{2}"), bounds over
- * JB_PATTERN_MAX_BOUND, back-references, empty groups, unbalanced parentheses,
+ * JB_PATTERN_MAX_BOUND, back-references, empty groups and alternatives, an unmatched ')',
  * and patterns whose expansion exceeds JB_PATTERN_MAX_SIZE atoms (counted on
  * the pattern regcomp sees, the anchoring included). JB_OK, or JB_EINVAL with
  * one line in msg saying why (re is then not to be freed).
