@@ -1,9 +1,10 @@
-/* Fuzz target: results files as compare, history and project read them. */
+/* Fuzz target: results files as compare, history, project and report read them. */
 #include "fuzz_common.h"
 
 #include <math.h>
 
 #include "analysis/project.h"
+#include "analysis/report_data.h"
 #include "harness/results.h"
 #include "analysis/compare.h"
 
@@ -37,6 +38,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         jb_project_pick(doc, &m, ops[i], "naive", &pick, msg, sizeof msg);
         jb_project_variants(doc, &m, ops[i], vars, 8);
     }
+    /* The report's page data, from the same document. */
+    const char *paths[] = {"fuzz.json"};
+    const cJSON *docs[] = {doc};
+    cJSON *page = jb_report_data(paths, docs, 1, &m, msg, sizeof msg);
+    cJSON_Delete(page);
     cJSON_Delete(doc);
     return 0;
 }
