@@ -295,7 +295,7 @@ static int store_sample(const jb_result_row *r, void *arg)
 static int store_run(jb_history *h, const char *source, const cJSON *doc, const char *key, sqlite3_stmt *ins_run,
                      sqlite3_stmt *ins_sample, jb_history_added *out, char *msg, size_t len)
 {
-    const cJSON *ctx = cJSON_GetObjectItemCaseSensitive(doc, "context");
+    const cJSON *ctx = jb_results_context(doc);
     char *ctext = cJSON_PrintUnformatted(ctx);
     time_t now = time(NULL);
     char added[32];
@@ -337,8 +337,8 @@ int jb_history_add(jb_history *h, const char *const sources[], const cJSON *cons
     if (!keys)
         return say(JB_ENOMEM, msg, len, "out of memory");
     for (size_t i = 0; i < n; i++) {
-        const cJSON *ctx = cJSON_GetObjectItemCaseSensitive(docs[i], "context");
-        char *btext = cJSON_PrintUnformatted(cJSON_GetObjectItemCaseSensitive(docs[i], "benchmarks"));
+        const cJSON *ctx = jb_results_context(docs[i]);
+        char *btext = cJSON_PrintUnformatted(jb_results_rows(docs[i]));
         if (!btext) {
             free(keys);
             return say(JB_ENOMEM, msg, len, "out of memory");

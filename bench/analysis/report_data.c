@@ -241,7 +241,7 @@ cJSON *jb_report_data(const char *const paths[], const cJSON *const docs[], size
             cJSON_Delete(page);
             return NULL;
         }
-        const cJSON *ctx = cJSON_GetObjectItemCaseSensitive(docs[i], "context");
+        const cJSON *ctx = jb_results_context(docs[i]);
         const char *gpu = ctx_str(ctx, "gpu", NULL);
         char machine[512];
         snprintf(machine, sizeof machine, "%s (%s%s%s)", ctx_str(ctx, "host_name", "unknown host"),

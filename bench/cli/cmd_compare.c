@@ -92,8 +92,8 @@ int jb_cmd_compare(int argc, char **argv)
     if (c.n == 0)
         jb_cli_usage_error("compare: no rows to compare%s%s", o.filter ? " match --filter " : " in either file",
                            o.filter ? o.filter : "");
-    const cJSON *ctx0 = cJSON_GetObjectItemCaseSensitive(doc[0], "context");
-    const cJSON *ctx1 = cJSON_GetObjectItemCaseSensitive(doc[1], "context");
+    const cJSON *ctx0 = jb_results_context(doc[0]);
+    const cJSON *ctx1 = jb_results_context(doc[1]);
     jb_comparison_context_notes(&c, ctx0, ctx1);
     char d0[512], d1[512];
     jb_context_detail(ctx0, d0, sizeof d0);

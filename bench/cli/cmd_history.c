@@ -119,7 +119,7 @@ static int cmd_add(int argc, char **argv)
     }
     int n_added = 0, known = 0;
     for (int i = 0; i < argc; i++) {
-        const cJSON *ctx = cJSON_GetObjectItemCaseSensitive(docs[i], "context");
+        const cJSON *ctx = jb_results_context(docs[i]);
         const cJSON *commit = cJSON_GetObjectItemCaseSensitive(ctx, "git_commit");
         const cJSON *date = cJSON_GetObjectItemCaseSensitive(ctx, "date");
         if (added[i].already) {

@@ -398,8 +398,9 @@ int jb_cmd_run(int argc, char **argv)
     int dev_rows[JB_BACKEND_COUNT] = {0};
     for (size_t i = 0; i < suite.nrows; i++)
         dev_rows[suite.rows[i].k->backend] += jb_kernel_available(suite.rows[i].k, NULL, 0) == 0;
-    cJSON *doc = cJSON_CreateObject();
-    cJSON *ctx = cJSON_AddObjectToObject(doc, "context");
+    cJSON *ctx, *benchmarks, *doc = jb_results_new(&ctx, &benchmarks);
+    if (!doc)
+        jb_cli_oom("run");
     jb_settings_capture(ctx, "joulebench", threads);
     char pci_bus_id[64] = "";
     if (dev_rows[JB_BACKEND_CUDA])
@@ -431,7 +432,6 @@ int jb_cmd_run(int argc, char **argv)
             peaks.isa, peaks.bytes_per_s / 1e9);
     settle_meters(&ui, dev_rows, meters, min_time);
     add_run_context(ctx, &suite, spath, &o, repetitions, min_time, interleave, dev_rows, meters, &peaks);
-    cJSON *benchmarks = cJSON_AddArrayToObject(doc, "benchmarks");
 
     jb_runner_config rcfg = {.repetitions = repetitions, .interleave = interleave, .cold_cache = o.cold_cache,
                              .seed = o.seed, .peaks = &peaks, .progress = progress, .warn = warn_line, .arg = &ui};

@@ -13,6 +13,18 @@
 
 /* ---- Writing ----------------------------------------------------------------- */
 
+cJSON *jb_results_new(cJSON **ctx, cJSON **benchmarks)
+{
+    cJSON *doc = cJSON_CreateObject();
+    *ctx = doc ? cJSON_AddObjectToObject(doc, "context") : NULL;
+    *benchmarks = doc ? cJSON_AddArrayToObject(doc, "benchmarks") : NULL;
+    if (!*ctx || !*benchmarks) {
+        cJSON_Delete(doc);
+        return NULL;
+    }
+    return doc;
+}
+
 /* "kernel", "op" and "shape" {key: value}: what the row measured, so no reader parses its name. */
 static void add_identity(cJSON *o, const jb_row *row)
 {
@@ -142,6 +154,18 @@ cJSON *jb_results_parse(const char *text, const char *path, char *msg, size_t le
         return NULL;
     }
     return doc;
+}
+
+const cJSON *jb_results_context(const cJSON *doc)
+{
+    const cJSON *c = cJSON_GetObjectItemCaseSensitive(doc, "context");
+    return cJSON_IsObject(c) ? c : NULL;
+}
+
+const cJSON *jb_results_rows(const cJSON *doc)
+{
+    const cJSON *b = cJSON_GetObjectItemCaseSensitive(doc, "benchmarks");
+    return cJSON_IsArray(b) ? b : NULL;
 }
 
 double jb_result_counter(const jb_result_row *r, const char *name)

@@ -20,6 +20,10 @@
 
 /* ---- Writing ----------------------------------------------------------------- */
 
+/* A new results document: its "context" object and "benchmarks" array (both
+ * owned by the document) in *ctx and *benchmarks. NULL when out of memory. */
+cJSON *jb_results_new(cJSON **ctx, cJSON **benchmarks);
+
 /* Appends to benchmarks the row Google Benchmark reported for one run or
  * aggregate of suite row `row` (family_index index). runs: runs per Google
  * Benchmark iteration (GPU batches, batch.h): times are written per run and
@@ -60,6 +64,10 @@ typedef struct jb_result_row {
     const char *error;          /* why the row was not timed; NULL when it was */
     const cJSON *json;          /* the row itself, for jb_result_counter */
 } jb_result_row;
+
+/* A document's context object and its rows (the "benchmarks" array), NULL when absent. */
+const cJSON *jb_results_context(const cJSON *doc);
+const cJSON *jb_results_rows(const cJSON *doc);
 
 /* The counter called name of a row (flop_per_j, watts, ...); NaN when the
  * row has none (or null: a counter Google Benchmark could not aggregate). */
