@@ -115,6 +115,8 @@ int jb_cmd_report(int argc, char **argv)
     free(files);
     if (!page)
         jb_cli_usage_error("report: %s", msg);
+    if (model_name) /* the page names the model as the user did, as `project --model` takes it */
+        cJSON_ReplaceItemInObject(page, "model", cJSON_CreateString(model_name));
 
     char sbuf[4096];
     const char *script = script_path(sbuf, sizeof sbuf);
