@@ -1,8 +1,8 @@
 /*
- * The fp32 GEMM building blocks shared by matmul/cpu/blocked/f32 and
- * jb_sgemm_st: register-tile micro-kernels (AVX-512, AVX2+FMA, portable C),
- * their cache block sizes, packing and the macro-kernel. See gemm_ukernel.h
- * for the packed layouts.
+ * The f32 micro-kernel layer: register-tile micro-kernels (AVX-512, AVX2+FMA,
+ * portable C), their block sizes as driver descriptors, and the packing they
+ * read (see gemm_driver.h for the layouts). matmul/cpu/blocked/f32 runs them
+ * through jb_gemm_run; jb_sgemm_st (cpu_gemm.c) through jb_sgemm_macro.
  */
 #include "gemm_ukernel.h"
 
@@ -14,10 +14,6 @@
 #define AVX512_FN __attribute__((target("avx512f,avx512bw,avx512vl,avx512dq,fma")))
 #define AVX2_FN __attribute__((target("avx2,fma")))
 #endif
-
-/* Largest register tile any kernel below uses, for the edge scratch tile. */
-#define MR_MAX 16
-#define NR_MAX 64
 
 /* ---- Micro-kernels ------------------------------------------------------ */
 
@@ -31,9 +27,11 @@
 
 #ifdef JB_X86
 #define UKR_AVX512(NAME, MR, NV)                                                                                   \
-    static AVX512_FN void NAME(int64_t kc, const float *restrict a, const float *restrict b, \
-                                                 float *restrict c, int64_t ldc, int acc)                     \
+    static AVX512_FN void NAME(int64_t kc, const void *restrict ap, const void *restrict bp, float *restrict c, \
+                               int64_t ldc, int acc, const jb_gemm_epi *epi)                                  \
     {                                                                                                         \
+        const float *a = ap, *b = bp;                                                                         \
+        (void)epi;                                                                                            \
         __m512 cr[MR][NV];                                                                                    \
         _Pragma("GCC unroll 16") for (int i = 0; i < MR; i++)                                                 \
             _Pragma("GCC unroll 4") for (int v = 0; v < NV; v++) cr[i][v] = _mm512_setzero_ps();              \
@@ -68,9 +66,11 @@
 UKR_AVX512(ukr_avx512_14x32, 14, 2)
 
 /* AVX2: 6 rows x 2 ymm = 12 accumulators, 2 for B, 1 broadcast: 15 of 16 registers. */
-static AVX2_FN void ukr_avx2_6x16(int64_t kc, const float *restrict a, const float *restrict b, float *restrict c,
-                                  int64_t ldc, int acc)
+static AVX2_FN void ukr_avx2_6x16(int64_t kc, const void *restrict ap, const void *restrict bp, float *restrict c,
+                                  int64_t ldc, int acc, const jb_gemm_epi *epi)
 {
+    const float *a = ap, *b = bp;
+    (void)epi;
     __m256 cr[6][2];
 #pragma GCC unroll 6
     for (int i = 0; i < 6; i++)
@@ -105,9 +105,11 @@ static AVX2_FN void ukr_avx2_6x16(int64_t kc, const float *restrict a, const flo
  * for B and a broadcast fits the 16 registers of SSE2. */
 typedef float jb_v4f __attribute__((vector_size(16)));
 
-static void ukr_c_6x8(int64_t kc, const float *restrict a, const float *restrict b, float *restrict c, int64_t ldc,
-                      int acc)
+static void ukr_c_6x8(int64_t kc, const void *restrict ap, const void *restrict bp, float *restrict c, int64_t ldc,
+                      int acc, const jb_gemm_epi *epi)
 {
+    const float *a = ap, *b = bp;
+    (void)epi;
     jb_v4f cr[6][2];
     for (int i = 0; i < 6; i++)
         cr[i][0] = cr[i][1] = (jb_v4f){0, 0, 0, 0};
@@ -126,32 +128,6 @@ static void ukr_c_6x8(int64_t kc, const float *restrict a, const float *restrict
     for (int i = 0; i < 6; i++)
         for (int j = 0; j < 8; j++)
             c[i * ldc + j] = acc ? c[i * ldc + j] + cr[i][j / 4][j % 4] : cr[i][j / 4][j % 4];
-}
-
-/*
- * Block sizes (Zen 5: 48 KiB L1d, 1 MiB L2 per core, shared L3). The mc x kc
- * A block sits in L2 and the kc x nc B block in L3. With kc = 384 the B
- * micro-panel (48 KiB) does not stay in L1, so both operands stream from L2,
- * which has bandwidth to spare for 28 FMAs per 184 bytes; on Zen 5 that
- * measured faster than a kc small enough for L1 (128-256), which makes more
- * passes over C.
- */
-static const jb_sgemm_kernel kernels[] = {
-#ifdef JB_X86
-    {"avx512_14x32", JB_ISA_AVX512, 14, 32, 14 * 12, 384, 3072, ukr_avx512_14x32},
-    {"avx2_6x16", JB_ISA_AVX2, 6, 16, 6 * 24, 256, 3072, ukr_avx2_6x16},
-#endif
-    {"c_6x8", JB_ISA_PORTABLE, 6, 8, 6 * 24, 256, 2048, ukr_c_6x8},
-};
-
-const jb_sgemm_kernel *jb_sgemm_kernel_get(void)
-{
-    const jb_isa isa = jb_cpu_isa();
-    const size_t n = sizeof kernels / sizeof kernels[0];
-    for (size_t i = 0; i < n; i++)
-        if (kernels[i].isa == isa)
-            return &kernels[i];
-    return &kernels[n - 1];
 }
 
 /* ---- Packing ------------------------------------------------------------ */
@@ -224,15 +200,22 @@ static AVX2_FN void pack_transpose_avx2(int w, int64_t rows, int64_t kc, const f
 }
 #endif
 
-void jb_pack_lanes32(int w, int64_t rows, int64_t steps, const void *src, int64_t ld, void *dst)
+/* pack_transpose on the widest ISA that isa allows. */
+static void transpose(jb_isa isa, int w, int64_t rows, int64_t steps, const void *src, int64_t ld, void *dst)
 {
 #ifdef JB_X86
-    if (jb_cpu_isa() >= JB_ISA_AVX2) {
+    if (isa >= JB_ISA_AVX2) {
         pack_transpose_avx2(w, rows, steps, src, ld, dst);
         return;
     }
 #endif
+    (void)isa;
     pack_transpose(w, rows, steps, src, ld, dst);
+}
+
+void jb_pack_lanes32(int w, int64_t rows, int64_t steps, const void *src, int64_t ld, void *dst)
+{
+    transpose(jb_cpu_isa(), w, rows, steps, src, ld, dst);
 }
 
 /* Panels of w columns of a row-major src (steps [0, kc) are rows):
@@ -253,54 +236,68 @@ static void pack_copy(int w, int64_t cols, int64_t kc, const float *src, int64_t
 
 void jb_sgemm_pack_a(const jb_sgemm_kernel *kr, int64_t mc, int64_t kc, const float *a, int64_t lda, float *dst)
 {
-#ifdef JB_X86
-    if (kr->isa >= JB_ISA_AVX2) {
-        pack_transpose_avx2(kr->mr, mc, kc, a, lda, dst);
-        return;
-    }
-#endif
-    pack_transpose(kr->mr, mc, kc, a, lda, dst);
+    transpose(kr->isa, kr->mr, mc, kc, a, lda, dst);
 }
 
 void jb_sgemm_pack_b(const jb_sgemm_kernel *kr, int64_t kc, int64_t nc, const float *b, int64_t ldb, int trans,
                      float *dst)
 {
-    if (trans) {
-#ifdef JB_X86
-        if (kr->isa >= JB_ISA_AVX2) {
-            pack_transpose_avx2(kr->nr, nc, kc, b, ldb, dst);
-            return;
-        }
-#endif
-        pack_transpose(kr->nr, nc, kc, b, ldb, dst);
-    }
+    if (trans)
+        transpose(kr->isa, kr->nr, nc, kc, b, ldb, dst);
     else
         pack_copy(kr->nr, nc, kc, b, ldb, dst);
 }
 
-/* ---- Macro-kernel ------------------------------------------------------- */
+/* The driver's packing signatures; B is row-major in a matmul. */
+static void pack_a(const jb_gemm_driver *d, int64_t mc, int64_t kc, const void *a, int64_t lda, void *dst)
+{
+    jb_sgemm_pack_a(d, mc, kc, a, lda, dst);
+}
+
+static void pack_b(const jb_gemm_driver *d, int64_t kc, int64_t nc, const void *b, int64_t ldb, void *dst,
+                   int32_t *comp)
+{
+    (void)comp;
+    jb_sgemm_pack_b(d, kc, nc, b, ldb, 0, dst);
+}
+
+/* ---- Descriptors -------------------------------------------------------- */
+
+/*
+ * Block sizes (Zen 5: 48 KiB L1d, 1 MiB L2 per core, shared L3). The mc x kc
+ * A block sits in L2 and the kc x nc B block in L3. With kc = 384 the B
+ * micro-panel (48 KiB) does not stay in L1, so both operands stream from L2,
+ * which has bandwidth to spare for 28 FMAs per 184 bytes; on Zen 5 that
+ * measured faster than a kc small enough for L1 (128-256), which makes more
+ * passes over C.
+ */
+#define F32(NAME, ISA, MR, NR, MC, KC, NC, UKR)                                                                  \
+    {.name = NAME, .isa = ISA, .mr = MR, .nr = NR, .kstep = 1, .mc = MC, .kc = KC, .nc = NC, .ukr = UKR,         \
+     .pack_a = pack_a, .pack_b = pack_b}
+static const jb_sgemm_kernel kernels[] = {
+#ifdef JB_X86
+    F32("avx512_14x32", JB_ISA_AVX512, 14, 32, 14 * 12, 384, 3072, ukr_avx512_14x32),
+    F32("avx2_6x16", JB_ISA_AVX2, 6, 16, 6 * 24, 256, 3072, ukr_avx2_6x16),
+#endif
+    F32("c_6x8", JB_ISA_PORTABLE, 6, 8, 6 * 24, 256, 2048, ukr_c_6x8),
+};
+#undef F32
+
+const jb_sgemm_kernel *jb_sgemm_kernel_get(void)
+{
+    const jb_isa isa = jb_cpu_isa();
+    const size_t n = sizeof kernels / sizeof kernels[0];
+    for (size_t i = 0; i < n; i++)
+        if (kernels[i].isa == isa)
+            return &kernels[i];
+    return &kernels[n - 1];
+}
 
 void jb_sgemm_macro(const jb_sgemm_kernel *kr, int64_t mc, int64_t nc, int64_t kc, const float *pa,
                     const float *pb, float *c, int64_t ldc, int acc)
 {
-    const int mr = kr->mr, nr = kr->nr;
-    _Alignas(64) float tile[MR_MAX * NR_MAX];
-    for (int64_t j = 0; j < nc; j += nr) {
-        const float *bp = pb + j * kc;
-        const int64_t nw = nc - j < nr ? nc - j : nr;
-        for (int64_t i = 0; i < mc; i += mr) {
-            const float *ap = pa + i * kc;
-            const int64_t mh = mc - i < mr ? mc - i : mr;
-            float *cij = c + i * ldc + j;
-            if (mh == mr && nw == nr) {
-                kr->ukr(kc, ap, bp, cij, ldc, acc);
-                continue;
-            }
-            /* Edge tile: compute the whole tile aside, then merge the valid part. */
-            kr->ukr(kc, ap, bp, tile, nr, 0);
-            for (int64_t r = 0; r < mh; r++)
-                for (int64_t q = 0; q < nw; q++)
-                    cij[r * ldc + q] = acc ? cij[r * ldc + q] + tile[r * nr + q] : tile[r * nr + q];
-        }
-    }
+    /* Without b_src the macro-kernel only reads b. */
+    const jb_gemm_block x = {
+        .mc = mc, .nc = nc, .kc = kc, .a = pa, .a_rs = kc, .m_left = mc, .b = (float *)pb, .c = c, .ldc = ldc, .acc = acc};
+    jb_gemm_macro(kr, &x);
 }
