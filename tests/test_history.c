@@ -137,6 +137,8 @@ static void test_add_and_read(void **state)
     jb_bench_set_free(&s);
     jb_history_runs_free(runs, n);
     jb_history_close(h);
+    cJSON_Delete(a);
+    cJSON_Delete(b);
 }
 
 static void test_recent_same_cpu(void **state)
