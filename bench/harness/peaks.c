@@ -16,6 +16,19 @@
 #include "jb_kernels.h"
 #include "util/clock.h"
 
+/* This thread's share of bytes, inside a parallel region: [*off, *off + return). */
+static size_t my_chunk(size_t bytes, size_t *off)
+{
+    int t = 0, nt = 1;
+#ifdef _OPENMP
+    t = omp_get_thread_num();
+    nt = omp_get_num_threads();
+#endif
+    size_t chunk = bytes / (size_t)nt;
+    *off = chunk * (size_t)t;
+    return t == nt - 1 ? bytes - *off : chunk;
+}
+
 static double measure_copy(size_t *bytes_out)
 {
     /* 4x the LLC, at least 64 MiB per buffer: the copy must come from DRAM. */
@@ -32,14 +45,7 @@ static double measure_copy(size_t *bytes_out)
     /* First touch from the threads that will copy, so pages sit near them. */
 #pragma omp parallel
     {
-        int t = 0, nt = 1;
-#ifdef _OPENMP
-        t = omp_get_thread_num();
-        nt = omp_get_num_threads();
-#endif
-        size_t chunk = bytes / (size_t)nt, off = chunk * (size_t)t;
-        if (t == nt - 1)
-            chunk = bytes - off;
+        size_t off, chunk = my_chunk(bytes, &off);
         memset(src + off, 1, chunk);
         memset(dst + off, 0, chunk);
     }
@@ -48,14 +54,7 @@ static double measure_copy(size_t *bytes_out)
         double t0 = jb_now();
 #pragma omp parallel
         {
-            int t = 0, nt = 1;
-#ifdef _OPENMP
-            t = omp_get_thread_num();
-            nt = omp_get_num_threads();
-#endif
-            size_t chunk = bytes / (size_t)nt, off = chunk * (size_t)t;
-            if (t == nt - 1)
-                chunk = bytes - off;
+            size_t off, chunk = my_chunk(bytes, &off);
             memcpy(dst + off, src + off, chunk);
         }
         double t = jb_now() - t0;
