@@ -146,3 +146,152 @@ int jb_mann_whitney(const double *a, size_t n1, const double *b, size_t n2, jb_m
         r->p = 1;
     return JB_OK;
 }
+
+/* ---- Confidence interval of a median ------------------------------------------ */
+
+/* P(B <= k) for B ~ Binomial(n, 1/2), by summing exp(log C(n, i) - n log 2). */
+static double binom_half_cdf(size_t n, size_t k)
+{
+    double sum = 0, lc = 0; /* log C(n, 0) */
+    for (size_t i = 0; i <= k && i <= n; i++) {
+        if (i > 0)
+            lc += log((double)(n - i + 1)) - log((double)i);
+        sum += exp(lc - (double)n * log(2.0));
+    }
+    return sum > 1 ? 1 : sum;
+}
+
+/* The 1-based lower order statistic l of an interval of this level (0: none). */
+static size_t lower_index(size_t n, double level)
+{
+    double tail = (1 - level) / 2;
+    size_t l = 0;
+    while (l < n && binom_half_cdf(n, l) <= tail) /* P(B < l + 1) = P(B <= l) */
+        l++;
+    return l;
+}
+
+size_t jb_median_ci_min_n(double level)
+{
+    size_t n = 1;
+    while (n < 1000 && lower_index(n, level) == 0)
+        n++;
+    return n;
+}
+
+int jb_median_ci(const double *x, size_t n, double level, double *lo, double *hi, double *coverage)
+{
+    *lo = *hi = NAN;
+    if (coverage)
+        *coverage = NAN;
+    if (n == 0)
+        return JB_EINVAL;
+    double small[64], *t = n <= 64 ? small : malloc(n * sizeof *t);
+    if (!t)
+        return JB_ENOMEM;
+    memcpy(t, x, n * sizeof *t);
+    for (size_t i = 0; i < n; i++)
+        if (isnan(t[i])) {
+            if (t != small)
+                free(t);
+            return JB_EINVAL;
+        }
+    qsort(t, n, sizeof *t, cmp_double);
+    size_t l = lower_index(n, level);
+    int rc = JB_OK;
+    if (l == 0) { /* too few samples: the extremes, and what they cover */
+        *lo = t[0];
+        *hi = t[n - 1];
+        if (coverage)
+            *coverage = 1 - 2 * binom_half_cdf(n, 0);
+        rc = JB_EINVAL;
+    } else {
+        *lo = t[l - 1];
+        *hi = t[n - l];
+        if (coverage)
+            *coverage = 1 - 2 * binom_half_cdf(n, l - 1);
+    }
+    if (t != small)
+        free(t);
+    return rc;
+}
+
+/* ---- Wilcoxon signed-rank ------------------------------------------------------ */
+
+typedef struct signed_abs {
+    double a;
+    int pos;
+} signed_abs;
+
+static int cmp_abs(const void *x, const void *y)
+{
+    double a = ((const signed_abs *)x)->a, b = ((const signed_abs *)y)->a;
+    return (a > b) - (a < b);
+}
+
+int jb_wilcoxon(const double *d, size_t n, double *p)
+{
+    *p = NAN;
+    signed_abs *v = malloc((n ? n : 1) * sizeof *v);
+    if (!v)
+        return JB_ENOMEM;
+    size_t m = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (isnan(d[i])) {
+            free(v);
+            return JB_EINVAL;
+        }
+        if (d[i] != 0)
+            v[m++] = (signed_abs){fabs(d[i]), d[i] > 0};
+    }
+    if (!m) {
+        free(v);
+        return JB_EINVAL;
+    }
+    qsort(v, m, sizeof *v, cmp_abs);
+    /* Ranks with ties averaged; W+ the sum of the positive differences' ranks. */
+    double wplus = 0, tie_term = 0;
+    int ties = 0;
+    for (size_t i = 0; i < m;) {
+        size_t j = i;
+        while (j + 1 < m && v[j + 1].a == v[i].a)
+            j++;
+        double rank = 0.5 * (double)(i + j) + 1, t = (double)(j - i + 1);
+        for (size_t k = i; k <= j; k++)
+            wplus += v[k].pos ? rank : 0;
+        if (t > 1) {
+            ties = 1;
+            tie_term += t * t * t - t;
+        }
+        i = j + 1;
+    }
+    const double mean = (double)m * (double)(m + 1) / 4;
+    if (!ties && m <= JB_MWU_EXACT_MAX) {
+        /* Exact: the number of subsets of {1..m} with each rank sum, by dynamic programming. */
+        size_t max = m * (m + 1) / 2;
+        double *c = calloc(max + 1, sizeof *c);
+        if (!c) {
+            free(v);
+            return JB_ENOMEM;
+        }
+        c[0] = 1;
+        for (size_t r = 1; r <= m; r++)
+            for (size_t s = max; s >= r; s--)
+                c[s] += c[s - r];
+        double total = ldexp(1.0, (int)m), lower = 0;
+        double w = wplus < max - wplus ? wplus : (double)max - wplus; /* the smaller tail */
+        for (size_t s = 0; (double)s <= w; s++)
+            lower += c[s];
+        free(c);
+        double pv = 2 * lower / total;
+        *p = pv > 1 ? 1 : pv;
+    } else {
+        double var = (double)m * (double)(m + 1) * (double)(2 * m + 1) / 24 - tie_term / 48;
+        double z = var > 0 ? (fabs(wplus - mean) - 0.5) / sqrt(var) : 0; /* continuity-corrected */
+        if (z < 0)
+            z = 0;
+        *p = erfc(z / sqrt(2.0));
+    }
+    free(v);
+    return JB_OK;
+}

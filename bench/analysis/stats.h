@@ -1,6 +1,8 @@
 /*
- * Statistics of regression checks: medians and the two-sided Mann-Whitney U
- * test. samples.h gathers the samples, compare.h compares two sets of them.
+ * Statistics: medians, distribution-free confidence intervals of a median
+ * (order statistics), the two-sided Mann-Whitney U test for two samples and
+ * the Wilcoxon signed-rank test for paired ones. samples.h gathers the
+ * samples, compare.h compares two sets of them.
  */
 #ifndef JB_STATS_H
 #define JB_STATS_H
@@ -11,6 +13,32 @@
 
 /* Median of x[0..n-1] (NaN when n is 0); x is left as it was. */
 double jb_median(const double *x, size_t n);
+
+/*
+ * A distribution-free confidence interval of the median of x[0..n-1]: the
+ * order statistics x(l) and x(n - l + 1) (1-based, sorted), with l the
+ * largest index such that P(B < l) <= (1 - level) / 2 for B ~ Binomial(n,
+ * 1/2), so that the interval holds the population median with probability
+ * at least level whatever the distribution (samples independent). For
+ * level 0.95 that needs n >= 6 (n = 6: x(1)..x(6), 96.9%; n = 10:
+ * x(2)..x(9), 97.9%; n = 20: x(6)..x(15), 95.9%; as scipy.stats.binom gives).
+ * *coverage gets the exact probability. JB_OK, or JB_EINVAL when n is too
+ * small for the level (*lo, *hi are then the extremes and *coverage what
+ * they reach: 1 - 2^(1-n)) or a value is NaN.
+ */
+int jb_median_ci(const double *x, size_t n, double level, double *lo, double *hi, double *coverage);
+
+/* The fewest samples an interval of this level needs (6 for 0.95). */
+size_t jb_median_ci_min_n(double level);
+
+/*
+ * Two-sided Wilcoxon signed-rank test that the paired differences d[0..n-1]
+ * are centred on zero (zeros dropped, as scipy's zero_method='wilcox'): exact
+ * null distribution without ties up to JB_MWU_EXACT_MAX pairs, else the
+ * normal approximation with tie correction. *p gets the two-sided p value.
+ * JB_OK, or JB_EINVAL when no difference is non-zero or one is NaN.
+ */
+int jb_wilcoxon(const double *d, size_t n, double *p);
 
 /* Largest sample sizes for which the exact null distribution is used. */
 #define JB_MWU_EXACT_MAX 20

@@ -1,0 +1,111 @@
+/*
+ * The interval and paired-test statistics against known results: the
+ * order-statistic confidence interval of a median (indices and coverage from
+ * scipy.stats.binom) and the Wilcoxon signed-rank test (p values from
+ * scipy.stats.wilcoxon 1.10, zero_method='wilcox', correction=True).
+ */
+#include <math.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <cmocka.h>
+
+#include "analysis/stats.h"
+#include "jb_kernels.h"
+
+/* 1..n in a scrambled order, so the test also checks the sorting. */
+static void scrambled(double *x, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        x[i] = (double)((i * 11 + 3) % n + 1); /* 11 is prime to every n used */
+}
+
+static void test_median_ci_indices(void **state)
+{
+    (void)state;
+    /* n, l, u (1-based order statistics) and coverage, from scipy.stats.binom(n, 0.5). */
+    static const struct {
+        size_t n, l, u;
+        double coverage;
+    } t[] = {
+        {6, 1, 6, 0.96875},    {7, 1, 7, 0.984375},   {8, 1, 8, 0.992188},   {9, 2, 8, 0.960938},
+        {10, 2, 9, 0.978516},  {12, 3, 10, 0.961426}, {15, 4, 12, 0.964844}, {20, 6, 15, 0.958611},
+        {25, 8, 18, 0.956715}, {30, 10, 21, 0.957226}, {40, 14, 27, 0.961523}, {50, 18, 33, 0.967161},
+        {100, 40, 61, 0.9648},
+    };
+    double x[100];
+    for (size_t i = 0; i < sizeof t / sizeof t[0]; i++) {
+        scrambled(x, t[i].n);
+        double lo, hi, cov;
+        assert_int_equal(jb_median_ci(x, t[i].n, 0.95, &lo, &hi, &cov), JB_OK);
+        if (lo != (double)t[i].l || hi != (double)t[i].u || fabs(cov - t[i].coverage) > 1e-6)
+            fail_msg("n=%zu: [x(%g), x(%g)] coverage %.6f, want [x(%zu), x(%zu)] %.6f", t[i].n, lo, hi, cov, t[i].l,
+                     t[i].u, t[i].coverage);
+    }
+    assert_int_equal(jb_median_ci_min_n(0.95), 6);
+    /* Five samples cannot give 95% without assumptions: the extremes, and the 93.75% they cover. */
+    double lo, hi, cov;
+    scrambled(x, 5);
+    assert_int_equal(jb_median_ci(x, 5, 0.95, &lo, &hi, &cov), JB_EINVAL);
+    assert_true(lo == 1 && hi == 5 && fabs(cov - 0.9375) < 1e-12);
+    x[2] = NAN;
+    assert_int_equal(jb_median_ci(x, 5, 0.95, &lo, &hi, &cov), JB_EINVAL);
+    assert_int_equal(jb_median_ci(x, 0, 0.95, &lo, &hi, &cov), JB_EINVAL);
+}
+
+/* Coverage, by simulation: the interval holds the true median about as often as it says. */
+static void test_median_ci_coverage(void **state)
+{
+    (void)state;
+    uint64_t s = 12345;
+    int hits = 0, trials = 4000;
+    for (int k = 0; k < trials; k++) {
+        double x[10];
+        for (int i = 0; i < 10; i++) { /* exponential(1): skewed, median ln 2 */
+            s = s * 6364136223846793005ULL + 1442695040888963407ULL;
+            double u = ((double)(s >> 11) + 0.5) / 9007199254740992.0;
+            x[i] = -log(u);
+        }
+        double lo, hi;
+        jb_median_ci(x, 10, 0.95, &lo, &hi, NULL);
+        hits += lo <= log(2.0) && log(2.0) <= hi;
+    }
+    double rate = (double)hits / trials;
+    if (fabs(rate - 0.978516) > 0.015)
+        fail_msg("covered %.3f of %d trials, want about 0.979", rate, trials);
+}
+
+static void test_wilcoxon(void **state)
+{
+    (void)state;
+    static const double d1[] = {1.5, -0.3, 2.1, 0.8, 1.1, -0.2, 0.9, 1.7};
+    static const double d2[] = {0.01, 0.02, -0.03, 0.04, 0.05, 0.06};
+    static const double d3[] = {1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20, 21, -22};
+    static const double d4[] = {1, 1, 2, 2, -3, 3, 4, -4, 5, 6};
+    static const double d5[] = {0.5, 0.5, 0.5, -0.5, 1.0, 1.0, 2.0, -2.0, 3.0, 0};
+    double p;
+    assert_int_equal(jb_wilcoxon(d1, 8, &p), JB_OK);
+    assert_true(fabs(p - 0.0390625) < 1e-12); /* exact */
+    assert_int_equal(jb_wilcoxon(d2, 6, &p), JB_OK);
+    assert_true(fabs(p - 0.15625) < 1e-12);
+    assert_int_equal(jb_wilcoxon(d3, 22, &p), JB_OK); /* over 20 pairs: normal approximation */
+    assert_true(fabs(p - 0.0007343368913374178) < 1e-9);
+    assert_int_equal(jb_wilcoxon(d4, 10, &p), JB_OK); /* ties: normal with tie correction */
+    assert_true(fabs(p - 0.152506704373487) < 1e-9);
+    assert_int_equal(jb_wilcoxon(d5, 10, &p), JB_OK); /* a zero is dropped, then ties */
+    assert_true(fabs(p - 0.15076277502664528) < 1e-9);
+    static const double zeros[] = {0, 0, 0};
+    assert_int_equal(jb_wilcoxon(zeros, 3, &p), JB_EINVAL);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_median_ci_indices),
+        cmocka_unit_test(test_median_ci_coverage),
+        cmocka_unit_test(test_wilcoxon),
+    };
+    return cmocka_run_group_tests_name("interval statistics", tests, NULL, NULL);
+}
