@@ -185,6 +185,9 @@ int jb_cpu_isa_env_check(char *msg, size_t len);
 /* Peak fp32 FLOP/s of an FMA loop on every thread at the best instruction set
  * (best of a few trials, about half a second); *isa names the loop's ISA. */
 double jb_cpu_fma_peak(const char **isa);
+/* The same loop for about `seconds` (a few milliseconds): FLOP/s now, a probe
+ * of how fast the machine is at this moment rather than at its best. */
+double jb_cpu_fma_rate(double seconds);
 
 /* "2.6.3", or "none" in a build without oneDNN (static storage). */
 const char *jb_onednn_version(void);
@@ -217,6 +220,9 @@ typedef struct jb_backend_ops {
     /* 1: the device queues work, so runs are timed in batches (bench/harness/batch.h);
      * 0: one run at a time, timed by the host clock. */
     int batched;
+    /* The variant name of the vendor library's kernels ("onednn", "cublas"):
+     * the reference a speed-up is given against by default. */
+    const char *vendor_variant;
 } jb_backend_ops;
 
 /* The table's entry for be (never NULL for a valid be). */

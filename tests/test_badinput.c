@@ -87,6 +87,10 @@ static const bad_case cases[] = {
     {NULL, {"run", "--suite", "empty.json", FAST}, "malformed JSON", NULL, NULL},
     {NULL, {"run", "--suite", "s_array.json", FAST}, "JSON object", NULL, NULL},
     {NULL, {"run", "--suite", "s_nogroups.json", FAST}, "non-empty \"groups\"", NULL, NULL},
+    {NULL, {"run", "--suite", "s_refother.json", FAST}, "\"reference\" must name one matmul kernel", NULL, NULL},
+    {NULL, {"run", "--suite", "s_refnone.json", FAST}, "\"reference\" must name one matmul kernel", NULL, NULL},
+    {NULL, {"run", "--suite", "s_target.json", FAST}, "\"target_ci\" must be a percentage", NULL, NULL},
+    {NULL, {"run", "--suite", "s_maxtime.json", FAST}, "\"max_time\" must be seconds", NULL, NULL},
     {NULL, {"run", "--suite", "nosuchsuite", FAST}, "No such file", NULL, NULL},
     /* Filters. */
     {NULL, {"run", "--suite", "quick", "--filter", REDOS, FAST}, "not a usable pattern", NULL, NULL},
@@ -142,6 +146,10 @@ static const bad_case cases[] = {
     {NULL, {"run", "--threads", "0"}, "--threads", NULL, NULL},
     {NULL, {"run", "--repetitions", "-1"}, "--repetitions", NULL, NULL},
     {NULL, {"run", "--min-time", "abc"}, "--min-time", NULL, NULL},
+    {NULL, {"run", "--target-ci", "0"}, "--target-ci", NULL, NULL},
+    {NULL, {"run", "--target-ci", "nan"}, "--target-ci", NULL, NULL},
+    {NULL, {"run", "--max-time", "-1"}, "--max-time", NULL, NULL},
+    {NULL, {"run", "--max-time", "1e9"}, "--max-time", NULL, NULL},
     {NULL, {"run", "--seed", "abc"}, "--seed", NULL, NULL},
     {NULL, {"run", "--tdp", "-5"}, "--tdp", NULL, NULL},
     {NULL, {"run", "--meter", "bogus"}, "unknown meter", NULL, NULL},
@@ -383,6 +391,12 @@ static const struct {
                         "\"skip\": [{\"kernel\": 5, \"m\": [16]}]}]}\n"},
     {"s_array.json", "[1]\n"},
     {"s_nogroups.json", "{\"name\": \"x\", \"groups\": []}\n"},
+    {"s_refother.json", "{\"groups\": [{\"op\": \"matmul\", \"reference\": \"softmax/cpu/naive/f32\", "
+                        "\"axes\": {\"m=n=k\": [16]}}]}\n"},
+    {"s_refnone.json", "{\"groups\": [{\"op\": \"matmul\", \"reference\": \"matmul/cpu/.*\", "
+                       "\"axes\": {\"m=n=k\": [16]}}]}\n"},
+    {"s_target.json", "{\"target_ci\": 0, \"groups\": [{\"op\": \"matmul\", \"axes\": {\"m=n=k\": [16]}}]}\n"},
+    {"s_maxtime.json", "{\"max_time\": \"1\", \"groups\": [{\"op\": \"matmul\", \"axes\": {\"m=n=k\": [16]}}]}\n"},
     /* Model specs. */
     {"m_params.json", "{\"name\": \"x\", \"params\": 1e308, \"layers\": 12, \"heads\": 12, \"vocab\": 50257, "
                       "\"causal\": true, " MODEL_REST "}\n"},

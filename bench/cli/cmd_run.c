@@ -17,6 +17,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "analysis/stats.h"
 #include "cli/cli.h"
 #include "harness/gbench.h"
 #include "harness/peaks.h"
@@ -37,7 +38,7 @@ typedef struct run_opts {
     const char *suite, *filter, *out, *meter;
     int threads, repetitions, cold_cache;
     int interleave;           /* -1 unset (the suite decides), 0 off, 1 on */
-    double min_time, tdp, idle_watts;
+    double min_time, target_ci, max_time, tdp, idle_watts;
     uint64_t seed;
     out_format format;
 } run_opts;
@@ -60,13 +61,19 @@ static void help(void)
 {
     printf(
         "usage: joulebench run [--suite FILE|NAME] [--filter REGEX] [--out FILE]\n"
-        "                      [--meter auto|rapl|nvml|model] [--threads N] [--repetitions N]\n"
-        "                      [--min-time S] [--cold-cache] [--interleave|--no-interleave]\n"
-        "                      [--format console|json|csv] [--tdp W] [--idle-watts W] [--seed S]\n\n"
+        "                      [--meter auto|rapl|nvml|model] [--threads N] [--target-ci PCT]\n"
+        "                      [--max-time S] [--repetitions N] [--min-time S] [--cold-cache]\n"
+        "                      [--interleave|--no-interleave] [--format console|json|csv]\n"
+        "                      [--tdp W] [--idle-watts W] [--seed S]\n\n"
         "Runs every row of a suite (op/backend/variant/dtype x shape): verifies it against\n"
-        "the fp64 oracle, then times it with Google Benchmark (median of N repetitions, each\n"
-        "at least S seconds after a warm-up) inside an energy window, and writes Google\n"
-        "Benchmark JSON with joulebench's figures as counters.\n\n"
+        "the fp64 oracle, then times it with Google Benchmark inside an energy window, and\n"
+        "writes Google Benchmark JSON with joulebench's figures as counters.\n\n"
+        "The rows that share a shape are timed in rounds: one repetition of each (at least\n"
+        "--min-time) per round, in a random order. Rounds go on until the 95%% confidence\n"
+        "interval of every row's median time is within --target-ci of it, or the row has\n"
+        "run --max-time seconds (then it is marked '~' and its converged counter is 0).\n"
+        "Each row's speed-up over its group's reference (the vendor library's variant, else\n"
+        "naive; a suite group's \"reference\" overrides) comes from the ratios within rounds.\n\n"
         "  --suite       a file, or a name in configs/suites/ (default: default)\n"
         "  --filter      POSIX extended regex over row names, e.g. 'attention/.*/n:2048'\n"
         "  --out         results file (default results/<host>-<date>-<time>.json)\n"
@@ -75,17 +82,25 @@ static void help(void)
         "                device some row runs on (rapl or model for GPU rows, nvml for CPU\n"
         "                rows) is refused\n"
         "  --threads     OpenMP threads (default: all logical CPUs)\n"
-        "  --repetitions default 5 (or the suite's); --min-time default 0.1 s (or the suite's),\n"
-        "                lengthened to 10 meter update periods when needed\n"
+        "  --target-ci   half-width of the interval to reach, %% of the median (default 2, or\n"
+        "                the suite's)\n"
+        "  --max-time    timed seconds per row at most (default 1, or the suite's)\n"
+        "  --repetitions exactly N rounds instead (at least 6 for an interval)\n"
+        "  --min-time    seconds per repetition (default 0.05, or the suite's), lengthened to\n"
+        "                5 meter update periods when needed (0.05 s for the model meter)\n"
         "  --cold-cache  flush the caches before each iteration, outside the timed region;\n"
         "                those rows report time only (no energy)\n"
-        "  --interleave  run the repetitions of the rows that share a shape in one random\n"
-        "                order (Google Benchmark's random interleaving), so a machine that\n"
-        "                drifts during the run slows every variant alike and their ratios\n"
-        "                hold; default: the suite's \"interleave\" (off when absent), which\n"
-        "                --no-interleave overrides\n"
+        "  --interleave  time the rows that share a shape together, in rounds of random\n"
+        "                order (the default; a suite's \"interleave\": false turns it off), so\n"
+        "                a machine that drifts slows every variant alike and their ratios\n"
+        "                hold; --no-interleave times each row alone (no speed-ups)\n"
         "  --format      what goes to stdout: console table (default), json or csv\n"
         "  --tdp, --idle-watts  override the model meter's hardware profile\n\n"
+        "Aggregates per row: mean, median, stddev, cv, min (the fastest repetition) and\n"
+        "ci95_low, ci95_high (the 95%% interval of the median: order statistics of the\n"
+        "repetitions, distribution-free). The median row also has flop_per_s_ci95_low/high\n"
+        "(likewise bytes_per_s, flop_per_j, pct_peak_flops, pct_peak_bw), ci_halfwidth_pct,\n"
+        "converged, disturbed_reps, speedup, speedup_ci95_low/high and \"reference\".\n"
         "Counters per row: flop_per_s, bytes_per_s, intensity, joules (per run), watts,\n"
         "dynamic_watts (watts - idle), flop_per_j, pct_peak_flops, pct_peak_bw, max_err,\n"
         "energy_measured (1 measured, 0 estimated), device_busy, workspace_bytes, peak_bytes;\n"
@@ -129,7 +144,7 @@ static void parse_args(int argc, char **argv, run_opts *o)
             continue;
         }
         static const char *const with_value[] = {"--suite", "--filter", "--out", "--meter", "--threads",
-                                                 "--repetitions", "--min-time", "--format", "--tdp",
+                                                 "--repetitions", "--min-time", "--target-ci", "--max-time", "--format", "--tdp",
                                                  "--idle-watts", "--seed"};
         size_t j;
         for (j = 0; j < sizeof with_value / sizeof with_value[0]; j++)
@@ -147,6 +162,8 @@ static void parse_args(int argc, char **argv, run_opts *o)
         else if (!strcmp(a, "--threads")) o->threads = (int)jb_cli_int(a, v, 1, 4096);
         else if (!strcmp(a, "--repetitions")) o->repetitions = (int)jb_cli_int(a, v, 1, 1000);
         else if (!strcmp(a, "--min-time")) o->min_time = jb_cli_double(a, v, 1e-4, 600);
+        else if (!strcmp(a, "--target-ci")) o->target_ci = jb_cli_double(a, v, 0.01, 100);
+        else if (!strcmp(a, "--max-time")) o->max_time = jb_cli_double(a, v, 1e-3, 3600);
         else if (!strcmp(a, "--tdp")) o->tdp = jb_cli_double(a, v, 1e-3, 1e5);
         else if (!strcmp(a, "--idle-watts")) o->idle_watts = jb_cli_double(a, v, 0, 1e5);
         else if (!strcmp(a, "--seed")) o->seed = (uint64_t)jb_cli_int(a, v, 0, INT64_MAX);
@@ -283,9 +300,10 @@ static void settle_meters(console_ui *ui, const int dev_rows[], device_meter met
                 jb_meter_is_measured(mt) ? "measured" : "estimated");
         if (dm->notes[0])
             fprintf(stderr, "joulebench: %s\n", dm->notes);
-        double floor_time = 10 * jb_meter_update_period(mt);
+        /* Each repetition is one energy window; a row's energy is the median of many. */
+        double floor_time = 5 * jb_meter_update_period(mt);
         if (min_time < floor_time) {
-            fprintf(stderr, "joulebench: %s rows: min time raised to %.3g s (10 update periods of the %s meter)\n",
+            fprintf(stderr, "joulebench: %s rows: min time raised to %.3g s (5 update periods of the %s meter)\n",
                     dev, floor_time, jb_meter_kind_name(jb_meter_kind_of(mt)));
             dm->min_time = floor_time;
         }
@@ -294,12 +312,20 @@ static void settle_meters(console_ui *ui, const int dev_rows[], device_meter met
 
 /* The run's own context keys: suite, settings of the run, meters, peaks. */
 static void add_run_context(cJSON *ctx, const jb_suite *suite, const char *spath, const run_opts *o,
-                            int repetitions, double min_time, int interleave, const int dev_rows[],
+                            const jb_runner_config *rcfg, double min_time, const int dev_rows[],
                             const device_meter meters[], const jb_peaks *peaks)
 {
+    const int interleave = rcfg->interleave;
     cJSON_AddStringToObject(ctx, "suite", suite->name);
     cJSON_AddStringToObject(ctx, "suite_file", spath);
-    cJSON_AddNumberToObject(ctx, "repetitions", repetitions);
+    /* How long each row was sampled: a fixed number of rounds, or until its
+     * interval was known (target_ci, as a fraction) within max_time. */
+    cJSON_AddStringToObject(ctx, "sampling", rcfg->repetitions > 0 ? "fixed" : "adaptive");
+    cJSON_AddNumberToObject(ctx, "repetitions", rcfg->repetitions);
+    if (rcfg->repetitions <= 0) {
+        cJSON_AddNumberToObject(ctx, "target_ci", rcfg->target_ci);
+        cJSON_AddNumberToObject(ctx, "max_time", rcfg->max_time);
+    }
     cJSON_AddNumberToObject(ctx, "min_time", min_time);
     cJSON_AddBoolToObject(ctx, "cold_cache", o->cold_cache);
     cJSON_AddBoolToObject(ctx, "interleave", interleave);
@@ -351,6 +377,45 @@ static void add_run_context(cJSON *ctx, const jb_suite *suite, const char *spath
                                                 "runs_per_batch, batches sized to about 2 ms (at most 128 runs)");
 }
 
+/* The spread of one probe figure over the run: min, median, max and cv. */
+static void add_spread(cJSON *o, const char *key, const double *x, size_t n)
+{
+    double mn = INFINITY, mx = 0, sum = 0, sq = 0;
+    for (size_t i = 0; i < n; i++) {
+        mn = fmin(mn, x[i]);
+        mx = fmax(mx, x[i]);
+        sum += x[i];
+    }
+    double mean = sum / (double)n;
+    for (size_t i = 0; i < n; i++)
+        sq += (x[i] - mean) * (x[i] - mean);
+    cJSON *s = cJSON_AddObjectToObject(o, key);
+    cJSON_AddNumberToObject(s, "min", mn);
+    cJSON_AddNumberToObject(s, "median", jb_median(x, n));
+    cJSON_AddNumberToObject(s, "max", mx);
+    cJSON_AddNumberToObject(s, "cv", n > 1 && mean > 0 ? sqrt(sq / (double)(n - 1)) / mean : 0);
+}
+
+/* context.probe: how fast the machine itself was between rounds (harness/machine.h). */
+static void add_probe_context(cJSON *ctx, const jb_runner_stats *st)
+{
+    if (!st->nprobes)
+        return;
+    double *f = malloc(2 * (size_t)st->nprobes * sizeof *f), *b = f ? f + st->nprobes : NULL;
+    if (!f)
+        return;
+    for (int i = 0; i < st->nprobes; i++) {
+        f[i] = st->probes[i].flop_per_s;
+        b[i] = st->probes[i].bytes_per_s;
+    }
+    cJSON *p = cJSON_AddObjectToObject(ctx, "probe");
+    cJSON_AddStringToObject(p, "what", "after each round: 5 ms of the FMA loop on every thread, 4 copies of 16 MiB");
+    cJSON_AddNumberToObject(p, "rounds", st->nprobes);
+    add_spread(p, "flop_per_s", f, (size_t)st->nprobes);
+    add_spread(p, "bytes_per_s", b, (size_t)st->nprobes);
+    free(f);
+}
+
 int jb_cmd_run(int argc, char **argv)
 {
     run_opts o;
@@ -388,8 +453,10 @@ int jb_cmd_run(int argc, char **argv)
     pin_threads_and_reexec(&o, argv - 1);
 
     int threads = jb_cpu_threads();
-    int repetitions = o.repetitions ? o.repetitions : suite.repetitions ? suite.repetitions : 5;
-    double min_time = o.min_time > 0 ? o.min_time : suite.min_time > 0 ? suite.min_time : 0.1;
+    int repetitions = o.repetitions ? o.repetitions : suite.repetitions; /* 0: until the interval is known */
+    double min_time = o.min_time > 0 ? o.min_time : suite.min_time > 0 ? suite.min_time : 0.05;
+    double target_ci = o.target_ci > 0 ? o.target_ci : suite.target_ci > 0 ? suite.target_ci : 2;
+    double max_time = o.max_time > 0 ? o.max_time : suite.max_time > 0 ? suite.max_time : 1;
     const int interleave = o.interleave >= 0 ? o.interleave : suite.interleave;
 
     /* Each device's rows get that device's meter (jb_meter_open_for): CPU rows
@@ -419,9 +486,14 @@ int jb_cmd_run(int argc, char **argv)
     double load0 = jb_settings_load1();
     if (load0 > 0.5 * threads + 0.25)
         warn(&ui, "load average %.2f before the run on %d threads: other work competes for the cores", load0, threads);
-    fprintf(stderr, "joulebench: suite %s, %zu rows, %d threads, %d repetitions, min time %.3g s%s\n", suite.name,
-            suite.nrows, threads, repetitions, min_time,
-            interleave ? ", repetitions of rows sharing a shape interleaved" : "");
+    char sampling[160];
+    if (repetitions > 0)
+        snprintf(sampling, sizeof sampling, "%d rounds", repetitions);
+    else
+        snprintf(sampling, sizeof sampling, "rounds until the 95%% interval is within %.3g%% (at most %.3g s a row)",
+                 target_ci, max_time);
+    fprintf(stderr, "joulebench: suite %s, %zu rows, %d threads, %s, min time %.3g s%s\n", suite.name, suite.nrows,
+            threads, sampling, min_time, interleave ? ", rows sharing a shape interleaved" : "");
     fprintf(stderr, "joulebench: measuring peaks (FMA loop, copy bandwidth)...\n");
     jb_peaks peaks;
     if (jb_peaks_measure(&peaks)) {
@@ -431,10 +503,11 @@ int jb_cmd_run(int argc, char **argv)
     fprintf(stderr, "joulebench: peak %.1f GFLOP/s fp32 (%s FMA loop), copy %.1f GB/s\n", peaks.flop_per_s / 1e9,
             peaks.isa, peaks.bytes_per_s / 1e9);
     settle_meters(&ui, dev_rows, meters, min_time);
-    add_run_context(ctx, &suite, spath, &o, repetitions, min_time, interleave, dev_rows, meters, &peaks);
 
-    jb_runner_config rcfg = {.repetitions = repetitions, .interleave = interleave, .cold_cache = o.cold_cache,
-                             .seed = o.seed, .peaks = &peaks, .progress = progress, .warn = warn_line, .arg = &ui};
+    jb_runner_config rcfg = {.repetitions = repetitions, .target_ci = target_ci / 100, .max_time = max_time,
+                             .probe = 1, .interleave = interleave, .cold_cache = o.cold_cache, .seed = o.seed,
+                             .peaks = &peaks, .progress = progress, .warn = warn_line, .arg = &ui};
+    add_run_context(ctx, &suite, spath, &o, &rcfg, min_time, dev_rows, meters, &peaks);
     for (int d = 0; d < JB_BACKEND_COUNT; d++) {
         rcfg.meters[d] = meters[d].meter;
         rcfg.idle_watts[d] = meters[d].idle_watts;
@@ -449,8 +522,10 @@ int jb_cmd_run(int argc, char **argv)
     for (size_t r = 0; r < nreps; r++)
         if (reps[r]->begin)
             reps[r]->begin(reps[r]);
-    jb_runner_stats st;
-    int rc = jb_runner_run(&suite, &rcfg, reps, nreps, &st);
+    jb_runner_stats *st = calloc(1, sizeof *st);
+    if (!st)
+        jb_cli_oom("run");
+    int rc = jb_runner_run(&suite, &rcfg, reps, nreps, st);
     progress(&ui, 0, 0, NULL);
     for (size_t r = 0; r < nreps; r++)
         if (reps[r]->end)
@@ -466,7 +541,15 @@ int jb_cmd_run(int argc, char **argv)
     if (load1 > 0.5 * threads + 1.25)
         warn(&ui, "load average %.2f after the run: other work may have competed", load1);
     cJSON_AddBoolToObject(ctx, "high_load", load0 > 0.5 * threads + 0.25);
-    cJSON_AddNumberToObject(ctx, "noisy_rows", st.noisy);
+    cJSON_AddNumberToObject(ctx, "noisy_rows", st->noisy);
+    if (repetitions <= 0)
+        cJSON_AddNumberToObject(ctx, "unconverged_rows", st->unconverged);
+    add_probe_context(ctx, st);
+    if (st->unconverged)
+        fprintf(stderr, "joulebench: %d rows (marked ~) stopped on the --max-time budget before their interval was "
+                        "within %.3g%%\n", st->unconverged, target_ci);
+    const int failures = st->failures;
+    free(st);
     cJSON_AddBoolToObject(ctx, "interrupted", interrupted);
     if (dev_rows[JB_BACKEND_CUDA])
         jb_settings_gpu_after(ctx, pci_bus_id);
@@ -491,5 +574,5 @@ int jb_cmd_run(int argc, char **argv)
     fprintf(stderr, "joulebench: wrote %s%s\n", out, interrupted ? " (interrupted: the rows that finished)" : "");
     if (interrupted)
         return 130;
-    return st.failures ? JB_EXIT_FAIL : JB_EXIT_OK;
+    return failures ? JB_EXIT_FAIL : JB_EXIT_OK;
 }

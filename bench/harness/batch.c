@@ -26,11 +26,6 @@ void jb_batch_add(jb_batch_tally *t, int runs, double seconds, int held)
     t->device_seconds += seconds;
 }
 
-double jb_batch_run_seconds(const jb_batch_tally *t)
-{
-    return t->runs > 0 ? t->device_seconds / (double)t->runs : NAN;
-}
-
 double jb_batch_joules_per_run(const jb_batch_tally *t, double window_joules)
 {
     return t->runs > 0 ? window_joules / (double)t->runs : NAN;

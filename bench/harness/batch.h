@@ -34,8 +34,6 @@ typedef struct jb_batch_tally {
 } jb_batch_tally;
 
 void jb_batch_add(jb_batch_tally *t, int runs, double seconds, int held);
-/* Seconds per run (NaN before any run). */
-double jb_batch_run_seconds(const jb_batch_tally *t);
 /* Joules per run of a window that held exactly these batches (NaN before any run). */
 double jb_batch_joules_per_run(const jb_batch_tally *t, double window_joules);
 /* Fraction of the energy window the timed runs took, in [0, 1] (NaN for an empty

@@ -21,6 +21,8 @@ typedef struct jb_gb_options {
     int repetitions;        /* >= 1 */
     double min_time;        /* seconds per repetition */
     double min_warmup_time; /* seconds of untimed warm-up before the first repetition */
+    const int64_t *iterations; /* optional, per benchmark: > 0 fixes its iteration count (no
+                                * search for min_time); NULL or 0: Google Benchmark decides */
 } jb_gb_options;
 
 /* One result as Google Benchmark reports it: an iteration run or an aggregate. */

@@ -99,9 +99,12 @@ extern "C" int jb_gb_run_group(size_t n, const char *const names[], jb_gb_body b
             });
             b->UseManualTime()->Unit(benchmark::kNanosecond);
             if (opt) {
+                const bool fixed = opt->iterations && opt->iterations[i] > 0;
                 if (opt->repetitions > 0)
                     b->Repetitions(opt->repetitions);
-                if (opt->min_time > 0)
+                if (fixed) // Google Benchmark takes a count or a min time, not both
+                    b->Iterations(opt->iterations[i]);
+                else if (opt->min_time > 0)
                     b->MinTime(opt->min_time);
                 if (opt->min_warmup_time > 0)
                     b->MinWarmUpTime(opt->min_warmup_time);

@@ -21,7 +21,7 @@ typedef enum {
     JB_ROW_FAILED,      /* verification failed, or an error stopped it */
 } jb_row_status;
 
-#define JB_ROW_MAX_COUNTERS 32
+#define JB_ROW_MAX_COUNTERS 64
 
 /* What one row of the suite came to. */
 typedef struct jb_row_result {
@@ -29,12 +29,17 @@ typedef struct jb_row_result {
     int64_t index;            /* its family_index */
     jb_row_status status;
     char message[512];        /* not timed: "skipped: why", "verification failed: ...", "error: ..." */
-    /* Timed rows: the median (or the only) repetition. */
+    /* Timed rows: the median over the repetitions, and how well it is known. */
     double median_ns;         /* time per run */
+    double ci_lo_ns, ci_hi_ns; /* its 95% interval (NaN with fewer than 6 repetitions) */
     double cv;                /* NaN with one repetition */
+    int rounds;               /* repetitions */
+    int converged;            /* 1: the interval reached the target before the budget ran out */
+    double speedup, speedup_lo, speedup_hi; /* over the reference, from paired rounds (NaN: none) */
+    char reference[96];       /* the reference kernel ("" when none) */
     const char *energy;       /* "measured", "estimated" or "time-only" */
     int ncounters;
-    char counter_names[JB_ROW_MAX_COUNTERS][24];
+    char counter_names[JB_ROW_MAX_COUNTERS][32];
     double counter_values[JB_ROW_MAX_COUNTERS];
     cJSON *entries;           /* the row's results entries (an array), in order; the JSON reporter takes them */
 } jb_row_result;

@@ -17,8 +17,28 @@ typedef struct console {
 static void console_begin(jb_reporter *self)
 {
     console *c = self->state;
-    fprintf(c->f, "%-30s %-28s %10s %9s %6s %8s %6s %7s %9s %-9s %5s\n", "kernel", "shape", "time", "GFLOP/s",
-            "%peak", "GB/s", "%bw", "W", "GFLOP/J", "energy", "cv%");
+    fprintf(c->f, "%-30s %-28s %10s %6s %9s %6s %8s %6s %7s %9s %-9s %s\n", "kernel", "shape", "time", "+-%",
+            "GFLOP/s", "%peak", "GB/s", "%bw", "W", "GFLOP/J", "energy", "speed-up [95% interval]");
+}
+
+/* "1.19x [1.12, 1.27] vs onednn/f32", "reference", or "" without one. */
+static void speedup_text(const jb_row_result *r, char *buf, size_t len)
+{
+    buf[0] = 0;
+    if (!r->reference[0])
+        return;
+    if (!strcmp(r->reference, r->row->k->name)) {
+        snprintf(buf, len, "reference");
+        return;
+    }
+    /* The reference by variant/dtype: op and backend are the row's own. */
+    const char *ref = r->reference;
+    for (int slash = 0; slash < 2 && strchr(ref, '/'); slash++)
+        ref = strchr(ref, '/') + 1;
+    if (isnan(r->speedup_lo))
+        snprintf(buf, len, "%.2fx vs %s", r->speedup, ref);
+    else
+        snprintf(buf, len, "%.2fx [%.2f, %.2f] vs %s", r->speedup, r->speedup_lo, r->speedup_hi, ref);
 }
 
 static void console_row(jb_reporter *self, const jb_row_result *r)
@@ -41,17 +61,21 @@ static void console_row(jb_reporter *self, const jb_row_result *r)
         fprintf(c->f, "%-30s %-28s %s\n", kname, shape, r->message);
         return;
     }
-    char t[32], peak[16], w[16], fpj[16], cv[16];
+    char t[32], peak[16], w[16], fpj[16], ci[16], sp[160];
     jb_fmt_time(r->median_ns, t, sizeof t);
     double pf = jb_row_result_counter(r, "pct_peak_flops"), watts = jb_row_result_counter(r, "watts");
     double j = jb_row_result_counter(r, "flop_per_j");
     snprintf(peak, sizeof peak, isnan(pf) ? "-" : "%.1f", pf);
     snprintf(w, sizeof w, isnan(watts) ? "-" : "%.1f", watts);
     snprintf(fpj, sizeof fpj, isnan(j) ? "-" : "%.3f", j / 1e9);
-    snprintf(cv, sizeof cv, isnan(r->cv) ? "-" : "%.1f", 100 * r->cv);
-    fprintf(c->f, "%-30s %-28s %10s %9.2f %6s %8.2f %6.1f %7s %9s %-9s %5s\n", kname, shape, t,
+    /* The half-width of the median's 95% interval, in % of it; "~": the row's
+     * budget ran out before the interval was as narrow as asked. */
+    double hw = 100 * (r->ci_hi_ns - r->ci_lo_ns) / 2 / r->median_ns;
+    snprintf(ci, sizeof ci, isnan(hw) ? "-" : "%s%.1f", r->converged ? "" : "~", hw);
+    speedup_text(r, sp, sizeof sp);
+    fprintf(c->f, "%-30s %-28s %10s %6s %9.2f %6s %8.2f %6.1f %7s %9s %-9s %s\n", kname, shape, t, ci,
             jb_row_result_counter(r, "flop_per_s") / 1e9, peak, jb_row_result_counter(r, "bytes_per_s") / 1e9,
-            jb_row_result_counter(r, "pct_peak_bw"), w, fpj, r->energy, cv);
+            jb_row_result_counter(r, "pct_peak_bw"), w, fpj, r->energy, sp);
     fflush(c->f);
 }
 

@@ -3,6 +3,7 @@
 
 #include <math.h>
 #include <stdlib.h>
+#include <string.h>
 
 typedef struct csv {
     FILE *f;
@@ -20,11 +21,24 @@ static void quoted(FILE *f, const char *s)
     fputc('"', f);
 }
 
+/* A number, or nothing but the separator the format ends with when it is NaN. */
+static void num(FILE *f, const char *fmt, double v)
+{
+    if (!isnan(v)) {
+        fprintf(f, fmt, v);
+        return;
+    }
+    size_t n = strlen(fmt);
+    if (n && fmt[n - 1] == ',')
+        fputc(',', f);
+}
+
 static void csv_begin(jb_reporter *self)
 {
     csv *c = self->state;
-    fprintf(c->f, "name,kernel,shape,status,time_ns,cv,flop_per_s,bytes_per_s,pct_peak_flops,pct_peak_bw,watts,"
-                  "flop_per_j,energy,max_err,message\n");
+    fprintf(c->f, "name,kernel,shape,status,time_ns,time_ci95_low_ns,time_ci95_high_ns,rounds,converged,cv,"
+                  "flop_per_s,bytes_per_s,pct_peak_flops,pct_peak_bw,watts,flop_per_j,energy,max_err,speedup,"
+                  "speedup_ci95_low,speedup_ci95_high,reference,message\n");
 }
 
 static void csv_row(jb_reporter *self, const jb_row_result *r)
@@ -33,7 +47,7 @@ static void csv_row(jb_reporter *self, const jb_row_result *r)
     char shape[128];
     jb_problem_format(&r->row->p, shape, sizeof shape);
     if (r->status != JB_ROW_TIMED) {
-        fprintf(c->f, "%s,%s,%s,error,,,,,,,,,,,", r->row->name, r->row->k->name, shape);
+        fprintf(c->f, "%s,%s,%s,error,,,,,,,,,,,,,,,,,,,", r->row->name, r->row->k->name, shape);
         quoted(c->f, r->message);
         fputc('\n', c->f);
         return;
@@ -42,8 +56,10 @@ static void csv_row(jb_reporter *self, const jb_row_result *r)
     static const char *const cols[] = {"flop_per_s", "bytes_per_s", "pct_peak_flops", "pct_peak_bw", "watts",
                                        "flop_per_j"};
     fprintf(c->f, "%s,%s,%s,ok,%.1f,", r->row->name, r->row->k->name, shape, r->median_ns);
-    if (!isnan(r->cv))
-        fprintf(c->f, "%.4f", r->cv);
+    num(c->f, "%.1f,", r->ci_lo_ns);
+    num(c->f, "%.1f,", r->ci_hi_ns);
+    fprintf(c->f, "%d,%d,", r->rounds, r->converged);
+    num(c->f, "%.4f", r->cv);
     for (size_t i = 0; i < sizeof cols / sizeof cols[0]; i++) {
         double v = jb_row_result_counter(r, cols[i]);
         if (isnan(v))
@@ -51,7 +67,11 @@ static void csv_row(jb_reporter *self, const jb_row_result *r)
         else
             fprintf(c->f, ",%.6g", v);
     }
-    fprintf(c->f, ",%s,%.3g,\n", r->energy, jb_row_result_counter(r, "max_err"));
+    fprintf(c->f, ",%s,%.3g,", r->energy, jb_row_result_counter(r, "max_err"));
+    num(c->f, "%.4f,", r->speedup);
+    num(c->f, "%.4f,", r->speedup_lo);
+    num(c->f, "%.4f,", r->speedup_hi);
+    fprintf(c->f, "%s,\n", r->reference);
     fflush(c->f);
 }
 

@@ -94,6 +94,12 @@ cJSON *jb_results_add_run(cJSON *benchmarks, const jb_row *row, int64_t index, c
     return o;
 }
 
+void jb_results_set_reference(cJSON *row, const char *kernel)
+{
+    cJSON_DeleteItemFromObjectCaseSensitive(row, "reference");
+    cJSON_AddStringToObject(row, "reference", kernel);
+}
+
 cJSON *jb_results_add_error(cJSON *benchmarks, const jb_row *row, int64_t index, const char *msg, double max_err)
 {
     cJSON *o = row_head(benchmarks, row, index, row->name);
@@ -238,10 +244,14 @@ int jb_results_each(const cJSON *doc, int (*fn)(const jb_result_row *r, void *ar
         }
         const char *rn = run_name ? run_name->valuestring : name->valuestring;
         static const char *const strings[] = {"run_type", "aggregate_name", "aggregate_unit", "error_message",
-                                              "time_unit", "label", "kernel", "op"};
+                                              "time_unit", "label", "kernel", "op", "reference"};
         static const char *const numbers[] = {"real_time", "cpu_time", "iterations", "repetitions",
                                               "repetition_index", "flop_per_s", "flop_per_j", "bytes_per_s",
-                                              "joules", "watts", "energy_measured", "intensity", "max_err"};
+                                              "joules", "watts", "energy_measured", "intensity", "max_err",
+                                              "flop_per_s_ci95_low", "flop_per_s_ci95_high",
+                                              "flop_per_j_ci95_low", "flop_per_j_ci95_high", "speedup",
+                                              "speedup_ci95_low", "speedup_ci95_high", "ci_halfwidth_pct",
+                                              "converged"};
         for (size_t i = 0; i < sizeof strings / sizeof strings[0]; i++) {
             const cJSON *v = cJSON_GetObjectItemCaseSensitive(b, strings[i]);
             if (v && !cJSON_IsString(v)) {
@@ -275,6 +285,7 @@ int jb_results_each(const cJSON *doc, int (*fn)(const jb_result_row *r, void *ar
         r.json = b;
         r.aggregate = !strcmp(str_or(b, "run_type", "iteration"), "aggregate");
         r.aggregate_name = str_or(b, "aggregate_name", "");
+        r.reference = str_or(b, "reference", NULL);
         r.percentage = !strcmp(str_or(b, "aggregate_unit", "time"), "percentage") || !strcmp(r.aggregate_name, "cv");
         double x;
         r.repetitions = isnan(x = jb_result_counter(&r, "repetitions")) ? 0 : (int64_t)fmin(x, 1e15);

@@ -30,6 +30,9 @@ cJSON *jb_results_new(cJSON **ctx, cJSON **benchmarks);
  * "iterations" counts runs. Returns the new object, NULL when out of memory. */
 cJSON *jb_results_add_run(cJSON *benchmarks, const jb_row *row, int64_t index, const jb_gb_run *r, int runs);
 
+/* Names the kernel a row's "speedup" counters are measured against. */
+void jb_results_set_reference(cJSON *row, const char *kernel);
+
 /* Appends a row that was not timed: skipped (unavailable, unsupported) or
  * failed, with msg; max_err when it failed verification (NaN: none). */
 cJSON *jb_results_add_error(cJSON *benchmarks, const jb_row *row, int64_t index, const char *msg, double max_err);
@@ -62,6 +65,7 @@ typedef struct jb_result_row {
     int64_t repetitions, repetition_index, iterations;
     double time_ns;             /* real_time in ns per run; NaN for a row not timed */
     const char *error;          /* why the row was not timed; NULL when it was */
+    const char *reference;      /* the kernel its speedup counters are against; NULL: none */
     const cJSON *json;          /* the row itself, for jb_result_counter */
 } jb_result_row;
 

@@ -1,8 +1,10 @@
 /*
- * The runner (runner.h): the group loop, verification, and the timed body
- * that Google Benchmark calls, with its energy window. Device specifics come
- * from the backend table (jb_backend_get): how a run is timed, how caches
- * are flushed, whether runs are batched.
+ * The runner (runner.h): groups of rows that share a shape, each verified,
+ * then timed in rounds. A round is one repetition of every row of the group,
+ * in a random order (with interleaving); rounds go on until every row's 95%
+ * interval is as narrow as asked or its budget is spent (or, with a fixed
+ * count, for that many rounds). Each round is followed by a short probe of
+ * the machine's speed. Device specifics come from the backend table.
  */
 #include "harness/runner.h"
 
@@ -13,9 +15,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "analysis/stats.h"
 #include "harness/batch.h"
-#include "harness/gbench.h"
 #include "harness/results.h"
+#include "harness/runner_impl.h"
 
 static volatile sig_atomic_t stop_flag;
 
@@ -29,34 +32,11 @@ int jb_runner_stopped(void)
     return stop_flag != 0;
 }
 
-/* Everything one row's benchmark body needs. */
-typedef struct row_ctx {
-    const jb_row *row;
-    const jb_backend_ops *be;
-    jb_exec *e;
-    jb_meter *meter;          /* its device's meter; NULL: time only */
-    const jb_peaks *peaks;
-    double idle_watts;
-    double max_err;
-    size_t peak_bytes;
-    int cold_cache;
-    int batch;                /* runs per timed batch: 1 unless the backend batches (batch.h) */
-} row_ctx;
-
-/* One row of a group: its buffers and kernel state, what Google Benchmark
- * reported for it, and what it came to. */
-typedef struct member {
-    row_ctx rc;
-    jb_buffers b;
-    jb_exec e;
-    int timed;                /* verified and handed to Google Benchmark */
-    int dropped;              /* interrupted inside it: its reports are not kept */
-    jb_row_result res;
-} member;
-
 /* Rows with interleaving on are grouped by problem, at most this many at once
  * (all of a group's buffers are alive while it runs). */
 #define MAX_GROUP 16
+/* Rounds at most, whatever the budget says. */
+#define MAX_ROUNDS 1000
 
 static int same_problem(const jb_row *a, const jb_row *b)
 {
@@ -68,126 +48,77 @@ static int same_problem(const jb_row *a, const jb_row *b)
     return !strcmp(sa, sb);
 }
 
-/* One run, or one batch of runs on a batching backend, per Google Benchmark
- * iteration, inside one energy window. Google Benchmark sees each batch's
- * time; the results module turns it back into time per run. */
-static void body(jb_gb_state *st, void *arg)
+double jb_rep_counter(const rep_rec *r, const char *name)
 {
-    row_ctx *rc = arg;
-    const jb_kernel *k = rc->row->k;
-    const jb_problem *p = &rc->row->p;
-    const int gpu = k->backend == JB_BACKEND_CUDA;
-    jb_batch_tally tally = {0};
-    jb_meter_reading r = {0};
-    int metered = rc->meter && !rc->cold_cache;
-    jb_gpu_state g0, g1;
-    int have_gpu_state = rc->meter && jb_meter_gpu_state(rc->meter, &g0) == JB_OK;
-    if (metered && jb_meter_start(rc->meter)) {
-        jb_gb_skip_with_error(st, "energy meter failed to start");
-        return;
-    }
-    while (jb_gb_keep_running(st)) {
-        if (stop_flag) {
-            jb_gb_skip_with_error(st, "interrupted");
-            break;
-        }
-        if (rc->cold_cache)
-            rc->be->flush_caches();
-        double t = 0;
-        int held = 1, status = rc->be->time_runs(k, rc->e, rc->batch, &t, &held);
-        if (status) {
-            char msg[128];
-            snprintf(msg, sizeof msg, "run failed: %s", jb_strerror(status));
-            jb_gb_skip_with_error(st, msg);
-            break;
-        }
-        jb_gb_set_iteration_time(st, t);
-        jb_batch_add(&tally, rc->batch, t, held);
-    }
-    if (metered && jb_meter_stop(rc->meter, &r)) {
-        jb_gb_skip_with_error(st, "energy meter failed to read");
-        return;
-    }
-    have_gpu_state = have_gpu_state && jb_meter_gpu_state(rc->meter, &g1) == JB_OK;
-    if (!tally.runs)
-        return;
-    double t = jb_batch_run_seconds(&tally), flops = jb_problem_flops(p), bytes = jb_problem_min_bytes(p);
-    jb_gb_set_counter(st, "flop_per_s", flops / t);
-    jb_gb_set_counter(st, "bytes_per_s", bytes / t);
-    jb_gb_set_counter(st, "intensity", flops / bytes);
-    /* The measured peaks are the CPU's: GPU rows get no fraction rather than a wrong one. */
-    if (!gpu && p->op != JB_OP_SOFTMAX)
-        jb_gb_set_counter(st, "pct_peak_flops", 100.0 * flops / t / rc->peaks->flop_per_s);
-    if (!gpu)
-        jb_gb_set_counter(st, "pct_peak_bw", 100.0 * bytes / t / rc->peaks->bytes_per_s);
-    jb_gb_set_counter(st, "max_err", rc->max_err);
-    jb_gb_set_counter(st, "workspace_bytes", (double)rc->e->ws_size);
-    if (rc->be->batched) {
-        jb_gb_set_counter(st, "runs_per_batch", rc->batch);
-        if (tally.unheld)
-            jb_gb_set_counter(st, "unheld_batches", (double)tally.unheld);
-    }
-    if (have_gpu_state) {
-        double pct;
-        int thr = jb_gpu_throttled(&g0, &g1, &pct);
-        if (g1.sm_clock_mhz > 0)
-            jb_gb_set_counter(st, "sm_clock_mhz", g1.sm_clock_mhz);
-        if (g1.sm_clock_mhz > 0 && g1.sm_clock_max_mhz > 0)
-            jb_gb_set_counter(st, "sm_clock_pct_max", 100.0 * g1.sm_clock_mhz / g1.sm_clock_max_mhz);
-        if (g1.temperature_c >= 0)
-            jb_gb_set_counter(st, "gpu_temp_c", g1.temperature_c);
-        if (thr >= 0)
-            jb_gb_set_counter(st, "throttled", thr);
-        if (!isnan(pct))
-            jb_gb_set_counter(st, "throttle_pct", pct);
-    }
-    jb_gb_set_counter(st, "peak_bytes", (double)rc->peak_bytes);
-    if (metered && r.seconds > 0) {
-        double joules = jb_batch_joules_per_run(&tally, r.joules);
-        jb_gb_set_counter(st, "joules", joules);
-        jb_gb_set_counter(st, "watts", r.watts);
-        jb_gb_set_counter(st, "dynamic_watts", r.watts - rc->idle_watts);
-        jb_gb_set_counter(st, "flop_per_j", flops / joules);
-        jb_gb_set_counter(st, "energy_measured", r.measured ? 1 : 0);
-        /* The share of the window the kernel ran: the rest is the harness between runs. */
-        jb_gb_set_counter(st, "device_busy", jb_batch_busy(&tally, r.seconds));
-        jb_gb_set_label(st, r.measured ? "energy: measured" : "energy: estimated");
-    } else {
-        jb_gb_set_label(st, rc->cold_cache ? "cold cache: time only" : "time only");
-    }
+    for (int i = 0; i < r->ncounters; i++)
+        if (!strcmp(r->names[i], name))
+            return r->values[i];
+    return NAN;
 }
 
-/* Google Benchmark's report callback: each run and aggregate becomes a
- * results entry; the median (or the only run) and cv feed the row's result. */
+double jb_member_halfwidth(const member *m)
+{
+    double *t = malloc((m->nreps ? m->nreps : 1) * sizeof *t), lo, hi;
+    if (!t)
+        return NAN;
+    for (size_t i = 0; i < m->nreps; i++)
+        t[i] = m->reps[i].time_ns;
+    double med = jb_median(t, m->nreps);
+    int rc = jb_median_ci(t, m->nreps, 0.95, &lo, &hi, NULL);
+    free(t);
+    return rc == JB_OK && med > 0 ? (hi - lo) / 2 / med : NAN;
+}
+
+/* Google Benchmark's report callback: each repetition is kept, as a record. */
 static void on_report(const jb_gb_run *r, void *arg)
 {
     member *m = arg;
-    jb_row_result *res = &m->res;
-    if (m->dropped)
+    if (m->dropped || r->is_aggregate)
         return;
-    if (r->error_occurred && !strcmp(r->error_message, "interrupted")) {
-        m->dropped = 1;
-        return;
-    }
-    cJSON *o = jb_results_add_run(res->entries, m->rc.row, res->index, r, m->rc.batch);
     if (r->error_occurred) {
-        res->status = JB_ROW_FAILED;
-        snprintf(res->message, sizeof res->message, "error: %s", r->error_message);
-    }
-    int is_median = r->is_aggregate && !strcmp(r->aggregate_name, "median");
-    if (o && (is_median || (r->repetitions <= 1 && !r->is_aggregate))) {
-        res->median_ns = cJSON_GetObjectItem(o, "real_time")->valuedouble;
-        res->ncounters = 0;
-        for (int i = 0; i < r->ncounters && i < JB_ROW_MAX_COUNTERS; i++) {
-            snprintf(res->counter_names[i], sizeof res->counter_names[i], "%s", r->counter_names[i]);
-            res->counter_values[i] = r->counter_values[i];
-            res->ncounters++;
+        if (!strcmp(r->error_message, "interrupted")) {
+            m->dropped = 1;
+            return;
         }
-        double em = jb_row_result_counter(res, "energy_measured");
-        res->energy = isnan(em) ? "time-only" : em > 0.5 ? "measured" : "estimated";
+        m->failed_run = 1;
+        m->res.status = JB_ROW_FAILED;
+        snprintf(m->res.message, sizeof m->res.message, "error: %.480s", r->error_message);
+        return;
     }
-    if (r->is_aggregate && !strcmp(r->aggregate_name, "cv"))
-        res->cv = r->real_time_ns; /* a cv aggregate's "time" is the ratio itself */
+    if (m->warming) { /* the warm-up round only finds the iteration count */
+        m->iterations = r->iterations;
+        return;
+    }
+    if (m->nreps == m->capreps) {
+        size_t cap = m->capreps ? 2 * m->capreps : 16;
+        rep_rec *n = realloc(m->reps, cap * sizeof *n);
+        if (!n) {
+            m->failed_run = 1;
+            m->res.status = JB_ROW_FAILED;
+            snprintf(m->res.message, sizeof m->res.message, "error: out of memory");
+            return;
+        }
+        m->reps = n;
+        m->capreps = cap;
+    }
+    rep_rec *rep = &m->reps[m->nreps];
+    memset(rep, 0, sizeof *rep);
+    const int runs = m->rc.batch > 1 ? m->rc.batch : 1;
+    rep->mean_ns = jb_batch_per_run(r->real_time_ns, runs, 0);
+    rep->cpu_ns = jb_batch_per_run(r->cpu_time_ns, runs, 0);
+    rep->iterations = r->iterations;
+    rep->probe_flop_per_s = NAN;
+    for (int i = 0; i < r->ncounters && i < REP_MAX_COUNTERS; i++) {
+        snprintf(rep->names[i], sizeof rep->names[i], "%s", r->counter_names[i]);
+        rep->values[i] = r->counter_values[i];
+        rep->ncounters++;
+    }
+    snprintf(rep->label, sizeof rep->label, "%s", r->label ? r->label : "");
+    rep->time_ns = jb_rep_counter(rep, "time_p50_ns");
+    if (isnan(rep->time_ns))
+        rep->time_ns = rep->mean_ns;
+    m->nreps++;
+    m->timed_s += 1e-9 * rep->mean_ns * (double)r->iterations * runs;
 }
 
 /* A row that will not be timed: skipped or failed, with why. */
@@ -266,6 +197,91 @@ static void warnf(const jb_runner_config *cfg, const char *fmt, ...)
         cfg->warn(cfg->arg, msg);
 }
 
+/* Counts and says which rows are not known as well as asked. */
+static void warn_width(const member *m, const jb_runner_config *cfg, jb_runner_stats *stats)
+{
+    const jb_row_result *r = &m->res;
+    double hw = 100 * (r->ci_hi_ns - r->ci_lo_ns) / 2 / r->median_ns;
+    if (cfg->repetitions <= 0 && !r->converged) {
+        stats->unconverged++;
+        warnf(cfg, "%s: 95%% interval +-%.1f%% after %d rounds (target +-%.3g%%): stopped on the %.3g s budget",
+              m->rc.row->name, hw, r->rounds, 100 * cfg->target_ci, cfg->max_time);
+    }
+    if (isnan(hw) || hw > 100 * JB_RUNNER_WIDE_CI) {
+        stats->noisy++;
+        if (cfg->repetitions > 0 && isnan(hw))
+            warnf(cfg, "%s: %d repetitions give no 95%% interval (6 are needed)", m->rc.row->name, r->rounds);
+        else if (cfg->repetitions > 0)
+            warnf(cfg, "%s: 95%% interval +-%.1f%% over %d repetitions: timings too noisy to trust",
+                  m->rc.row->name, hw, r->rounds);
+    }
+}
+
+/* Whether the group needs another round, and the members' convergence. */
+static int more_rounds(member *grp, size_t gn, int rounds, const jb_runner_config *cfg)
+{
+    if (rounds >= MAX_ROUNDS)
+        return 0;
+    if (cfg->repetitions > 0) /* a fixed count */
+        return rounds < cfg->repetitions;
+    int need = 0;
+    for (size_t g = 0; g < gn; g++) {
+        member *m = &grp[g];
+        if (!m->timed || m->dropped || m->failed_run)
+            continue;
+        double hw = jb_member_halfwidth(m);
+        m->converged = !isnan(hw) && hw <= cfg->target_ci;
+        if (!m->converged && m->timed_s < cfg->max_time)
+            need = 1;
+    }
+    /* Not before every row has the repetitions an interval needs. */
+    return need || rounds < (int)jb_median_ci_min_n(0.95);
+}
+
+/* Times the group's members in rounds; JB_OK or JB_EBACKEND. */
+static int run_rounds(member *grp, size_t gn, const jb_runner_config *cfg, jb_runner_stats *stats)
+{
+    const char *names[MAX_GROUP];
+    void *args[MAX_GROUP], *ctxs[MAX_GROUP];
+    int64_t iters[MAX_GROUP];
+    double min_time = 0; /* the longest window any of the group's meters needs */
+    for (size_t g = 0; g < gn; g++)
+        if (grp[g].timed)
+            min_time = fmax(min_time, cfg->min_time[grp[g].rc.row->k->backend]);
+    /* Round -1 warms up and finds each row's iteration count (Google
+     * Benchmark's search for min_time); it is not kept. The others reuse the
+     * count, so a round is nothing but timed repetitions. */
+    for (int round = -1; (round < 0 || more_rounds(grp, gn, round, cfg)) && !stop_flag; round++) {
+        size_t nt = 0;
+        for (size_t g = 0; g < gn; g++) {
+            member *m = &grp[g];
+            if (!m->timed || m->dropped || m->failed_run)
+                continue;
+            names[nt] = m->rc.row->name;
+            args[nt] = &m->rc;
+            ctxs[nt] = m;
+            iters[nt] = m->iterations; /* 0 in the warm-up round: Google Benchmark finds it */
+            m->warming = round < 0;
+            nt++;
+        }
+        if (!nt)
+            break;
+        jb_gb_options gopt = {.repetitions = 1, .min_time = min_time, .min_warmup_time = round < 0 ? min_time / 2 : 0,
+                              .iterations = iters};
+        if (jb_gb_run_group(nt, names, jb_runner_body, args, &gopt, cfg->interleave, on_report, ctxs))
+            return JB_EBACKEND;
+        jb_probe pr;
+        if (round >= 0 && cfg->probe && jb_machine_probe(&pr) == JB_OK) {
+            for (size_t g = 0; g < gn; g++)
+                if (grp[g].nreps && isnan(grp[g].reps[grp[g].nreps - 1].probe_flop_per_s))
+                    grp[g].reps[grp[g].nreps - 1].probe_flop_per_s = pr.flop_per_s;
+            if (stats->nprobes < JB_RUNNER_MAX_PROBES)
+                stats->probes[stats->nprobes++] = pr;
+        }
+    }
+    return JB_OK;
+}
+
 int jb_runner_run(const jb_suite *s, const jb_runner_config *cfg, jb_reporter *const reps[], size_t nreps,
                   jb_runner_stats *stats)
 {
@@ -281,10 +297,6 @@ int jb_runner_run(const jb_suite *s, const jb_runner_config *cfg, jb_reporter *c
         if (cfg->interleave)
             while (i + gn < s->nrows && gn < MAX_GROUP && same_problem(&s->rows[i], &s->rows[i + gn]))
                 gn++;
-        const char *names[MAX_GROUP];
-        void *args[MAX_GROUP], *ctxs[MAX_GROUP];
-        size_t nt = 0;
-        double min_time = 0; /* the longest window any of the group's meters needs */
         for (size_t g = 0; g < gn; g++) {
             member *m = &grp[g];
             memset(m, 0, sizeof *m);
@@ -297,32 +309,25 @@ int jb_runner_run(const jb_suite *s, const jb_runner_config *cfg, jb_reporter *c
             }
             if (cfg->progress)
                 cfg->progress(cfg->arg, i + g, s->nrows, m->rc.row->name);
-            if (!prepare(m, cfg))
-                continue;
-            m->timed = 1;
-            min_time = fmax(min_time, cfg->min_time[m->rc.row->k->backend]);
-            names[nt] = m->rc.row->name;
-            args[nt] = &m->rc;
-            ctxs[nt] = m;
-            nt++;
+            m->timed = prepare(m, cfg);
         }
-        jb_gb_options gopt = {.repetitions = cfg->repetitions, .min_time = min_time, .min_warmup_time = min_time / 2};
-        if (status == JB_OK && nt && jb_gb_run_group(nt, names, body, args, &gopt, cfg->interleave, on_report, ctxs)) {
-            status = JB_EBACKEND;
+        if (status == JB_OK && (status = run_rounds(grp, gn, cfg, stats)) != JB_OK)
             for (size_t g = 0; g < gn; g++)
                 if (grp[g].timed)
                     not_timed(&grp[g], JB_ROW_FAILED, "error: Google Benchmark raised an exception", NAN);
-        }
-        int dropped = 0;
+        /* Interrupted inside the group (while verifying, or between its rounds): none of it is kept. */
+        int dropped = stop_flag != 0;
+        for (size_t g = 0; g < gn && grp[g].res.entries; g++)
+            dropped |= grp[g].dropped;
+        if (!dropped && status == JB_OK)
+            jb_runner_finish_group(grp, gn, cfg);
         for (size_t g = 0; g < gn && grp[g].res.entries; g++) {
             member *m = &grp[g];
             if (m->timed) {
                 jb_exec_teardown(m->rc.row->k, &m->e);
                 jb_buffers_free(&m->b);
             }
-            if (m->dropped) { /* interrupted inside this row: its partial reports are not kept */
-                dropped = 1;
-            } else {
+            if (!dropped) { /* interrupted inside the group: none of its rows is kept */
                 /* The group's rows are reported whole and in suite order. */
                 if (m->res.status == JB_ROW_FAILED)
                     stats->failures++;
@@ -331,13 +336,12 @@ int jb_runner_run(const jb_suite *s, const jb_runner_config *cfg, jb_reporter *c
                 for (size_t r = 0; r < nreps; r++)
                     reps[r]->row(reps[r], &m->res);
                 stats->rows_done++;
-                if (m->timed && m->res.status == JB_ROW_TIMED && !isnan(m->res.cv) && m->res.cv > JB_RUNNER_CV_WARN) {
-                    stats->noisy++;
-                    warnf(cfg, "%s: cv %.1f%% over %d repetitions (above %.0f%%): timings too noisy to trust",
-                          m->rc.row->name, 100 * m->res.cv, cfg->repetitions, 100 * JB_RUNNER_CV_WARN);
-                }
+                if (m->timed && m->res.status == JB_ROW_TIMED)
+                    warn_width(m, cfg, stats);
             }
             cJSON_Delete(m->res.entries);
+            free(m->reps);
+            free(m->rc.iter_s);
         }
         if (dropped || status != JB_OK)
             break;

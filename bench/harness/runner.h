@@ -1,11 +1,15 @@
 /*
  * The runner: for each row of a suite, checks that its kernel can run here
  * and supports the shape, verifies it against the oracle, and times it
- * through Google Benchmark inside an energy window of its device's meter;
- * with interleaving, the rows that share a shape are verified together and
- * their repetitions run in one random order. What each row came to goes to
- * the reporters. The runner owns the stop flag (Ctrl-C), prints nothing
- * itself but warnings through a callback, and returns status codes.
+ * through Google Benchmark inside an energy window of its device's meter.
+ * With interleaving, the rows that share a shape form a group, verified
+ * together and then timed in rounds: one repetition of each row per round,
+ * in a random order, until every row's 95% interval of its median time is
+ * within the target (or its budget is spent, or a fixed number of rounds is
+ * done). The repetitions of one round are paired, so each row's speed-up
+ * over the group's reference comes with its own interval. What each row came
+ * to goes to the reporters. The runner owns the stop flag (Ctrl-C), prints
+ * nothing itself but warnings through a callback, and returns status codes.
  */
 #ifndef JB_RUNNER_H
 #define JB_RUNNER_H
@@ -13,6 +17,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "harness/machine.h"
 #include "harness/peaks.h"
 #include "harness/reporter.h"
 #include "harness/suite.h"
@@ -20,11 +25,15 @@
 
 /* fp64 operations the oracle may spend checking one row before it samples rows. */
 #define JB_RUNNER_VERIFY_BUDGET 4e8
-/* A row whose repetitions vary by more than this (cv) is reported as noisy. */
-#define JB_RUNNER_CV_WARN 0.05
+/* A row whose 95% interval is wider than this (half-width over the median) is reported as noisy. */
+#define JB_RUNNER_WIDE_CI 0.05
 
 typedef struct jb_runner_config {
-    int repetitions;                       /* >= 1 */
+    int repetitions;                       /* > 0: exactly this many rounds; 0: until the interval is known */
+    double target_ci;                      /* stop a row once its interval's half-width is this share of its median */
+    double max_time;                       /* ... or once it has run this many timed seconds */
+    int probe;                             /* probe the machine's speed after each round */
+    const char *reference;                 /* the reference kernel of every group (an anchored regex), or NULL */
     double min_time[JB_BACKEND_COUNT];     /* per device: seconds a repetition lasts at least */
     int interleave;                        /* 1: interleave the repetitions of rows sharing a shape */
     int cold_cache;                        /* flush the device's caches before each timed run (time only) */
@@ -39,10 +48,15 @@ typedef struct jb_runner_config {
     void *arg;
 } jb_runner_config;
 
+#define JB_RUNNER_MAX_PROBES 4096
+
 typedef struct jb_runner_stats {
-    int failures;   /* rows that failed verification or errored */
-    int noisy;      /* timed rows with cv above JB_RUNNER_CV_WARN */
-    int rows_done;  /* rows reported */
+    int failures;     /* rows that failed verification or errored */
+    int noisy;        /* timed rows with no interval or one wider than JB_RUNNER_WIDE_CI */
+    int unconverged;  /* timed rows whose interval was still wider than the target when the budget ran out */
+    int rows_done;    /* rows reported */
+    jb_probe probes[JB_RUNNER_MAX_PROBES]; /* the machine probe after each round */
+    int nprobes;
 } jb_runner_stats;
 
 /* Runs every row of s and reports each one to every reporter in suite order.

@@ -74,6 +74,7 @@ int jb_suite_dup_field(const jb_suite_ctx *c, const cJSON *obj, const char *what
 int jb_suite_parse(const char *text, const char *path, jb_suite *s, char *msg, size_t len)
 {
     memset(s, 0, sizeof *s);
+    s->interleave = 1; /* the default: rows sharing a shape are timed together */
     jb_suite_ctx c = {text, path, msg, len};
     const char *end = NULL;
     cJSON *root = cJSON_ParseWithOpts(text, &end, 1);
@@ -97,14 +98,14 @@ int jb_suite_parse(const char *text, const char *path, jb_suite *s, char *msg, s
         goto out;
     cJSON_ArrayForEach(f, root)
     {
-        static const char *const allowed[] = {"name",   "description", "repetitions", "min_time",
-                                              "groups", "interleave",  "comment"};
+        static const char *const allowed[] = {"name",       "description", "repetitions", "min_time", "target_ci",
+                                              "max_time",   "groups",      "interleave",  "comment"};
         size_t i;
         for (i = 0; i < sizeof allowed / sizeof allowed[0]; i++)
             if (!strcmp(f->string, allowed[i]))
                 break;
         if (i == sizeof allowed / sizeof allowed[0]) {
-            rc = jb_suite_err_at(&c, NULL, f->string, "unknown field '%s' (name, description, repetitions, min_time, interleave, groups)",
+            rc = jb_suite_err_at(&c, NULL, f->string, "unknown field '%s' (name, description, repetitions, min_time, target_ci, max_time, interleave, groups)",
                         f->string);
             goto out;
         }
@@ -148,6 +149,22 @@ int jb_suite_parse(const char *text, const char *path, jb_suite *s, char *msg, s
             goto out;
         }
         s->min_time = mt->valuedouble;
+    }
+    const cJSON *tc = cJSON_GetObjectItemCaseSensitive(root, "target_ci");
+    if (tc) {
+        if (!cJSON_IsNumber(tc) || !(tc->valuedouble > 0 && tc->valuedouble <= 100)) {
+            rc = jb_suite_err_at(&c, NULL, "target_ci", "\"target_ci\" must be a percentage in (0, 100]");
+            goto out;
+        }
+        s->target_ci = tc->valuedouble;
+    }
+    const cJSON *mx = cJSON_GetObjectItemCaseSensitive(root, "max_time");
+    if (mx) {
+        if (!cJSON_IsNumber(mx) || !(mx->valuedouble > 0 && mx->valuedouble <= 3600)) {
+            rc = jb_suite_err_at(&c, NULL, "max_time", "\"max_time\" must be seconds in (0, 3600]");
+            goto out;
+        }
+        s->max_time = mx->valuedouble;
     }
     const cJSON *il = cJSON_GetObjectItemCaseSensitive(root, "interleave");
     if (il) {

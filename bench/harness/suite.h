@@ -3,9 +3,11 @@
  * Each group picks one op, the kernels of that op (regexes over the full
  * names), and shapes either as axes whose cartesian product is taken
  * ("m=n=k" ties axes together) or as an explicit list; "skip" entries leave
- * out combinations. Errors name the file, line and column.
+ * out combinations; "reference" names the kernel the group's speed-ups are
+ * measured against (default: the vendor library's, else naive). Errors name
+ * the file, line and column.
  *
- *   {"name": "quick", "repetitions": 3, "min_time": 0.05, "interleave": false,
+ *   {"name": "quick", "min_time": 0.01, "target_ci": 2, "max_time": 0.5, "interleave": true,
  *    "groups": [{"op": "matmul", "kernels": ["matmul/cpu/.*"],
  *                "axes": {"m=n=k": [128, 256]},
  *                "skip": [{"kernel": "matmul/cpu/naive/.*", "m": [256]}]}]}
@@ -24,14 +26,17 @@ typedef struct jb_row {
     const jb_kernel *k;
     jb_problem p;
     char name[192];     /* op/backend/variant/dtype/key:value/... */
+    const jb_kernel *reference; /* the group's "reference" for speed-ups; NULL: the default */
 } jb_row;
 
 typedef struct jb_suite {
     char name[64];
     char description[256];
-    int repetitions;    /* 0: not set by the suite */
+    int repetitions;    /* a fixed number of rounds; 0: not set by the suite (sample until known) */
     double min_time;    /* 0: not set by the suite */
-    int interleave;     /* 1: interleave the repetitions of rows sharing a shape (run --interleave) */
+    double target_ci;   /* percent; 0: not set by the suite */
+    double max_time;    /* seconds per row; 0: not set by the suite */
+    int interleave;     /* 1 (the default): time the rows sharing a shape together, in rounds */
     jb_row *rows;
     size_t nrows;
 } jb_suite;

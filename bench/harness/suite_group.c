@@ -246,13 +246,13 @@ static int parse_axis(const jb_suite_ctx *c, const cJSON *f, jb_op op, axis *ax)
 }
 
 /* A JSON object that names a field twice would have cJSON silently use the first. */
-int jb_suite_parse_group(const jb_suite_ctx *c, jb_suite *s, const cJSON *g, int gi)
+static int parse_group_rows(const jb_suite_ctx *c, jb_suite *s, const cJSON *g, int gi)
 {
     char gname[32];
     snprintf(gname, sizeof gname, "groups[%d]", gi);
     if (!cJSON_IsObject(g))
         return jb_suite_err_at(c, NULL, "groups", "%s must be an object", gname);
-    static const char *const allowed[] = {"op", "kernels", "axes", "shapes", "skip", "comment"};
+    static const char *const allowed[] = {"op", "kernels", "axes", "shapes", "skip", "reference", "comment"};
     const cJSON *f;
     int rc;
     if ((rc = jb_suite_dup_field(c, g, gname)))
@@ -264,7 +264,7 @@ int jb_suite_parse_group(const jb_suite_ctx *c, jb_suite *s, const cJSON *g, int
             if (!strcmp(f->string, allowed[i]))
                 break;
         if (i == sizeof allowed / sizeof allowed[0])
-            return jb_suite_err_at(c, NULL, f->string, "%s: unknown field '%s' (op, kernels, axes, shapes, skip, comment)",
+            return jb_suite_err_at(c, NULL, f->string, "%s: unknown field '%s' (op, kernels, axes, shapes, skip, reference, comment)",
                           gname, f->string);
     }
     const cJSON *op_j = cJSON_GetObjectItemCaseSensitive(g, "op");
@@ -363,5 +363,24 @@ int jb_suite_parse_group(const jb_suite_ctx *c, jb_suite *s, const cJSON *g, int
         if ((rc = expand(c, s, (jb_op)op, ks, nk, axes, naxes, skip)))
             return rc;
     }
+    return JB_OK;
+}
+
+int jb_suite_parse_group(const jb_suite_ctx *c, jb_suite *s, const cJSON *g, int gi)
+{
+    size_t first = s->nrows;
+    int rc = parse_group_rows(c, s, g, gi);
+    const cJSON *ref = rc == JB_OK ? cJSON_GetObjectItemCaseSensitive(g, "reference") : NULL;
+    if (!ref)
+        return rc;
+    /* The reference of the group's speed-ups: one kernel of its op, by full name. */
+    const jb_kernel *k = cJSON_IsString(ref) ? jb_registry_find(ref->valuestring) : NULL;
+    const cJSON *op_j = cJSON_GetObjectItemCaseSensitive(g, "op");
+    if (!k || strcmp(jb_op_name(k->op), op_j->valuestring))
+        return jb_suite_err_at(c, NULL, cJSON_IsString(ref) ? ref->valuestring : "reference",
+                               "groups[%d]: \"reference\" must name one %s kernel (joulebench list)", gi,
+                               op_j->valuestring);
+    for (size_t i = first; i < s->nrows; i++)
+        s->rows[i].reference = k;
     return JB_OK;
 }

@@ -63,7 +63,7 @@ void jb_meter_free(jb_meter *m);   /* NULL is fine */
 jb_meter_kind jb_meter_kind_of(const jb_meter *m);
 int jb_meter_is_measured(const jb_meter *m);
 /* Seconds between counter updates (rapl ~1 ms, nvml ~100 ms, model: its sampling tick);
- * the harness keeps energy windows at least 10 of these long. */
+ * the harness keeps energy windows at least 5 of these long. */
 double jb_meter_update_period(const jb_meter *m);
 /* One line on where the numbers come from, e.g. "rapl: package-0 + dram (2 domains)"
  * or "model: TDP 170 W (cpu_tdp.csv: AMD EPYC 9654), idle 30%, 2/96 threads". */

@@ -75,4 +75,5 @@ const jb_backend_ops jb_cpu_backend_ops = {
     .flush_caches = flush_caches,
     .release = release,
     .batched = 0,
+    .vendor_variant = "onednn",
 };

@@ -103,3 +103,23 @@ double jb_cpu_fma_peak(const char **isa_name)
         *isa_name = jb_isa_name(isa);
     return measure_flops(isa);
 }
+
+double jb_cpu_fma_rate(double seconds)
+{
+    /* Iterations per thread for about `seconds`, learned once from a first call. */
+    static int64_t iters;
+    jb_isa isa = jb_cpu_isa();
+    if (!iters)
+        iters = 1 << 12;
+    for (;;) {
+        double total = 0, t0 = jb_cpu_seconds();
+#pragma omp parallel reduction(+ : total)
+        total += fma_flops(isa, iters);
+        double t = jb_cpu_seconds() - t0;
+        if (t < 0.5 * seconds && iters < ((int64_t)1 << 30)) { /* too short to mean anything: longer */
+            iters *= 4;
+            continue;
+        }
+        return total / t;
+    }
+}

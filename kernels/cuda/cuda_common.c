@@ -477,4 +477,5 @@ const jb_backend_ops jb_cuda_backend_ops = {
     .flush_caches = cuda_flush,
     .release = jb_cuda_release,
     .batched = 1,
+    .vendor_variant = "cublas",
 };
