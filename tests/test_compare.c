@@ -244,10 +244,85 @@ static void test_compare_identical_and_noisy(void **state)
     row_spec b[] = {{"softmax/cpu/naive/f32/rows:4", nb, 5, NULL}}, c[] = {{"softmax/cpu/naive/f32/rows:4", nc, 5, NULL}};
     write_results(tpath("noisy1.json"), "CPU A", "2024-01-01T00:00:00+0000", 10, b, 1);
     write_results(tpath("noisy2.json"), "CPU A", "2024-01-02T00:00:00+0000", 10, c, 1);
-    expect(jb("compare %s %s", tpath("noisy1.json"), tpath("noisy2.json")), 0, "1 noisy");
+    expect(jb("compare %s %s", tpath("noisy1.json"), tpath("noisy2.json")), 0, "1 inconclusive");
     expect_line("softmax/cpu/naive/f32/rows:4", "+6.7%");
     expect_line("softmax/cpu/naive/f32/rows:4", "0.69");
-    expect_line("softmax/cpu/naive/f32/rows:4", "noisy");
+    expect_line("softmax/cpu/naive/f32/rows:4", "inconclusive");
+}
+
+/* With 6 repetitions or more a side the change has an interval, and the verdicts use it. */
+static void test_compare_intervals(void **state)
+{
+    (void)state;
+    double a[10], b[10], wa[10], wb[10];
+    reps(1e6, a, 10);
+    reps(1.02e6, b, 10); /* 2% slower, +-1% jitter: the interval is within 5% */
+    for (int i = 0; i < 10; i++) { /* +-10% spread, the same on both sides */
+        wa[i] = 1e6 * (1 + 0.1 * ((i * 7) % 10 - 4.5) / 4.5);
+        wb[i] = 1e6 * (1 + 0.1 * ((i * 3) % 10 - 4.5) / 4.5);
+    }
+    row_spec base[] = {{"matmul/cpu/x/f32/m:8", a, 10, NULL}, {"softmax/cpu/w/f32/rows:8", wa, 10, NULL}};
+    row_spec cur[] = {{"matmul/cpu/x/f32/m:8", b, 10, NULL}, {"softmax/cpu/w/f32/rows:8", wb, 10, NULL}};
+    write_results(tpath("ci1.json"), "CPU A", "2024-01-01T00:00:00+0000", 10, base, 2);
+    write_results(tpath("ci2.json"), "CPU A", "2024-01-02T00:00:00+0000", 10, cur, 2);
+    expect(jb("compare %s %s", tpath("ci1.json"), tpath("ci2.json")), 0, "1 inconclusive, 1 same");
+    expect_line("matmul/cpu/x/f32/m:8", "same");
+    /* Same medians, but the interval reaches past 5% either way: the data cannot say "same". */
+    expect_line("softmax/cpu/w/f32/rows:8", "inconclusive");
+    expect(jb("compare %s %s --format json", tpath("ci1.json"), tpath("ci2.json")), 0, NULL);
+    cJSON *doc = cJSON_Parse(out);
+    assert_non_null(doc);
+    const cJSON *t = cJSON_GetObjectItem(cJSON_GetArrayItem(cJSON_GetObjectItem(doc, "rows"), 0), "time");
+    /* The interval from the two medians' order-statistic intervals (x(2) and x(9) of 10). */
+    double blo, bhi, alo, ahi;
+    assert_int_equal(jb_median_ci(a, 10, 0.95, &blo, &bhi, NULL), 0);
+    assert_int_equal(jb_median_ci(b, 10, 0.95, &alo, &ahi, NULL), 0);
+    assert_true(fabs(cJSON_GetObjectItem(t, "change_ci95_low")->valuedouble - (alo / bhi - 1)) < 1e-12);
+    assert_true(fabs(cJSON_GetObjectItem(t, "change_ci95_high")->valuedouble - (ahi / blo - 1)) < 1e-12);
+    cJSON_Delete(doc);
+}
+
+/* --paired: A/B files in pairs; the ratios within pairs, not the spread across them. */
+static void test_compare_paired(void **state)
+{
+    (void)state;
+    char files[4096] = "", same[4096] = "";
+    for (int k = 0; k < 6; k++) {
+        /* The machine drifts by 2x across the pairs; within a pair, current is 20% slower. */
+        double t = 1e6 * (1 + 0.2 * k), a[3], b[3], c[3];
+        for (int i = 0; i < 3; i++) {
+            a[i] = t * (1 + 0.001 * i);
+            b[i] = 1.2 * a[i];
+            c[i] = a[i] * (1 + 0.002 * (k % 3 - 1)); /* within +-0.2% */
+        }
+        row_spec ra[] = {{"matmul/cpu/x/f32/m:8", a, 3, NULL}}, rb[] = {{"matmul/cpu/x/f32/m:8", b, 3, NULL}};
+        row_spec rc[] = {{"matmul/cpu/x/f32/m:8", c, 3, NULL}};
+        char pa[300], pb[300], pc[300];
+        snprintf(pa, sizeof pa, "%s", tpath("pa.json"));
+        pa[strlen(pa) - 5] = 0;
+        snprintf(pb, sizeof pb, "%s%d-b.json", pa, k);
+        snprintf(pc, sizeof pc, "%s%d-c.json", pa, k);
+        snprintf(pa + strlen(pa), sizeof pa - strlen(pa), "%d-a.json", k);
+        write_results(pa, "CPU A", "2024-01-01T00:00:00+0000", 10, ra, 1);
+        write_results(pb, "CPU A", "2024-01-01T00:00:00+0000", 10, rb, 1);
+        write_results(pc, "CPU A", "2024-01-01T00:00:00+0000", 10, rc, 1);
+        snprintf(files + strlen(files), sizeof files - strlen(files), " %s %s", pa, pb);
+        snprintf(same + strlen(same), sizeof same - strlen(same), " %s %s", pa, pc);
+    }
+    char first_a[300], first_b[300], args[8192];
+    sscanf(files, " %299s %299s", first_a, first_b);
+    /* Every pair says +20% though the pairs differ by 2x: the signed-rank test's smallest p with 6 pairs, 2/64. */
+    expect(jb("compare --paired%s", files), 1, "REGRESSION");
+    expect_line("matmul/cpu/x/f32/m:8", "+20.0%");
+    expect_line("matmul/cpu/x/f32/m:8", "0.0312");
+    expect_line("matmul/cpu/x/f32/m:8", "worse");
+    assert_non_null(strstr(out, "Wilcoxon signed-rank"));
+    expect(jb("compare --paired%s", same), 0, "0 worse, 1 same");
+    /* Pairs or nothing. */
+    snprintf(args, sizeof args, "compare --paired%s %s", files, first_a);
+    expect_usage_error(args, "in pairs");
+    snprintf(args, sizeof args, "compare %s %s %s", first_a, first_b, first_a);
+    expect_usage_error(args, "--paired takes pairs");
 }
 
 static void test_compare_rows(void **state)
@@ -306,7 +381,7 @@ static void test_compare_formats_and_context(void **state)
     write_results(tpath("f2.json"), "CPU B", "2024-01-02T00:00:00+0000", 10, cur, 1);
     expect(jb("compare %s %s", tpath("f1.json"), tpath("f2.json")), 1, "warning: cpu_model differs: baseline 'CPU A', current 'CPU B'");
     expect(jb("compare %s %s --format markdown 2>/dev/null", tpath("f1.json"), tpath("f2.json")), 1,
-           "| benchmark | baseline | current | change | p | reps | verdict |");
+           "| benchmark | baseline | current | change | 95% interval | p | reps | verdict |");
     assert_non_null(strstr(out, "|---|--:|"));
     assert_non_null(strstr(out, "| `matmul/cpu/x/f32/m:8` |"));
     assert_non_null(strstr(out, "**worse**"));
@@ -333,13 +408,13 @@ static void test_compare_few_repetitions(void **state)
     write_results(tpath("one2.json"), "CPU A", "2024-01-02T00:00:00+0000", 10, b, 1);
     expect(jb("compare %s %s", tpath("one1.json"), tpath("one2.json")), 0, "too few repetitions");
     expect_line("matmul/cpu/x/f32", "+100.0%");
-    /* Three against three can never reach p < 0.05: said so, and the change is only "noisy". */
+    /* Three against three can never reach p < 0.05: said so, and the change is "inconclusive". */
     const double t3[] = {1e6, 1.01e6, 0.99e6}, t3s[] = {2e6, 2.01e6, 1.99e6};
     row_spec c[] = {{"matmul/cpu/x/f32", t3, 3, NULL}}, d[] = {{"matmul/cpu/x/f32", t3s, 3, NULL}};
     write_results(tpath("three1.json"), "CPU A", "2024-01-01T00:00:00+0000", 10, c, 1);
     write_results(tpath("three2.json"), "CPU A", "2024-01-02T00:00:00+0000", 10, d, 1);
     expect(jb("compare %s %s", tpath("three1.json"), tpath("three2.json")), 0, "smallest possible p is 0.1");
-    expect_line("matmul/cpu/x/f32", "noisy");
+    expect_line("matmul/cpu/x/f32", "inconclusive");
 }
 
 static void test_compare_bad_input(void **state)
@@ -628,6 +703,8 @@ int main(void)
         cmocka_unit_test(test_mwu),
         cmocka_unit_test(test_compare_slowdown),
         cmocka_unit_test(test_compare_identical_and_noisy),
+        cmocka_unit_test(test_compare_intervals),
+        cmocka_unit_test(test_compare_paired),
         cmocka_unit_test(test_compare_rows),
         cmocka_unit_test(test_compare_energy_metric),
         cmocka_unit_test(test_compare_formats_and_context),

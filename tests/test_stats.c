@@ -92,10 +92,20 @@ static void test_wilcoxon(void **state)
     assert_true(fabs(p - 0.15625) < 1e-12);
     assert_int_equal(jb_wilcoxon(d3, 22, &p), JB_OK); /* over 20 pairs: normal approximation */
     assert_true(fabs(p - 0.0007343368913374178) < 1e-9);
-    assert_int_equal(jb_wilcoxon(d4, 10, &p), JB_OK); /* ties: normal with tie correction */
-    assert_true(fabs(p - 0.152506704373487) < 1e-9);
+    /* Ties: exact given the midranks, counted over all 2^n sign patterns in Python
+     * (itertools.product, ranks from scipy.stats.rankdata). */
+    assert_int_equal(jb_wilcoxon(d4, 10, &p), JB_OK);
+    assert_true(fabs(p - 0.154296875) < 1e-12);
     assert_int_equal(jb_wilcoxon(d5, 10, &p), JB_OK); /* a zero is dropped, then ties */
-    assert_true(fabs(p - 0.15076277502664528) < 1e-9);
+    assert_true(fabs(p - 0.14453125) < 1e-12);
+    /* Every difference alike (A/B pairs that all moved by the same ratio): 2 / 2^6. */
+    static const double same6[] = {0.18, 0.18, 0.18, 0.18, 0.18, 0.18};
+    assert_int_equal(jb_wilcoxon(same6, 6, &p), JB_OK);
+    assert_true(fabs(p - 0.03125) < 1e-12);
+    /* Over 20 with ties: scipy.stats.wilcoxon(d6, method='approx', correction=True). */
+    static const double d6[] = {1, 1, 2, 2, -3, 3, 4, -4, 5, 6, 7, 7, 8, 9, -9, 10, 11, 12, 13, 14, 15, 15, -16, 17};
+    assert_int_equal(jb_wilcoxon(d6, 24, &p), JB_OK);
+    assert_true(fabs(p - 0.004660882906216393) < 1e-9);
     static const double zeros[] = {0, 0, 0};
     assert_int_equal(jb_wilcoxon(zeros, 3, &p), JB_EINVAL);
 }

@@ -13,7 +13,7 @@
 
 const char *jb_verdict_name(jb_verdict v)
 {
-    static const char *const names[] = {"same", "better", "worse", "noisy", "too few repetitions", "no data",
+    static const char *const names[] = {"same", "better", "worse", "inconclusive", "too few repetitions", "no data",
                                         "error", "only in baseline", "only in current"};
     _Static_assert(sizeof names / sizeof names[0] == JB_V_COUNT, "a name per verdict");
     return (unsigned)v < JB_V_COUNT ? names[v] : "?";
@@ -36,6 +36,59 @@ int jb_comparison_note(jb_comparison *c, const char *fmt, ...)
     return JB_OK;
 }
 
+/* Independent samples: the U test, and the change's interval from the two
+ * medians' intervals (the slowest and fastest ratios they allow), JB_OK or
+ * JB_EINVAL. */
+static int unpaired_test(const jb_samples *sb, const jb_samples *sa, jb_cmp_metric *out)
+{
+    jb_mwu t;
+    if (jb_mann_whitney(sb->v, sb->n, sa->v, sa->n, &t))
+        return JB_EINVAL;
+    out->p = t.p;
+    out->method = t.method;
+    double blo, bhi, alo, ahi;
+    if (jb_median_ci(sb->v, sb->n, 0.95, &blo, &bhi, NULL) == JB_OK &&
+        jb_median_ci(sa->v, sa->n, 0.95, &alo, &ahi, NULL) == JB_OK && blo > 0 && bhi > 0) {
+        out->change_lo = alo / bhi - 1;
+        out->change_hi = ahi / blo - 1;
+    }
+    return JB_OK;
+}
+
+/* Paired samples (sample i of each side taken together): the Wilcoxon
+ * signed-rank test over log(cur_i / base_i), the median ratio and its
+ * order-statistic interval. JB_OK or JB_EINVAL (unequal counts, a value not
+ * positive). */
+static int paired_test(const jb_samples *sb, const jb_samples *sa, jb_cmp_metric *out)
+{
+    if (sb->n != sa->n)
+        return JB_EINVAL;
+    double *r = malloc(2 * sb->n * sizeof *r), *d = r ? r + sb->n : NULL;
+    if (!r)
+        return JB_EINVAL;
+    int rc = JB_OK;
+    for (size_t i = 0; i < sb->n && rc == JB_OK; i++) {
+        if (!(sb->v[i] > 0 && sa->v[i] > 0))
+            rc = JB_EINVAL;
+        else {
+            r[i] = sa->v[i] / sb->v[i];
+            d[i] = log(r[i]);
+        }
+    }
+    if (rc == JB_OK) {
+        out->change = jb_median(r, sb->n) - 1;
+        double lo, hi;
+        if (jb_median_ci(r, sb->n, 0.95, &lo, &hi, NULL) == JB_OK) {
+            out->change_lo = lo - 1;
+            out->change_hi = hi - 1;
+        }
+        if (jb_wilcoxon(d, sb->n, &out->p) != JB_OK)
+            out->p = 1; /* every pair equal: no difference at all */
+    }
+    free(r);
+    return rc;
+}
+
 static void compare_metric(const jb_bench_row *b, const jb_bench_row *a, jb_metric m, const jb_compare_opts *o,
                            jb_cmp_metric *out)
 {
@@ -44,7 +97,7 @@ static void compare_metric(const jb_bench_row *b, const jb_bench_row *a, jb_metr
     out->n_cur = sa->n;
     out->base_median = jb_median(sb->v, sb->n);
     out->cur_median = jb_median(sa->v, sa->n);
-    out->change = NAN;
+    out->change = out->change_lo = out->change_hi = NAN;
     out->p = NAN;
     if (!sb->n || !sa->n) {
         out->verdict = JB_V_NODATA;
@@ -55,21 +108,22 @@ static void compare_metric(const jb_bench_row *b, const jb_bench_row *a, jb_metr
         out->verdict = JB_V_FEW;
         return;
     }
-    jb_mwu t;
-    if (jb_mann_whitney(sb->v, sb->n, sa->v, sa->n, &t)) {
+    int rc = o->paired ? paired_test(sb, sa, out) : unpaired_test(sb, sa, out);
+    if (rc) {
         out->verdict = JB_V_NODATA;
         return;
     }
-    out->p = t.p;
-    out->method = t.method;
     /* A positive "gain" is an improvement: time falls, FLOP per joule rises. */
     double gain = m == JB_METRIC_TIME ? -out->change : out->change;
-    if (isnan(gain) || fabs(out->change) <= o->threshold)
+    const int have_ci = !isnan(out->change_lo);
+    if (isnan(gain))
         out->verdict = JB_V_SAME;
-    else if (t.p >= o->alpha)
-        out->verdict = JB_V_NOISY;
-    else
+    else if (fabs(out->change) > o->threshold && out->p < o->alpha && (!have_ci || out->change_lo > 0 || out->change_hi < 0))
         out->verdict = gain > 0 ? JB_V_BETTER : JB_V_WORSE;
+    else if (have_ci ? out->change_lo >= -o->threshold && out->change_hi <= o->threshold : fabs(out->change) <= o->threshold)
+        out->verdict = JB_V_SAME;
+    else
+        out->verdict = JB_V_INCONCLUSIVE;
 }
 
 static jb_cmp_row *add_row(jb_comparison *c, size_t *cap)
@@ -85,9 +139,18 @@ static jb_cmp_row *add_row(jb_comparison *c, size_t *cap)
     memset(r, 0, sizeof *r);
     for (int m = 0; m < JB_METRIC_COUNT; m++) {
         r->m[m].change = r->m[m].p = r->m[m].base_median = r->m[m].cur_median = NAN;
+        r->m[m].change_lo = r->m[m].change_hi = NAN;
         r->m[m].verdict = JB_V_NODATA;
     }
     return r;
+}
+
+/* The smallest two-sided p the test can give with these sample counts. */
+static double min_p(const jb_compare_opts *o, size_t n1, size_t n2)
+{
+    if (o->paired) /* all n signs alike: 2 / 2^n */
+        return fmin(1, ldexp(1.0, 1 - (int)fmin((double)n1, 60)));
+    return jb_mwu_min_p(n1, n2);
 }
 
 int jb_compare(const jb_bench_set *base, const jb_bench_set *cur, const jb_compare_opts *o, jb_comparison *c)
@@ -139,7 +202,7 @@ int jb_compare(const jb_bench_set *base, const jb_bench_set *cur, const jb_compa
                 worse |= r->m[m].verdict == JB_V_WORSE;
                 few |= r->m[m].verdict == JB_V_FEW;
                 if (r->m[m].n_base >= 2 && r->m[m].n_cur >= 2 &&
-                    jb_mwu_min_p(r->m[m].n_base, r->m[m].n_cur) >= o->alpha) {
+                    min_p(o, r->m[m].n_base, r->m[m].n_cur) >= o->alpha) {
                     weak = 1;
                     weak_n1 = r->m[m].n_base;
                     weak_n2 = r->m[m].n_cur;
@@ -158,14 +221,13 @@ int jb_compare(const jb_bench_set *base, const jb_bench_set *cur, const jb_compa
     if (rc)
         return rc;
     if (few_rows)
-        rc |= jb_comparison_note(c, "%zu row%s with fewer than 2 repetitions on a side: not tested "
-                                    "(run with --repetitions 5 or more)", few_rows, few_rows > 1 ? "s" : "");
+        rc |= jb_comparison_note(c, "%zu row%s with fewer than 2 %s on a side: not tested", few_rows,
+                                 few_rows > 1 ? "s" : "", o->paired ? "pairs" : "repetitions");
     if (weak_rows)
-        rc |= jb_comparison_note(c, "%zu row%s with too few repetitions for the U test to reach alpha %g "
-                                    "(%zu vs %zu: the smallest possible p is %.3g), so no change can be significant: "
-                                    "run with --repetitions 5 or more",
-                                 weak_rows, weak_rows > 1 ? "s" : "", o->alpha, weak_n1, weak_n2,
-                                 jb_mwu_min_p(weak_n1, weak_n2));
+        rc |= jb_comparison_note(c, "%zu row%s with too few %s for the %s test to reach alpha %g "
+                                    "(%zu vs %zu: the smallest possible p is %.3g), so no change can be significant",
+                                 weak_rows, weak_rows > 1 ? "s" : "", o->paired ? "pairs" : "repetitions",
+                                 o->paired ? "signed-rank" : "U", o->alpha, weak_n1, weak_n2, min_p(o, weak_n1, weak_n2));
     if (mixed_energy)
         rc |= jb_comparison_note(c, "%zu row%s measured energy on one side and estimated it on the other: "
                                     "their flop_per_j are not comparable", mixed_energy, mixed_energy > 1 ? "s" : "");

@@ -21,7 +21,8 @@ typedef enum {
     JB_V_SAME,       /* within the threshold */
     JB_V_BETTER,     /* better by more than the threshold, p < alpha */
     JB_V_WORSE,      /* worse by more than the threshold, p < alpha: a regression */
-    JB_V_NOISY,      /* changed by more than the threshold, but p >= alpha */
+    JB_V_INCONCLUSIVE, /* the data cannot tell: moved beyond the threshold with p >= alpha, or
+                        * its interval reaches both inside and beyond the threshold */
     JB_V_FEW,        /* fewer than 2 repetitions on a side: not tested */
     JB_V_NODATA,     /* the metric is missing on a side (a time-only row for flop_per_j) */
     JB_V_ERROR,      /* an error row on either side: not compared */
@@ -30,7 +31,7 @@ typedef enum {
     JB_V_COUNT
 } jb_verdict;
 
-/* "same", "better", "worse", "noisy", "too few repetitions", ... */
+/* "same", "better", "worse", "inconclusive", "too few repetitions", ... */
 const char *jb_verdict_name(jb_verdict v);
 
 typedef struct jb_compare_opts {
@@ -38,14 +39,18 @@ typedef struct jb_compare_opts {
     double threshold;             /* relative change that matters, e.g. 0.05 */
     double alpha;                 /* significance level, e.g. 0.05 */
     const char *filter;           /* POSIX extended regex over row names, or NULL */
+    int paired;                   /* sample i of each side was taken beside the other's (A/B runs):
+                                   * Wilcoxon signed-rank over the log ratios, not the U test */
 } jb_compare_opts;
 
 typedef struct jb_cmp_metric {
     size_t n_base, n_cur;
     double base_median, cur_median;
-    double change;        /* cur_median / base_median - 1 (NaN when not computed) */
+    double change;        /* cur_median / base_median - 1; paired: the median of cur_i / base_i, - 1
+                           * (NaN when not computed) */
+    double change_lo, change_hi; /* its 95% interval (NaN with fewer than 6 samples a side) */
     double p;             /* NaN when not tested */
-    jb_mwu_method method;
+    jb_mwu_method method; /* unpaired only */
     jb_verdict verdict;
 } jb_cmp_metric;
 
@@ -70,9 +75,14 @@ typedef struct jb_comparison {
 
 /*
  * Compares cur with base row by row (both borrowed: they must outlive c).
- * Rows present in both are compared per metric: medians, relative change,
- * the U test over the repetitions, and a verdict (time: lower is better;
- * flop_per_j: higher is better). Rows of the baseline come first in its
+ * Rows present in both are compared per metric: medians, relative change and
+ * its 95% interval, a test (the U test over the repetitions; paired: the
+ * Wilcoxon signed-rank test over the log ratios), and a verdict (time: lower
+ * is better; flop_per_j: higher is better). With an interval: worse or
+ * better when the change is beyond the threshold, p < alpha and the interval
+ * excludes no change; same when the whole interval is within the threshold;
+ * inconclusive otherwise. Without one (fewer than 6 samples): same within
+ * the threshold, else worse or better with p < alpha, else inconclusive. Rows of the baseline come first in its
  * order, then rows only in the current set. JB_OK, JB_EINVAL for a bad
  * filter regex, or JB_ENOMEM.
  */

@@ -33,6 +33,22 @@ static void fmt_change(double ch, char *buf, size_t len)
         snprintf(buf, len, "%+.1f%%", 100 * ch);
 }
 
+/* "[-3.1%, +8.0%]", or "-" without an interval. */
+static void fmt_interval(const jb_cmp_metric *m, char *buf, size_t len)
+{
+    if (isnan(m->change_lo))
+        snprintf(buf, len, "-");
+    else
+        snprintf(buf, len, "[%+.1f%%, %+.1f%%]", 100 * m->change_lo, 100 * m->change_hi);
+}
+
+/* What was tested, for the headers. */
+static const char *test_desc(const jb_comparison *c)
+{
+    return c->opts.paired ? "two-sided Wilcoxon signed-rank test over the paired log ratios"
+                          : "two-sided Mann-Whitney U over the repetitions";
+}
+
 static void fmt_p(const jb_cmp_metric *m, char *buf, size_t len)
 {
     if (isnan(m->p))
@@ -54,7 +70,7 @@ static void metrics_desc(const jb_comparison *c, char *buf, size_t len)
 
 static void summary_line(const jb_comparison *c, char *buf, size_t len)
 {
-    static const jb_verdict order[] = {JB_V_WORSE, JB_V_BETTER, JB_V_NOISY, JB_V_SAME,       JB_V_FEW,
+    static const jb_verdict order[] = {JB_V_WORSE, JB_V_BETTER, JB_V_INCONCLUSIVE, JB_V_SAME, JB_V_FEW,
                                        JB_V_NODATA, JB_V_ERROR, JB_V_ONLY_BASE, JB_V_ONLY_CUR};
     buf[0] = 0;
     for (size_t i = 0; i < sizeof order / sizeof order[0]; i++) {
@@ -87,9 +103,9 @@ static void print_console(const jb_comparison *c, const jb_cmp_labels *l, FILE *
             l->base_detail ? ")" : "");
     fprintf(f, "current:  %s%s%s%s\n", l->cur, l->cur_detail ? " (" : "", l->cur_detail ? l->cur_detail : "",
             l->cur_detail ? ")" : "");
-    fprintf(f, "metric %s; threshold %g%%, alpha %g; two-sided Mann-Whitney U over the repetitions "
-               "(p~: normal approximation)\n",
-            desc, 100 * c->opts.threshold, c->opts.alpha);
+    fprintf(f, "metric %s; threshold %g%%, alpha %g; %s (p~: normal approximation); "
+               "interval: 95%% for the change\n",
+            desc, 100 * c->opts.threshold, c->opts.alpha, test_desc(c));
     for (size_t i = 0; i < c->nnotes; i++)
         fprintf(f, "warning: %s\n", c->notes[i]);
     size_t w = 9;
@@ -97,8 +113,8 @@ static void print_console(const jb_comparison *c, const jb_cmp_labels *l, FILE *
         if (strlen(c->rows[i].name) > w)
             w = strlen(c->rows[i].name);
     int both = nmetrics(c) > 1;
-    fprintf(f, "\n%-*s %s%16s %16s %8s %8s %5s  %s\n", (int)w, "benchmark", both ? "metric     " : "", "baseline",
-            "current", "change", "p", "reps", "verdict");
+    fprintf(f, "\n%-*s %s%16s %16s %8s %18s %8s %7s  %s\n", (int)w, "benchmark", both ? "metric     " : "",
+            "baseline", "current", "change", "interval", "p", c->opts.paired ? "pairs" : "reps", "verdict");
     for (size_t i = 0; i < c->n; i++) {
         const jb_cmp_row *r = &c->rows[i];
         if (r->status != JB_V_SAME) {
@@ -114,16 +130,20 @@ static void print_console(const jb_comparison *c, const jb_cmp_labels *l, FILE *
             const jb_cmp_metric *x = &r->m[m];
             if (!c->opts.metrics[m])
                 continue;
-            char bv[32], cv[32], ch[32], p[32], reps[32];
+            char bv[32], cv[32], ch[32], iv[48], p[32], reps[48];
             fmt_value((jb_metric)m, x->base_median, bv, sizeof bv);
             fmt_value((jb_metric)m, x->cur_median, cv, sizeof cv);
             fmt_change(x->change, ch, sizeof ch);
+            fmt_interval(x, iv, sizeof iv);
             fmt_p(x, p, sizeof p);
-            snprintf(reps, sizeof reps, "%zu/%zu", x->n_base, x->n_cur);
+            if (c->opts.paired)
+                snprintf(reps, sizeof reps, "%zu", x->n_base);
+            else
+                snprintf(reps, sizeof reps, "%zu/%zu", x->n_base, x->n_cur);
             char mname[16] = "";
             if (both)
                 snprintf(mname, sizeof mname, "%-10s ", jb_metric_name((jb_metric)m));
-            fprintf(f, "%-*s %s%16s %16s %8s %8s %5s  %s\n", (int)w, r->name, mname, bv, cv, ch, p, reps,
+            fprintf(f, "%-*s %s%16s %16s %8s %18s %8s %7s  %s\n", (int)w, r->name, mname, bv, cv, ch, iv, p, reps,
                     jb_verdict_name(x->verdict));
         }
     }
@@ -137,7 +157,7 @@ static const char *md_verdict(jb_verdict v)
     switch (v) {
     case JB_V_WORSE: return "\xE2\x9D\x8C **worse**";          /* red cross */
     case JB_V_BETTER: return "\xE2\x9C\x85 better";            /* green check */
-    case JB_V_NOISY: return "\xE2\x9A\xA0\xEF\xB8\x8F noisy";  /* warning sign */
+    case JB_V_INCONCLUSIVE: return "\xE2\x9A\xA0\xEF\xB8\x8F inconclusive"; /* warning sign */
     default: return jb_verdict_name(v);
     }
 }
@@ -149,7 +169,7 @@ static void md_row(const jb_comparison *c, const jb_cmp_row *r, FILE *f)
         if (r->status == JB_V_ERROR) {
             char e[1200];
             error_text(r, e, sizeof e);
-            fprintf(f, "| `%s` |%s - | - | - | - | - | error ", r->name, both ? " - |" : "");
+            fprintf(f, "| `%s` |%s - | - | - | - | - | - | error ", r->name, both ? " - |" : "");
             for (const char *p = e; *p; p++) { /* a '|' would end the cell, a newline the row */
                 if (*p == '|')
                     fputc('\\', f);
@@ -157,20 +177,22 @@ static void md_row(const jb_comparison *c, const jb_cmp_row *r, FILE *f)
             }
             fputs(" |\n", f);
         } else
-            fprintf(f, "| `%s` |%s - | - | - | - | - | %s |\n", r->name, both ? " - |" : "", jb_verdict_name(r->status));
+            fprintf(f, "| `%s` |%s - | - | - | - | - | - | %s |\n", r->name, both ? " - |" : "",
+                    jb_verdict_name(r->status));
         return;
     }
     for (int m = 0; m < JB_METRIC_COUNT; m++) {
         const jb_cmp_metric *x = &r->m[m];
         if (!c->opts.metrics[m])
             continue;
-        char bv[32], cv[32], ch[32], p[32];
+        char bv[32], cv[32], ch[32], iv[48], p[32];
         fmt_value((jb_metric)m, x->base_median, bv, sizeof bv);
         fmt_value((jb_metric)m, x->cur_median, cv, sizeof cv);
         fmt_change(x->change, ch, sizeof ch);
+        fmt_interval(x, iv, sizeof iv);
         fmt_p(x, p, sizeof p);
-        fprintf(f, "| `%s` |%s%s%s %s | %s | %s | %s | %zu/%zu | %s |\n", r->name, both ? " " : "",
-                both ? jb_metric_name((jb_metric)m) : "", both ? " |" : "", bv, cv, ch, p, x->n_base, x->n_cur,
+        fprintf(f, "| `%s` |%s%s%s %s | %s | %s | %s | %s | %zu/%zu | %s |\n", r->name, both ? " " : "",
+                both ? jb_metric_name((jb_metric)m) : "", both ? " |" : "", bv, cv, ch, iv, p, x->n_base, x->n_cur,
                 md_verdict(x->verdict));
     }
 }
@@ -201,18 +223,20 @@ static void print_markdown(const jb_comparison *c, const jb_cmp_labels *l, FILE 
     fprintf(f, "Baseline `%s`%s%s%s; current `%s`%s%s%s.  \n", l->base, l->base_detail ? " (" : "",
             l->base_detail ? l->base_detail : "", l->base_detail ? ")" : "", l->cur, l->cur_detail ? " (" : "",
             l->cur_detail ? l->cur_detail : "", l->cur_detail ? ")" : "");
-    fprintf(f, "Metric %s; a row is worse or better when its median moved by more than %g%% and the two-sided "
-               "Mann-Whitney U test over the repetitions gives p < %g (p~: normal approximation).\n\n",
-            desc, 100 * c->opts.threshold, c->opts.alpha);
+    fprintf(f, "Metric %s; a row is worse or better when it moved by more than %g%%, the %s gives p < %g "
+               "(p~: normal approximation) and the 95%% interval of the change excludes zero; same when the whole "
+               "interval is within %g%%; inconclusive otherwise.\n\n",
+            desc, 100 * c->opts.threshold, test_desc(c), c->opts.alpha, 100 * c->opts.threshold);
     fprintf(f, "**%s**\n\n", sum);
     for (size_t i = 0; i < c->nnotes; i++)
         fprintf(f, "> **Warning:** %s\n>\n", c->notes[i]);
     if (c->nnotes)
         fprintf(f, "\n");
-    const char *head = nmetrics(c) > 1 ? "| benchmark | metric | baseline | current | change | p | reps | verdict |\n"
-                                         "|---|---|--:|--:|--:|--:|--:|---|\n"
-                                       : "| benchmark | baseline | current | change | p | reps | verdict |\n"
-                                         "|---|--:|--:|--:|--:|--:|---|\n";
+    const char *head = nmetrics(c) > 1
+                           ? "| benchmark | metric | baseline | current | change | 95% interval | p | reps | verdict |\n"
+                             "|---|---|--:|--:|--:|--:|--:|--:|---|\n"
+                           : "| benchmark | baseline | current | change | 95% interval | p | reps | verdict |\n"
+                             "|---|--:|--:|--:|--:|--:|--:|---|\n";
     size_t notable = 0;
     for (size_t i = 0; i < c->n; i++)
         notable += row_is_notable(c, &c->rows[i]);
@@ -257,7 +281,8 @@ static void print_json(const jb_comparison *c, const jb_cmp_labels *l, FILE *f)
             cJSON_AddItemToArray(ms, cJSON_CreateString(jb_metric_name((jb_metric)m)));
     cJSON_AddNumberToObject(doc, "threshold", c->opts.threshold);
     cJSON_AddNumberToObject(doc, "alpha", c->opts.alpha);
-    cJSON_AddStringToObject(doc, "test", "two-sided Mann-Whitney U over the repetitions");
+    cJSON_AddStringToObject(doc, "test", test_desc(c));
+    cJSON_AddBoolToObject(doc, "paired", c->opts.paired);
     cJSON_AddBoolToObject(doc, "regression", c->regressions > 0);
     cJSON_AddNumberToObject(doc, "regressions", (double)c->regressions);
     cJSON *counts = cJSON_AddObjectToObject(doc, "counts");
@@ -287,8 +312,10 @@ static void print_json(const jb_comparison *c, const jb_cmp_labels *l, FILE *f)
             json_num(mo, "baseline_median", x->base_median);
             json_num(mo, "current_median", x->cur_median);
             json_num(mo, "change", x->change);
+            json_num(mo, "change_ci95_low", x->change_lo);
+            json_num(mo, "change_ci95_high", x->change_hi);
             json_num(mo, "p", x->p);
-            if (!isnan(x->p))
+            if (!isnan(x->p) && !c->opts.paired)
                 cJSON_AddStringToObject(mo, "p_method", x->method == JB_MWU_EXACT ? "exact" : "normal");
             cJSON_AddNumberToObject(mo, "baseline_repetitions", (double)x->n_base);
             cJSON_AddNumberToObject(mo, "current_repetitions", (double)x->n_cur);

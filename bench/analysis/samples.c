@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "analysis/stats.h"
 #include "harness/results.h"
 #include "jb_kernels.h"
 
@@ -122,4 +123,48 @@ int jb_bench_set_from_json(const cJSON *doc, jb_bench_set *s, char *msg, size_t 
     if (rc == JB_ENOMEM)
         snprintf(msg, len, "out of memory");
     return rc;
+}
+
+/* The row called name in s, created when absent, with msg as its error when non-NULL. */
+static jb_bench_row *pair_row(jb_bench_set *s, const char *name, const char *error)
+{
+    jb_bench_row *r = jb_bench_set_row(s, name);
+    if (r && error && jb_bench_row_set_error(r, error))
+        return NULL;
+    return r;
+}
+
+int jb_bench_set_add_pair(jb_bench_set *base, jb_bench_set *cur, const jb_bench_set *a, const jb_bench_set *b)
+{
+    for (int side = 0; side < 2; side++) {
+        const jb_bench_set *x = side ? b : a, *y = side ? a : b;
+        for (size_t i = 0; i < x->n; i++) {
+            const jb_bench_row *rx = &x->rows[i], *ry = jb_bench_set_find(y, rx->name);
+            const jb_bench_row *ra = side ? ry : rx, *rb = side ? rx : ry;
+            if (side && ry)
+                continue; /* done from a's side */
+            if (!ry) { /* in one run only */
+                if (!pair_row(side ? cur : base, rx->name, rx->error))
+                    return JB_ENOMEM;
+                continue;
+            }
+            jb_bench_row *pb = pair_row(base, ra->name, ra->error), *pc = pair_row(cur, rb->name, rb->error);
+            if (!pb || !pc)
+                return JB_ENOMEM;
+            if (ra->error || rb->error)
+                continue;
+            for (int m = 0; m < JB_METRIC_COUNT; m++) {
+                if (!ra->s[m].n || !rb->s[m].n)
+                    continue;
+                if (jb_samples_add(&pb->s[m], jb_median(ra->s[m].v, ra->s[m].n)) ||
+                    jb_samples_add(&pc->s[m], jb_median(rb->s[m].v, rb->s[m].n)))
+                    return JB_ENOMEM;
+            }
+            if (ra->energy_measured >= 0)
+                pb->energy_measured = ra->energy_measured;
+            if (rb->energy_measured >= 0)
+                pc->energy_measured = rb->energy_measured;
+        }
+    }
+    return JB_OK;
 }

@@ -60,4 +60,14 @@ int jb_bench_row_set_error(jb_bench_row *r, const char *msg);
  */
 int jb_bench_set_from_json(const cJSON *doc, jb_bench_set *s, char *msg, size_t len);
 
+/*
+ * One pair of A/B runs taken back to back (a the baseline's, b the current
+ * one's): adds to base and cur one sample per row and metric, the median of
+ * that row's repetitions in a and in b, for each row timed in both, so that
+ * sample i of a row is pair i on both sides. A row that errored in either
+ * run becomes an error row; a row in one run only goes to that side only.
+ * JB_OK or JB_ENOMEM.
+ */
+int jb_bench_set_add_pair(jb_bench_set *base, jb_bench_set *cur, const jb_bench_set *a, const jb_bench_set *b);
+
 #endif

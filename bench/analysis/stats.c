@@ -249,39 +249,48 @@ int jb_wilcoxon(const double *d, size_t n, double *p)
         return JB_EINVAL;
     }
     qsort(v, m, sizeof *v, cmp_abs);
-    /* Ranks with ties averaged; W+ the sum of the positive differences' ranks. */
+    /* Ranks with ties averaged; W+ the sum of the positive differences' ranks.
+     * Twice a rank is a whole number even when averaged: w2 = 2 W+. */
     double wplus = 0, tie_term = 0;
-    int ties = 0;
+    size_t *rank2 = malloc(m * sizeof *rank2), w2 = 0;
+    if (!rank2) {
+        free(v);
+        return JB_ENOMEM;
+    }
     for (size_t i = 0; i < m;) {
         size_t j = i;
         while (j + 1 < m && v[j + 1].a == v[i].a)
             j++;
-        double rank = 0.5 * (double)(i + j) + 1, t = (double)(j - i + 1);
-        for (size_t k = i; k <= j; k++)
-            wplus += v[k].pos ? rank : 0;
-        if (t > 1) {
-            ties = 1;
-            tie_term += t * t * t - t;
+        double t = (double)(j - i + 1);
+        for (size_t k = i; k <= j; k++) {
+            rank2[k] = i + j + 2;
+            w2 += v[k].pos ? rank2[k] : 0;
         }
+        if (t > 1)
+            tie_term += t * t * t - t;
         i = j + 1;
     }
+    wplus = 0.5 * (double)w2;
     const double mean = (double)m * (double)(m + 1) / 4;
-    if (!ties && m <= JB_MWU_EXACT_MAX) {
-        /* Exact: the number of subsets of {1..m} with each rank sum, by dynamic programming. */
-        size_t max = m * (m + 1) / 2;
+    if (m <= JB_MWU_EXACT_MAX) {
+        /* Exact, given the ranks (ties too): every sign pattern is equally
+         * likely under the null, so count the subsets of the (doubled) ranks
+         * by their sum, by dynamic programming, and take the smaller tail. */
+        size_t max = m * (m + 1); /* the sum of the doubled ranks */
         double *c = calloc(max + 1, sizeof *c);
         if (!c) {
+            free(rank2);
             free(v);
             return JB_ENOMEM;
         }
         c[0] = 1;
-        for (size_t r = 1; r <= m; r++)
-            for (size_t s = max; s >= r; s--)
-                c[s] += c[s - r];
+        for (size_t k = 0; k < m; k++)
+            for (size_t s2 = max; s2 >= rank2[k]; s2--)
+                c[s2] += c[s2 - rank2[k]];
         double total = ldexp(1.0, (int)m), lower = 0;
-        double w = wplus < max - wplus ? wplus : (double)max - wplus; /* the smaller tail */
-        for (size_t s = 0; (double)s <= w; s++)
-            lower += c[s];
+        size_t w = w2 < max - w2 ? w2 : max - w2;
+        for (size_t s2 = 0; s2 <= w; s2++)
+            lower += c[s2];
         free(c);
         double pv = 2 * lower / total;
         *p = pv > 1 ? 1 : pv;
@@ -292,6 +301,7 @@ int jb_wilcoxon(const double *d, size_t n, double *p)
             z = 0;
         *p = erfc(z / sqrt(2.0));
     }
+    free(rank2);
     free(v);
     return JB_OK;
 }

@@ -33,10 +33,13 @@ size_t jb_median_ci_min_n(double level);
 
 /*
  * Two-sided Wilcoxon signed-rank test that the paired differences d[0..n-1]
- * are centred on zero (zeros dropped, as scipy's zero_method='wilcox'): exact
- * null distribution without ties up to JB_MWU_EXACT_MAX pairs, else the
- * normal approximation with tie correction. *p gets the two-sided p value.
- * JB_OK, or JB_EINVAL when no difference is non-zero or one is NaN.
+ * are centred on zero (zeros dropped, as scipy's zero_method='wilcox'): up
+ * to JB_MWU_EXACT_MAX non-zero differences, the exact null distribution
+ * given the ranks (ties averaged: every sign pattern equally likely; without
+ * ties scipy's method='exact'); beyond, the normal approximation with tie
+ * and continuity corrections (scipy's method='approx'). *p gets the
+ * two-sided p value. JB_OK, or JB_EINVAL when no difference is non-zero or
+ * one is NaN.
  */
 int jb_wilcoxon(const double *d, size_t n, double *p);
 
