@@ -1,95 +1,132 @@
 #!/usr/bin/env bash
-# CI regression gate: runs the quick suite, compares it with a committed
-# baseline (results/baselines/<name>.json) using `joulebench compare`, prints
-# the markdown table (and appends it to $GITHUB_STEP_SUMMARY when set), and
-# exits non-zero on a regression. See docs/ci.md.
+# A/B regression check that does not depend on another day's machine:
+# builds REF's joulebench in a temporary worktree, runs it and this tree's
+# joulebench alternately on the quick suite (ABBA order: A B, B A, A B, ...),
+# and compares them with `joulebench compare --paired` (per row, the median
+# ratio over the pairs with its 95% interval and the Wilcoxon signed-rank
+# test).
 #
-# usage: scripts/ci-regress.sh [--update] [NAME]
-#   NAME      baseline name; default quick-<cpu model>, e.g. quick-amd-epyc,
-#             falling back to "quick" when there is no baseline of that name
-#   --update  write this run as the baseline NAME instead of comparing (refresh)
-# environment:
-#   JB_BUILD        build directory with the joulebench binary (default build; built when missing)
-#   JB_REPETITIONS  repetitions per row (default 7: the U test needs 5 or more to reach p < 0.05)
-#   JB_THRESHOLD    percent change that counts (default 5)
-#   JB_METRIC       time, flop_per_j or both (default time)
-#   JB_OUT          where this run's results go (default results/ci-quick-<date>.json)
-# exit: 0 no regression (or baseline written), 1 regression, 2 bad input or no baseline
+#   scripts/ci-regress.sh --base REF [--pairs N] [--suite NAME] [--filter REGEX]
+#                         [--threshold PCT] [--alpha A] [--repetitions R]
+#                         [--keep DIR] [--base-exe EXE --exe EXE]
+#   scripts/ci-regress.sh [--update] [NAME]   the stored-baseline mode
+#                                             (scripts/ci-baseline.sh)
+#
+# exit: 0 no regression, 1 a row slower by more than the threshold and
+# significantly so (the rows are named), 2 bad input or a failed build/run.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-update=0
-name=""
-for a in "$@"; do
-  case "$a" in
-    --update) update=1 ;;
-    -h|--help) sed -n '2,/^[^#]/p' "$0" | sed -e '$d' -e 's/^# \{0,1\}//'; exit 0 ;;
-    -*) echo "ci-regress: unknown option '$a' (try --help)" >&2; exit 2 ;;
-    *) [ -z "$name" ] || { echo "ci-regress: one baseline name only" >&2; exit 2; }; name="$a" ;;
-  esac
+usage() {
+    sed -n '2,16p' "$0" | sed 's/^# \{0,1\}//'
+    cat <<'EOF'
+
+  --base REF       the commit (or branch, tag) to compare against (required)
+  --pairs N        A/B pairs of runs (default 6: the fewest that give an interval
+                   and can reach p < 0.05)
+  --suite NAME     suite both binaries run, each its own copy (default quick)
+  --filter REGEX   only the rows whose names match
+  --threshold PCT  slowdown that matters, in percent (default 5)
+  --alpha A        significance level (default 0.05)
+  --repetitions R  rounds per run (default 3; each run gives one median per row)
+  --keep DIR       keep the results files in DIR (default: a temporary folder)
+  --base-exe EXE, --exe EXE
+                   use these joulebench binaries instead of building REF and this
+                   tree (both or neither)
+EOF
+}
+
+# Without --base (or --base-exe) the stored-baseline mode: scripts/ci-baseline.sh.
+case " $* " in
+    *" --base "*|*" --base-exe "*|*" -h "*|*" --help "*) ;;
+    *) exec bash scripts/ci-baseline.sh "$@" ;;
+esac
+
+die() { # a usage error: one line, exit 2
+    echo "ci-regress: $*" >&2
+    exit 2
+}
+
+base= pairs=6 suite=quick filter= threshold=5 alpha=0.05 reps=3 keep= base_exe= cur_exe=
+while [ $# -gt 0 ]; do
+    case "$1" in
+        -h|--help) usage; exit 0 ;;
+        --base|--pairs|--suite|--filter|--threshold|--alpha|--repetitions|--keep|--base-exe|--exe)
+            [ $# -ge 2 ] || die "$1 needs a value"
+            case "$1" in
+                --base) base=$2 ;; --pairs) pairs=$2 ;; --suite) suite=$2 ;; --filter) filter=$2 ;;
+                --threshold) threshold=$2 ;; --alpha) alpha=$2 ;; --repetitions) reps=$2 ;;
+                --keep) keep=$2 ;; --base-exe) base_exe=$2 ;; --exe) cur_exe=$2 ;;
+            esac
+            shift 2 ;;
+        *) die "unknown argument '$1' (try --help)" ;;
+    esac
+done
+[[ "$pairs" =~ ^[0-9]+$ ]] && [ "$pairs" -ge 2 ] && [ "$pairs" -le 100 ] || die "--pairs must be a whole number in [2, 100]"
+[[ "$reps" =~ ^[0-9]+$ ]] && [ "$reps" -ge 1 ] && [ "$reps" -le 100 ] || die "--repetitions must be a whole number in [1, 100]"
+if [ -n "$base_exe$cur_exe" ]; then
+    [ -n "$base_exe" ] && [ -n "$cur_exe" ] || die "--base-exe and --exe go together"
+    for x in "$base_exe" "$cur_exe"; do [ -x "$x" ] || die "$x is not an executable"; done
+else
+    [ -n "$base" ] || die "--base REF is required (try --help)"
+    git rev-parse --verify --quiet "$base^{commit}" >/dev/null || die "--base '$base' is not a commit of this repository"
+fi
+
+work=$(mktemp -d "${TMPDIR:-/tmp}/jb-ci-regress.XXXXXX")
+cleanup() {
+    if [ -d "$work/base-src" ]; then git worktree remove --force "$work/base-src" >/dev/null 2>&1 || true; fi
+    rm -rf "$work"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+out=${keep:-$work/results}
+mkdir -p "$out" || die "cannot create $out"
+
+jobs=$(nproc 2>/dev/null || echo 2)
+if [ -z "$cur_exe" ]; then
+    bash scripts/setup.sh
+    echo "ci-regress: building this tree" >&2
+    cmake -S . -B build -DCMAKE_BUILD_TYPE=Release >/dev/null
+    cmake --build build -j"$jobs" --target joulebench >/dev/null || { echo "ci-regress: this tree does not build" >&2; exit 2; }
+    cur_exe=$PWD/build/joulebench
+    commit=$(git rev-parse --short "$base^{commit}")
+    echo "ci-regress: building $base ($commit) in a temporary worktree" >&2
+    git worktree add --detach "$work/base-src" "$base" >/dev/null 2>&1 || { echo "ci-regress: cannot check out $base" >&2; exit 2; }
+    cmake -S "$work/base-src" -B "$work/base-build" -DCMAKE_BUILD_TYPE=Release -DBUILD_TESTING=OFF >/dev/null &&
+        cmake --build "$work/base-build" -j"$jobs" --target joulebench >/dev/null ||
+        { echo "ci-regress: $base does not build" >&2; exit 2; }
+    base_exe=$work/base-build/joulebench
+fi
+
+# One run of one binary: a results file, the console table thrown away.
+run_one() { # exe label k
+    local args=(run --suite "$suite" --repetitions "$reps" --out "$out/$2-$3.json" --format json)
+    [ -n "$filter" ] && args+=(--filter "$filter")
+    if ! "$1" "${args[@]}" >/dev/null 2>"$out/$2-$3.log"; then
+        # exit 1 is "a row failed": the file is still written and the row is compared as an error row
+        [ -s "$out/$2-$3.json" ] || { echo "ci-regress: $2 run $3 failed:" >&2; tail -3 "$out/$2-$3.log" >&2; exit 2; }
+    fi
+}
+
+files=()
+for k in $(seq 1 "$pairs"); do
+    echo "ci-regress: pair $k of $pairs" >&2
+    if [ $((k % 2)) -eq 1 ]; then
+        run_one "$base_exe" base "$k"; run_one "$cur_exe" current "$k"
+    else
+        run_one "$cur_exe" current "$k"; run_one "$base_exe" base "$k"
+    fi
+    files+=("$out/base-$k.json" "$out/current-$k.json")
 done
 
-build="${JB_BUILD:-build}"
-jb="$build/joulebench"
-if [ ! -x "$jb" ]; then
-  echo "ci-regress: building $jb" >&2
-  cmake -S . -B "$build" -DCMAKE_BUILD_TYPE=Release >/dev/null
-  cmake --build "$build" -j"$(nproc 2>/dev/null || echo 2)" --target joulebench >/dev/null
-fi
-
-cpu=$(sed -n 's/^model name[[:space:]]*:[[:space:]]*//p' /proc/cpuinfo 2>/dev/null | head -n1)
-slug=$(printf '%s' "${cpu:-unknown}" | tr '[:upper:]' '[:lower:]' | sed -e 's/([^)]*)//g' -e 's/[^a-z0-9]\{1,\}/-/g' \
-       -e 's/^-//' -e 's/-$//' | cut -c1-48)
-if [ -z "$name" ]; then
-  name="quick-${slug:-unknown}"
-  if [ "$update" = 0 ] && [ ! -f "results/baselines/$name.json" ] && [ -f results/baselines/quick.json ]; then
-    name=quick
-  fi
-fi
-case "$name" in */*|.*) echo "ci-regress: bad baseline name '$name'" >&2; exit 2 ;; esac
-baseline="results/baselines/$name.json"
-if [ "$update" = 0 ] && [ ! -f "$baseline" ]; then
-  echo "ci-regress: no baseline $baseline for this machine ($cpu); create one with: scripts/ci-regress.sh --update $name" >&2
-  exit 2
-fi
-
-out="${JB_OUT:-results/ci-quick-$(date -u +%Y%m%d-%H%M%S).json}"
-mkdir -p "$(dirname "$out")"
-run_rc=0
-"$jb" run --suite quick --out "$out" --repetitions "${JB_REPETITIONS:-7}" --format csv >/dev/null || run_rc=$?
-# 1: a row failed verification (still compared: it shows as an error row); anything else: no results.
-if [ "$run_rc" != 0 ] && { [ "$run_rc" != 1 ] || [ ! -f "$out" ]; }; then
-  echo "ci-regress: joulebench run failed (exit $run_rc)" >&2
-  exit 2
-fi
-
-if [ "$update" = 1 ]; then
-  mkdir -p results/baselines
-  if [ "$run_rc" != 0 ]; then
-    echo "ci-regress: not writing a baseline from a run with failed rows" >&2
-    exit 1
-  fi
-  cp "$out" "$baseline"
-  echo "ci-regress: wrote baseline $baseline from $out; commit it (git add $baseline)"
-  exit 0
-fi
-
-md=$(mktemp)
-trap 'rm -f "$md"' EXIT
-rc=0
-"$jb" compare "$baseline" "$out" --format markdown --metric "${JB_METRIC:-time}" \
-  --threshold "${JB_THRESHOLD:-5}" > "$md" || rc=$?
-cat "$md"
+cmp=(compare --paired --threshold "$threshold" --alpha "$alpha")
+[ -n "$filter" ] && cmp+=(--filter "$filter")
 if [ -n "${GITHUB_STEP_SUMMARY:-}" ]; then
-  cat "$md" >> "$GITHUB_STEP_SUMMARY"
+    "$cur_exe" "${cmp[@]}" --format markdown "${files[@]}" >>"$GITHUB_STEP_SUMMARY" 2>/dev/null || true
 fi
-if [ "$run_rc" = 1 ] && [ "$rc" = 0 ]; then
-  echo "ci-regress: a row failed verification in this run (an error row above)" >&2
-  exit 1
-fi
-case $rc in
-  0) echo "ci-regress: no regression against $baseline" >&2 ;;
-  1) echo "ci-regress: REGRESSION against $baseline (table above)" >&2 ;;
-  *) echo "ci-regress: compare failed (exit $rc)" >&2 ;;
-esac
-exit $rc
+set +e
+"$cur_exe" "${cmp[@]}" "${files[@]}"
+rc=$?
+set -e
+[ -n "$keep" ] && echo "ci-regress: results kept in $keep" >&2
+exit "$rc"
