@@ -77,6 +77,40 @@ static void test_median_ci_coverage(void **state)
         fail_msg("covered %.3f of %d trials, want about 0.979", rate, trials);
 }
 
+/* Repetitions taken while the machine drifts: the effective size shrinks with
+ * the lag-1 autocorrelation. Expected values from scipy.stats.spearmanr and
+ * scipy.stats.binom, with the rule of stats.h. */
+static void test_dependent_interval(void **state)
+{
+    (void)state;
+    static const double blocks[] = {10,  10.2, 10.1, 11,   11.1, 10.9, 9.8,  9.9,  10.0, 10.5, 10.6, 10.4,
+                                    9.5, 9.6,  9.7,  10.8, 10.7, 10.9, 10.3, 10.2, 10.1, 9.9,  10.0, 9.8};
+    /* spearmanr(x[:-1], x[1:]) -> 0.47892916148891973: n_eff = 24 (1 - rho) / (1 + rho) = 8.4559 */
+    assert_true(fabs(jb_lag1_autocorr(blocks, 24) - 0.47892916148891973) < 1e-12);
+    double lo, hi, cov, ne;
+    assert_int_equal(jb_median_ci_dependent(blocks, 24, 0.95, &lo, &hi, &cov, &ne), JB_OK);
+    assert_true(fabs(ne - 8.455915570476511) < 1e-9);
+    /* 8 independent values use x(1) and x(8) (99.2%): rank 1 of 8 is rank 1 of 24, the extremes. */
+    assert_true(lo == 9.5 && hi == 11.1);
+    assert_true(fabs(cov - 0.9921875) < 1e-12);
+    /* As independent data it would be x(7)..x(18) of 24: 9.9 and 10.6. */
+    assert_int_equal(jb_median_ci(blocks, 24, 0.95, &lo, &hi, NULL), JB_OK);
+    assert_true(lo == 9.9 && hi == 10.6);
+    /* Negative autocorrelation counts as none: the same interval as jb_median_ci. */
+    static const double alt[] = {10, 11, 10, 11, 10, 11, 10, 11, 10, 11, 10, 11};
+    assert_true(fabs(jb_lag1_autocorr(alt, 12) + 1) < 1e-12);
+    assert_int_equal(jb_median_ci_dependent(alt, 12, 0.95, &lo, &hi, &cov, &ne), JB_OK);
+    assert_true(ne == 12 && lo == 10 && hi == 11);
+    /* A steady drift: rho 0.97, clamped to 0.9, leaves about one effective value: no interval, the extremes. */
+    double trend[20];
+    for (int i = 0; i < 20; i++)
+        trend[i] = 10 + 0.5 * i + (i % 3 == 0 ? 0.3 : -0.3);
+    assert_true(fabs(jb_lag1_autocorr(trend, 20) - 0.9701754385964911) < 1e-12);
+    assert_int_equal(jb_median_ci_dependent(trend, 20, 0.95, &lo, &hi, &cov, &ne), JB_EINVAL);
+    assert_true(fabs(lo - 10.2) < 1e-12 && fabs(hi - 19.3) < 1e-12);
+    assert_true(isnan(jb_lag1_autocorr(trend, 3)));
+}
+
 static void test_wilcoxon(void **state)
 {
     (void)state;
@@ -116,6 +150,7 @@ int main(void)
         cmocka_unit_test(test_median_ci_indices),
         cmocka_unit_test(test_median_ci_coverage),
         cmocka_unit_test(test_wilcoxon),
+        cmocka_unit_test(test_dependent_interval),
     };
     return cmocka_run_group_tests_name("interval statistics", tests, NULL, NULL);
 }

@@ -216,6 +216,98 @@ int jb_median_ci(const double *x, size_t n, double level, double *lo, double *hi
     return rc;
 }
 
+/* Average ranks (1-based, ties averaged) of x[0..n-1] into r. */
+static int ranks(const double *x, size_t n, double *r)
+{
+    size_t *idx = malloc(n * sizeof *idx);
+    if (!idx)
+        return JB_ENOMEM;
+    for (size_t i = 0; i < n; i++)
+        idx[i] = i;
+    /* Insertion sort of the indices by value: n is a few hundred rounds at most. */
+    for (size_t i = 1; i < n; i++)
+        for (size_t j = i; j > 0 && x[idx[j - 1]] > x[idx[j]]; j--) {
+            size_t t = idx[j];
+            idx[j] = idx[j - 1];
+            idx[j - 1] = t;
+        }
+    for (size_t i = 0; i < n;) {
+        size_t j = i;
+        while (j + 1 < n && x[idx[j + 1]] == x[idx[i]])
+            j++;
+        for (size_t k = i; k <= j; k++)
+            r[idx[k]] = 0.5 * (double)(i + j) + 1;
+        i = j + 1;
+    }
+    free(idx);
+    return JB_OK;
+}
+
+double jb_lag1_autocorr(const double *x, size_t n)
+{
+    if (n < 4)
+        return NAN;
+    const size_t m = n - 1;
+    double *a = malloc(2 * m * sizeof *a), *b = a ? a + m : NULL;
+    if (!a || ranks(x, m, a) || ranks(x + 1, m, b)) {
+        free(a);
+        return NAN;
+    }
+    double ma = 0, mb = 0, sab = 0, saa = 0, sbb = 0;
+    for (size_t i = 0; i < m; i++) {
+        ma += a[i];
+        mb += b[i];
+    }
+    ma /= (double)m;
+    mb /= (double)m;
+    for (size_t i = 0; i < m; i++) {
+        sab += (a[i] - ma) * (b[i] - mb);
+        saa += (a[i] - ma) * (a[i] - ma);
+        sbb += (b[i] - mb) * (b[i] - mb);
+    }
+    free(a);
+    return saa > 0 && sbb > 0 ? sab / sqrt(saa * sbb) : NAN;
+}
+
+int jb_median_ci_dependent(const double *x, size_t n, double level, double *lo, double *hi, double *coverage,
+                           double *n_eff)
+{
+    double rho = jb_lag1_autocorr(x, n);
+    rho = isnan(rho) || rho < 0 ? 0 : rho > JB_RHO_MAX ? JB_RHO_MAX : rho;
+    double ne = (double)n * (1 - rho) / (1 + rho);
+    size_t m = (size_t)floor(ne + 1e-9);
+    if (m < 1)
+        m = 1;
+    if (n_eff)
+        *n_eff = ne;
+    *lo = *hi = NAN;
+    if (coverage)
+        *coverage = NAN;
+    if (n == 0)
+        return JB_EINVAL;
+    double small[64], *t = n <= 64 ? small : malloc(n * sizeof *t);
+    if (!t)
+        return JB_ENOMEM;
+    memcpy(t, x, n * sizeof *t);
+    for (size_t i = 0; i < n; i++)
+        if (isnan(t[i])) {
+            if (t != small)
+                free(t);
+            return JB_EINVAL;
+        }
+    qsort(t, n, sizeof *t, cmp_double);
+    /* The order statistic an independent sample of m would use, at the same
+     * relative rank among the n values. */
+    size_t l = lower_index(m, level), i = l ? (size_t)floor((double)(l - 1) * (double)n / (double)m) : 0;
+    *lo = t[i];
+    *hi = t[n - 1 - i];
+    if (coverage)
+        *coverage = 1 - 2 * binom_half_cdf(m, l ? l - 1 : 0);
+    if (t != small)
+        free(t);
+    return l ? JB_OK : JB_EINVAL;
+}
+
 /* ---- Wilcoxon signed-rank ------------------------------------------------------ */
 
 typedef struct signed_abs {

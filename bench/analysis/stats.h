@@ -31,6 +31,27 @@ int jb_median_ci(const double *x, size_t n, double level, double *lo, double *hi
 /* The fewest samples an interval of this level needs (6 for 0.95). */
 size_t jb_median_ci_min_n(double level);
 
+/* Lag-1 autocorrelation of a series in time order, by ranks (Spearman's rho
+ * between x[0..n-2] and x[1..n-1], ties averaged, as scipy.stats.spearmanr);
+ * NaN below 4 values or when a side is constant. */
+double jb_lag1_autocorr(const double *x, size_t n);
+
+/* The largest lag-1 autocorrelation jb_median_ci_dependent accounts for. */
+#define JB_RHO_MAX 0.9
+
+/*
+ * jb_median_ci for a series whose neighbours are alike (repetitions taken
+ * while the machine drifts): its effective size is n (1 - rho) / (1 + rho)
+ * with rho the lag-1 autocorrelation (clamped to [0, JB_RHO_MAX]), as for an
+ * AR(1) series; the interval is the order statistics an independent sample
+ * of that size would use, at the same relative rank among the n values.
+ * Independent data (rho <= 0) give jb_median_ci's interval. *n_eff gets the
+ * effective size, *coverage the nominal coverage at it. JB_OK, or JB_EINVAL
+ * when the effective size is below jb_median_ci_min_n (the extremes then).
+ */
+int jb_median_ci_dependent(const double *x, size_t n, double level, double *lo, double *hi, double *coverage,
+                           double *n_eff);
+
 /*
  * Two-sided Wilcoxon signed-rank test that the paired differences d[0..n-1]
  * are centred on zero (zeros dropped, as scipy's zero_method='wilcox'): up

@@ -3,7 +3,9 @@
  * then timed in rounds. A round is one repetition of every row of the group,
  * in a random order (with interleaving); rounds go on until every row's 95%
  * interval is as narrow as asked or its budget is spent (or, with a fixed
- * count, for that many rounds). Each round is followed by a short probe of
+ * count, for that many rounds). The groups of a chunk (as many as memory
+ * allows) take their rounds in passes, one each, so a row's repetitions are
+ * spread over the whole chunk. Each round is followed by a short probe of
  * the machine's speed. Device specifics come from the backend table.
  */
 #include "harness/runner.h"
@@ -32,9 +34,13 @@ int jb_runner_stopped(void)
     return stop_flag != 0;
 }
 
-/* Rows with interleaving on are grouped by problem, at most this many at once
- * (all of a group's buffers are alive while it runs). */
+/* Rows with interleaving on are grouped by problem, at most this many in a group. */
 #define MAX_GROUP 16
+/* Groups set up at once (a chunk, timed together): at most this many groups
+ * and rows, and, beyond the first group, this many bytes of buffers. */
+#define MAX_CHUNK_GROUPS 128
+#define MAX_CHUNK_ROWS 512
+#define MAX_CHUNK_BYTES ((size_t)2 << 30)
 /* Rounds at most, whatever the budget says. */
 #define MAX_ROUNDS 1000
 
@@ -238,97 +244,131 @@ static int more_rounds(member *grp, size_t gn, int rounds, const jb_runner_confi
     return need || rounds < (int)jb_median_ci_min_n(0.95);
 }
 
-/* Times the group's members in rounds; JB_OK or JB_EBACKEND. */
-static int run_rounds(member *grp, size_t gn, const jb_runner_config *cfg, jb_runner_stats *stats)
+/* A group of a chunk: its members and how far its sampling got. */
+typedef struct group {
+    member *m;
+    size_t n;
+    int rounds;               /* rounds kept so far */
+    size_t first;             /* its first row's index in the suite */
+} group;
+
+/* One round of a group: one repetition of each of its timed members, in a
+ * random order with interleaving, then the machine probe. The warm-up round
+ * finds each row's iteration count (Google Benchmark's search for min_time)
+ * and is not kept; the others reuse the count, so a round is nothing but
+ * timed repetitions. JB_OK or JB_EBACKEND. */
+static int run_round(group *gp, int warmup, const jb_runner_config *cfg, jb_runner_stats *stats)
 {
     const char *names[MAX_GROUP];
     void *args[MAX_GROUP], *ctxs[MAX_GROUP];
     int64_t iters[MAX_GROUP];
     double min_time = 0; /* the longest window any of the group's meters needs */
-    for (size_t g = 0; g < gn; g++)
-        if (grp[g].timed)
-            min_time = fmax(min_time, cfg->min_time[grp[g].rc.row->k->backend]);
-    /* Round -1 warms up and finds each row's iteration count (Google
-     * Benchmark's search for min_time); it is not kept. The others reuse the
-     * count, so a round is nothing but timed repetitions. */
-    for (int round = -1; (round < 0 || more_rounds(grp, gn, round, cfg)) && !stop_flag; round++) {
-        size_t nt = 0;
-        for (size_t g = 0; g < gn; g++) {
-            member *m = &grp[g];
-            if (!m->timed || m->dropped || m->failed_run)
-                continue;
-            names[nt] = m->rc.row->name;
-            args[nt] = &m->rc;
-            ctxs[nt] = m;
-            iters[nt] = m->iterations; /* 0 in the warm-up round: Google Benchmark finds it */
-            m->warming = round < 0;
-            nt++;
+    size_t nt = 0;
+    for (size_t g = 0; g < gp->n; g++) {
+        member *m = &gp->m[g];
+        if (!m->timed || m->dropped || m->failed_run)
+            continue;
+        min_time = fmax(min_time, cfg->min_time[m->rc.row->k->backend]);
+        names[nt] = m->rc.row->name;
+        args[nt] = &m->rc;
+        ctxs[nt] = m;
+        iters[nt] = m->iterations; /* 0 in the warm-up round: Google Benchmark finds it */
+        m->warming = warmup;
+        nt++;
+    }
+    if (!nt)
+        return JB_OK;
+    jb_gb_options gopt = {.repetitions = 1, .min_time = min_time, .min_warmup_time = warmup ? min_time / 2 : 0,
+                          .iterations = iters};
+    if (jb_gb_run_group(nt, names, jb_runner_body, args, &gopt, cfg->interleave, on_report, ctxs))
+        return JB_EBACKEND;
+    if (warmup)
+        return JB_OK;
+    gp->rounds++;
+    jb_probe pr;
+    if (cfg->probe && jb_machine_probe(&pr) == JB_OK) {
+        for (size_t g = 0; g < gp->n; g++) {
+            member *m = &gp->m[g];
+            if (m->nreps && isnan(m->reps[m->nreps - 1].probe_flop_per_s))
+                m->reps[m->nreps - 1].probe_flop_per_s = pr.flop_per_s;
         }
-        if (!nt)
-            break;
-        jb_gb_options gopt = {.repetitions = 1, .min_time = min_time, .min_warmup_time = round < 0 ? min_time / 2 : 0,
-                              .iterations = iters};
-        if (jb_gb_run_group(nt, names, jb_runner_body, args, &gopt, cfg->interleave, on_report, ctxs))
-            return JB_EBACKEND;
-        jb_probe pr;
-        if (round >= 0 && cfg->probe && jb_machine_probe(&pr) == JB_OK) {
-            for (size_t g = 0; g < gn; g++)
-                if (grp[g].nreps && isnan(grp[g].reps[grp[g].nreps - 1].probe_flop_per_s))
-                    grp[g].reps[grp[g].nreps - 1].probe_flop_per_s = pr.flop_per_s;
-            if (stats->nprobes < JB_RUNNER_MAX_PROBES)
-                stats->probes[stats->nprobes++] = pr;
-        }
+        if (stats->nprobes < JB_RUNNER_MAX_PROBES)
+            stats->probes[stats->nprobes++] = pr;
     }
     return JB_OK;
 }
 
-int jb_runner_run(const jb_suite *s, const jb_runner_config *cfg, jb_reporter *const reps[], size_t nreps,
-                  jb_runner_stats *stats)
+/* A small generator for the order of the groups in each pass. */
+static uint64_t next_random(uint64_t *x)
 {
-    memset(stats, 0, sizeof *stats);
-    member *grp = calloc(MAX_GROUP, sizeof *grp);
-    if (!grp)
-        return JB_ENOMEM;
-    int status = JB_OK;
-    for (size_t i = 0; i < s->nrows && !stop_flag;) {
+    *x ^= *x << 13;
+    *x ^= *x >> 7;
+    *x ^= *x << 17;
+    return *x;
+}
+
+/* Sets up, verifies and warms up the rows from i on into mem[], group by
+ * group, until the chunk is full; returns the number of groups (0 when
+ * stopped before one). *next gets the index of the first row left over. */
+static size_t fill_chunk(const jb_suite *s, size_t i, member *mem, group *groups, const jb_runner_config *cfg,
+                         jb_runner_stats *stats, size_t *next, int *status)
+{
+    size_t nm = 0, ng = 0, bytes = 0;
+    while (i < s->nrows && ng < MAX_CHUNK_GROUPS && !stop_flag && *status == JB_OK) {
         /* A group: this row alone, or with interleaving the rows after it of
          * the same op and shape, all set up and verified before any is timed. */
         size_t gn = 1;
         if (cfg->interleave)
             while (i + gn < s->nrows && gn < MAX_GROUP && same_problem(&s->rows[i], &s->rows[i + gn]))
                 gn++;
+        if (nm + gn > MAX_CHUNK_ROWS || (ng && bytes >= MAX_CHUNK_BYTES))
+            break;
+        group *gp = &groups[ng++];
+        *gp = (group){.m = mem + nm, .n = gn, .first = i};
         for (size_t g = 0; g < gn; g++) {
-            member *m = &grp[g];
+            member *m = &gp->m[g];
             memset(m, 0, sizeof *m);
             m->rc.row = &s->rows[i + g];
             m->res = (jb_row_result){.row = m->rc.row, .index = (int64_t)(i + g), .status = JB_ROW_TIMED,
                                      .cv = NAN, .energy = "-", .entries = cJSON_CreateArray()};
             if (!m->res.entries) {
-                status = JB_ENOMEM;
+                gp->n = g;
+                *status = JB_ENOMEM;
                 break;
             }
             if (cfg->progress)
                 cfg->progress(cfg->arg, i + g, s->nrows, m->rc.row->name);
             m->timed = prepare(m, cfg);
+            bytes += m->timed ? m->rc.peak_bytes : 0;
         }
-        if (status == JB_OK && (status = run_rounds(grp, gn, cfg, stats)) != JB_OK)
-            for (size_t g = 0; g < gn; g++)
-                if (grp[g].timed)
-                    not_timed(&grp[g], JB_ROW_FAILED, "error: Google Benchmark raised an exception", NAN);
-        /* Interrupted inside the group (while verifying, or between its rounds): none of it is kept. */
-        int dropped = stop_flag != 0;
-        for (size_t g = 0; g < gn && grp[g].res.entries; g++)
-            dropped |= grp[g].dropped;
-        if (!dropped && status == JB_OK)
-            jb_runner_finish_group(grp, gn, cfg);
-        for (size_t g = 0; g < gn && grp[g].res.entries; g++) {
-            member *m = &grp[g];
+        nm += gp->n;
+        i += gn;
+        if (*status == JB_OK && !stop_flag)
+            *status = run_round(gp, 1, cfg, stats);
+    }
+    *next = i;
+    return ng;
+}
+
+/* Reports a chunk's groups in suite order (unless dropped) and frees them. */
+static void finish_chunk(group *groups, size_t ng, int keep, const jb_runner_config *cfg, jb_reporter *const reps[],
+                         size_t nreps, jb_runner_stats *stats)
+{
+    for (size_t k = 0; k < ng; k++) {
+        group *gp = &groups[k];
+        int dropped = !keep;
+        for (size_t g = 0; g < gp->n; g++)
+            dropped |= gp->m[g].dropped;
+        if (!dropped)
+            jb_runner_finish_group(gp->m, gp->n, cfg);
+        for (size_t g = 0; g < gp->n; g++) {
+            member *m = &gp->m[g];
             if (m->timed) {
                 jb_exec_teardown(m->rc.row->k, &m->e);
                 jb_buffers_free(&m->b);
             }
-            if (!dropped) { /* interrupted inside the group: none of its rows is kept */
-                /* The group's rows are reported whole and in suite order. */
+            if (!dropped) {
+                /* The rows are reported whole and in suite order. */
                 if (m->res.status == JB_ROW_FAILED)
                     stats->failures++;
                 if (cfg->progress)
@@ -343,11 +383,58 @@ int jb_runner_run(const jb_suite *s, const jb_runner_config *cfg, jb_reporter *c
             free(m->reps);
             free(m->rc.iter_s);
         }
-        if (dropped || status != JB_OK)
-            break;
-        i += gn;
     }
-    free(grp);
+}
+
+int jb_runner_run(const jb_suite *s, const jb_runner_config *cfg, jb_reporter *const reps[], size_t nreps,
+                  jb_runner_stats *stats)
+{
+    memset(stats, 0, sizeof *stats);
+    member *mem = calloc(MAX_CHUNK_ROWS, sizeof *mem);
+    group *groups = calloc(MAX_CHUNK_GROUPS, sizeof *groups);
+    if (!mem || !groups) {
+        free(mem);
+        free(groups);
+        return JB_ENOMEM;
+    }
+    int status = JB_OK;
+    uint64_t rng = cfg->seed * 0x9E3779B97F4A7C15ull + 1;
+    size_t order[MAX_CHUNK_GROUPS];
+    for (size_t i = 0; i < s->nrows && !stop_flag && status == JB_OK;) {
+        /* A chunk of groups, all set up at once; their rounds are spread over
+         * the chunk's whole time, one round per group in each pass, so each
+         * row's repetitions sample the machine over minutes, not seconds. */
+        size_t next, ng = fill_chunk(s, i, mem, groups, cfg, stats, &next, &status);
+        for (int pass = 0; status == JB_OK && !stop_flag; pass++) {
+            size_t nmore = 0;
+            for (size_t k = 0; k < ng; k++)
+                if (more_rounds(groups[k].m, groups[k].n, groups[k].rounds, cfg))
+                    order[nmore++] = k;
+            if (!nmore)
+                break;
+            for (size_t k = nmore; k > 1; k--) { /* a new order each pass */
+                size_t j = (size_t)(next_random(&rng) % k), t = order[k - 1];
+                order[k - 1] = order[j];
+                order[j] = t;
+            }
+            for (size_t k = 0; k < nmore && status == JB_OK && !stop_flag; k++) {
+                group *gp = &groups[order[k]];
+                if (cfg->progress)
+                    cfg->progress(cfg->arg, gp->first, s->nrows, gp->m[0].rc.row->name);
+                status = run_round(gp, 0, cfg, stats);
+            }
+        }
+        if (status == JB_EBACKEND)
+            for (size_t k = 0; k < ng; k++)
+                for (size_t g = 0; g < groups[k].n; g++)
+                    if (groups[k].m[g].timed)
+                        not_timed(&groups[k].m[g], JB_ROW_FAILED, "error: Google Benchmark raised an exception", NAN);
+        /* Interrupted inside the chunk: none of its rows is kept. */
+        finish_chunk(groups, ng, !stop_flag && status == JB_OK, cfg, reps, nreps, stats);
+        i = next;
+    }
+    free(mem);
+    free(groups);
     for (int b = 0; b < JB_BACKEND_COUNT; b++) {
         const jb_backend_ops *be = jb_backend_get((jb_backend)b);
         if (be->release)

@@ -149,18 +149,22 @@ static const member *reference_of(const member *m, const member *grp, size_t gn)
     return NULL;
 }
 
-/* The median and 95% interval of ref time / row time over the paired rounds. */
-static void speedup(const member *m, const member *ref, double *s, double *lo, double *hi)
+/* The median and 95% interval of ref time / row time over the paired rounds,
+ * in round order: rounds close in time are alike when the machine drifts, so
+ * the interval is the one for their effective number (stats.h); *rho gets the
+ * ratios' lag-1 autocorrelation. */
+static void speedup(const member *m, const member *ref, double *s, double *lo, double *hi, double *rho)
 {
     size_t n = m->nreps < ref->nreps ? m->nreps : ref->nreps;
     double *r = malloc((n ? n : 1) * sizeof *r);
-    *s = *lo = *hi = NAN;
+    *s = *lo = *hi = *rho = NAN;
     if (!r)
         return;
     for (size_t i = 0; i < n; i++)
         r[i] = ref->reps[i].time_ns / m->reps[i].time_ns;
     *s = jb_median(r, n);
-    if (jb_median_ci(r, n, 0.95, lo, hi, NULL) != JB_OK)
+    *rho = jb_lag1_autocorr(r, n);
+    if (jb_median_ci_dependent(r, n, 0.95, lo, hi, NULL, NULL) != JB_OK)
         *lo = *hi = NAN;
     free(r);
 }
@@ -266,6 +270,8 @@ static void finish_member(member *m, const member *grp, size_t gn, const jb_runn
             put(&med, name, x * mt / lo);
         }
     put(&med, "ci_halfwidth_pct", 100 * hw);
+    /* How alike neighbouring repetitions are (the time interval takes them as independent). */
+    put(&med, "time_autocorr", jb_lag1_autocorr(t, n));
     put(&med, "ci_coverage", coverage);
     put(&med, "converged", m->res.converged);
     put(&med, "disturbed_reps", (double)disturbed);
@@ -275,10 +281,12 @@ static void finish_member(member *m, const member *grp, size_t gn, const jb_runn
     if (ref) {
         snprintf(m->res.reference, sizeof m->res.reference, "%s", ref->rc.row->k->name);
         if (ref != m) {
-            speedup(m, ref, &m->res.speedup, &m->res.speedup_lo, &m->res.speedup_hi);
+            double rho = NAN;
+            speedup(m, ref, &m->res.speedup, &m->res.speedup_lo, &m->res.speedup_hi, &rho);
             put(&med, "speedup", m->res.speedup);
             put(&med, "speedup_ci95_low", m->res.speedup_lo);
             put(&med, "speedup_ci95_high", m->res.speedup_hi);
+            put(&med, "speedup_autocorr", rho);
         }
     }
     cJSON *o = emit(m, "median", 0, mt, jb_median(cpu, n), first->iterations * runs, &med, label);
