@@ -100,9 +100,13 @@ def op_chart(op, rows, colors):
                 if not r or r.get(key) is None:
                     continue
                 est = key == "flop_per_j" and energy_kind(r) == "estimated"
+                # The 95% interval of the figure (the median's, inverted from time), when the run had one.
+                lo, hi = r.get(key + "_ci95_low"), r.get(key + "_ci95_high")
+                err = [[max(0.0, (r[key] - lo) / 1e9)], [max(0.0, (hi - r[key]) / 1e9)]] \
+                    if lo is not None and hi is not None else None
                 ax.bar(i + (j - (len(variants) - 1) / 2) * width, r[key] / 1e9, width * 0.95,
                        color=colors[v], hatch="///" if est else None, edgecolor="black" if est else colors[v],
-                       linewidth=0.4)
+                       linewidth=0.4, yerr=err, error_kw={"elinewidth": 0.8, "capsize": 2, "ecolor": "black"})
         ax.set_xticks(range(len(shapes)))
         ax.set_xticklabels([s.replace("/", "\n") for s in shapes], fontsize=7)
         ax.set_ylabel(title)
@@ -196,6 +200,40 @@ def table(head, rows, numeric=(), raw_head=False):
     return h + "</table>"
 
 
+def speedup_table(op, rows):
+    """Per shape: each variant's median time with its interval and its speed-up over the reference."""
+    shapes = []
+    for r in rows:
+        if r["shape"] not in shapes:
+            shapes.append(r["shape"])
+    out = []
+    for s in shapes:
+        for r in sorted((r for r in rows if r["shape"] == s), key=lambda r: r["variant"]):
+            hw = r.get("ci_halfwidth_pct")
+            t = r.get("time_ns")
+            time = "-" if t is None else "%s ms &plusmn; %s%%%s" % (
+                fmt(t / 1e6), fmt(hw, 2) if hw is not None else "?", "" if r.get("converged") != 0 else " ~")
+            ref = r.get("reference")
+            if not ref:
+                sp = "-"
+            elif ref == r["kernel"]:
+                sp = "reference"
+            elif r.get("speedup") is None:
+                sp = "-"
+            elif r.get("speedup_ci95_low") is None:
+                sp = "%sx (no interval: too few rounds)" % fmt(r["speedup"], 3)
+            else:
+                sp = "%sx [%s, %s]" % (fmt(r["speedup"], 3), fmt(r["speedup_ci95_low"], 3),
+                                       fmt(r["speedup_ci95_high"], 3))
+            out.append([esc(s), esc(r["variant"]), time, sp, esc(ref.split("/", 2)[-1] if ref else "-")])
+    if not out:
+        return ""
+    return ("<p class='note'>%s: median time with the half-width of its 95%% interval (~: the row's time budget "
+            "ran out first), and the speed-up over the group's reference with its 95%% interval, from the ratios "
+            "within rounds.</p>" % esc(op)) + table(["shape", "variant", "time", "speed-up [95% interval]", "vs"],
+                                                     out, raw_head=False)
+
+
 def build(files, model):
     machines = []
     for f in files:
@@ -251,6 +289,7 @@ def build(files, model):
             if op == "softmax":
                 parts.append("<p class='note'>softmax is memory-bound: its work is counted in elements, "
                              "not FLOPs.</p>")
+            parts.append(speedup_table(op, rs))
 
     # Roofline.
     parts.append("<h2>Roofline</h2>")

@@ -12,8 +12,11 @@
 #include "jb_kernels.h"
 
 /* The figures a page row shows, in its order. */
-static const char *const figures[] = {"flop_per_s", "flop_per_j", "intensity", "bytes_per_s", "watts",
-                                      "energy_measured"};
+static const char *const figures[] = {"flop_per_s",         "flop_per_j",          "intensity",
+                                      "bytes_per_s",        "watts",               "energy_measured",
+                                      "flop_per_s_ci95_low", "flop_per_s_ci95_high", "flop_per_j_ci95_low",
+                                      "flop_per_j_ci95_high", "speedup",             "speedup_ci95_low",
+                                      "speedup_ci95_high",  "ci_halfwidth_pct",    "converged"};
 #define NFIG (sizeof figures / sizeof figures[0])
 
 /* One benchmark row being gathered. */
@@ -78,6 +81,10 @@ static int gather_row(const jb_result_row *r, void *arg)
         if (strcmp(r->aggregate_name, "median"))
             return JB_OK;
         p->have_median = 1;
+        if (r->reference && !cJSON_GetObjectItem(p->o, "reference"))
+            cJSON_AddStringToObject(p->o, "reference", r->reference);
+        cJSON_DeleteItemFromObject(p->o, "time_ns");
+        cJSON_AddNumberToObject(p->o, "time_ns", r->time_ns);
         for (size_t i = 0; i < NFIG; i++) {
             double v = jb_result_counter(r, figures[i]);
             cJSON_DeleteItemFromObject(p->o, figures[i]);

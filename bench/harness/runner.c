@@ -350,13 +350,16 @@ static size_t fill_chunk(const jb_suite *s, size_t i, member *mem, group *groups
     return ng;
 }
 
-/* Reports a chunk's groups in suite order (unless dropped) and frees them. */
-static void finish_chunk(group *groups, size_t ng, int keep, const jb_runner_config *cfg, jb_reporter *const reps[],
+/* Reports a chunk's groups in suite order and frees them. After a failure
+ * none is kept; after Ctrl-C, only the groups that had the rounds an interval
+ * needs (a fixed count: all of them) and were not interrupted inside one. */
+static void finish_chunk(group *groups, size_t ng, int failed, const jb_runner_config *cfg, jb_reporter *const reps[],
                          size_t nreps, jb_runner_stats *stats)
 {
+    const int need = cfg->repetitions > 0 ? cfg->repetitions : (int)jb_median_ci_min_n(0.95);
     for (size_t k = 0; k < ng; k++) {
         group *gp = &groups[k];
-        int dropped = !keep;
+        int dropped = failed || (stop_flag && gp->rounds < need);
         for (size_t g = 0; g < gp->n; g++)
             dropped |= gp->m[g].dropped;
         if (!dropped)
@@ -429,8 +432,7 @@ int jb_runner_run(const jb_suite *s, const jb_runner_config *cfg, jb_reporter *c
                 for (size_t g = 0; g < groups[k].n; g++)
                     if (groups[k].m[g].timed)
                         not_timed(&groups[k].m[g], JB_ROW_FAILED, "error: Google Benchmark raised an exception", NAN);
-        /* Interrupted inside the chunk: none of its rows is kept. */
-        finish_chunk(groups, ng, !stop_flag && status == JB_OK, cfg, reps, nreps, stats);
+        finish_chunk(groups, ng, status != JB_OK, cfg, reps, nreps, stats);
         i = next;
     }
     free(mem);

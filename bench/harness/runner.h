@@ -7,9 +7,11 @@
  * in a random order, until every row's 95% interval of its median time is
  * within the target (or its budget is spent, or a fixed number of rounds is
  * done). The repetitions of one round are paired, so each row's speed-up
- * over the group's reference comes with its own interval. What each row came
- * to goes to the reporters. The runner owns the stop flag (Ctrl-C), prints
- * nothing itself but warnings through a callback, and returns status codes.
+ * over the group's reference comes with its own interval. The groups of a
+ * chunk take their rounds in passes, so each row's repetitions are spread
+ * over the chunk's time. What each row came to goes to the reporters. The
+ * runner owns the stop flag (Ctrl-C), prints nothing itself but warnings
+ * through a callback, and returns status codes.
  */
 #ifndef JB_RUNNER_H
 #define JB_RUNNER_H
@@ -66,8 +68,9 @@ typedef struct jb_runner_stats {
 int jb_runner_run(const jb_suite *s, const jb_runner_config *cfg, jb_reporter *const reps[], size_t nreps,
                   jb_runner_stats *stats);
 
-/* Asks a running jb_runner_run to stop: the row in progress is dropped, the
- * finished ones stay. Async-signal-safe. */
+/* Asks a running jb_runner_run to stop: the groups that have the rounds an
+ * interval needs are reported, the others (and any cut off inside a round)
+ * dropped. Async-signal-safe. */
 void jb_runner_stop(void);
 /* 1 once jb_runner_stop was called. */
 int jb_runner_stopped(void);
