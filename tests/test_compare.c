@@ -144,6 +144,18 @@ static void write_results(const char *path, const char *cpu, const char *date, d
             cJSON_AddNumberToObject(o, "flop_per_j", 1e6 / (watts * t * 1e-9));
             cJSON_AddNumberToObject(o, "energy_measured", 0);
             cJSON_AddNumberToObject(o, "intensity", 4);
+            /* As joulebench run writes them: the rates' intervals (here +-10%), and for
+             * flash rows a speed-up over naive. */
+            cJSON_AddNumberToObject(o, "flop_per_s_ci95_low", 0.9e6 / (t * 1e-9));
+            cJSON_AddNumberToObject(o, "flop_per_s_ci95_high", 1.1e6 / (t * 1e-9));
+            cJSON_AddNumberToObject(o, "ci_halfwidth_pct", 3);
+            cJSON_AddNumberToObject(o, "converged", 0);
+            if (strstr(r->name, "/flash/")) {
+                cJSON_AddNumberToObject(o, "speedup", 8);
+                cJSON_AddNumberToObject(o, "speedup_ci95_low", 7.5);
+                cJSON_AddNumberToObject(o, "speedup_ci95_high", 8.5);
+                cJSON_AddStringToObject(o, "reference", "attention/cpu/naive/f32");
+            }
             cJSON_AddItemToArray(bm, o);
         }
     }
@@ -286,28 +298,33 @@ static void test_compare_intervals(void **state)
 static void test_compare_paired(void **state)
 {
     (void)state;
-    char files[4096] = "", same[4096] = "";
+    char files[4096] = "", same[4096] = "", edge[4096] = "";
+    static const double edge_ratio[] = {1.09, 1.02, 1.12, 1.08, 1.10, 1.07}; /* median 8.5%, lowest 2% */
     for (int k = 0; k < 6; k++) {
         /* The machine drifts by 2x across the pairs; within a pair, current is 20% slower. */
-        double t = 1e6 * (1 + 0.2 * k), a[3], b[3], c[3];
+        double t = 1e6 * (1 + 0.2 * k), a[3], b[3], c[3], e[3];
         for (int i = 0; i < 3; i++) {
             a[i] = t * (1 + 0.001 * i);
             b[i] = 1.2 * a[i];
+            e[i] = edge_ratio[k] * a[i];
             c[i] = a[i] * (1 + 0.002 * (k % 3 - 1)); /* within +-0.2% */
         }
         row_spec ra[] = {{"matmul/cpu/x/f32/m:8", a, 3, NULL}}, rb[] = {{"matmul/cpu/x/f32/m:8", b, 3, NULL}};
-        row_spec rc[] = {{"matmul/cpu/x/f32/m:8", c, 3, NULL}};
-        char pa[300], pb[300], pc[300];
+        row_spec rc[] = {{"matmul/cpu/x/f32/m:8", c, 3, NULL}}, re[] = {{"matmul/cpu/x/f32/m:8", e, 3, NULL}};
+        char pa[300], pb[300], pc[300], pe[300];
         snprintf(pa, sizeof pa, "%s", tpath("pa.json"));
         pa[strlen(pa) - 5] = 0;
         snprintf(pb, sizeof pb, "%s%d-b.json", pa, k);
         snprintf(pc, sizeof pc, "%s%d-c.json", pa, k);
+        snprintf(pe, sizeof pe, "%s%d-e.json", pa, k);
         snprintf(pa + strlen(pa), sizeof pa - strlen(pa), "%d-a.json", k);
         write_results(pa, "CPU A", "2024-01-01T00:00:00+0000", 10, ra, 1);
         write_results(pb, "CPU A", "2024-01-01T00:00:00+0000", 10, rb, 1);
         write_results(pc, "CPU A", "2024-01-01T00:00:00+0000", 10, rc, 1);
+        write_results(pe, "CPU A", "2024-01-01T00:00:00+0000", 10, re, 1);
         snprintf(files + strlen(files), sizeof files - strlen(files), " %s %s", pa, pb);
         snprintf(same + strlen(same), sizeof same - strlen(same), " %s %s", pa, pc);
+        snprintf(edge + strlen(edge), sizeof edge - strlen(edge), " %s %s", pa, pe);
     }
     char first_a[300], first_b[300], args[8192];
     sscanf(files, " %299s %299s", first_a, first_b);
@@ -318,6 +335,11 @@ static void test_compare_paired(void **state)
     expect_line("matmul/cpu/x/f32/m:8", "worse");
     assert_non_null(strstr(out, "Wilcoxon signed-rank"));
     expect(jb("compare --paired%s", same), 0, "0 worse, 1 same");
+    /* Every pair slower (p = 2/64) and the median 8.5% past a 5% threshold, but one pair
+     * only 2% slower: the interval reaches inside the threshold, so it is no regression. */
+    expect(jb("compare --paired%s", edge), 0, "0 worse, 1 inconclusive");
+    expect_line("matmul/cpu/x/f32/m:8", "+8.5%");
+    expect(jb("compare --paired%s --threshold 1", edge), 1, "1 worse");
     /* Pairs or nothing. */
     snprintf(args, sizeof args, "compare --paired%s %s", files, first_a);
     expect_usage_error(args, "in pairs");
@@ -341,14 +363,14 @@ static void test_compare_rows(void **state)
     expect_line("matmul/cpu/new/f32", "only in current");
     expect_line("matmul/cpu/broke/f32", "error (current): verification failed");
     expect_line("matmul/cpu/kept/f32", "same");
-    expect_line("matmul/cuda/x/f32", "error (both): skipped: no GPU");
+    expect_line("matmul/cuda/x/f32", "skipped (both): no GPU");
     assert_non_null(strstr(out, "1 only in current"));
-    assert_non_null(strstr(out, "2 error"));
+    assert_non_null(strstr(out, "1 error, 1 skipped"));
     /* In markdown, a row skipped alike on both sides goes under the fold, its '|' escaped. */
     expect(jb("compare %s %s --format markdown", tpath("rows1.json"), tpath("rows2.json")), 0, "<details>");
     const char *fold = strstr(out, "<details>"), *skip = strstr(out, "`matmul/cuda/x/f32`");
     assert_true(skip && skip > fold);
-    assert_non_null(strstr(skip, "skipped: no GPU \\| none"));
+    assert_non_null(strstr(skip, "skipped (both): no GPU \\| none"));
     const char *broke = strstr(out, "`matmul/cpu/broke/f32`");
     assert_true(broke && broke < fold);
 }
@@ -638,6 +660,10 @@ static void test_report(void **state)
     int min_images = 10;
     assert_non_null(strstr(html, "tCO2e"));
     assert_non_null(strstr(html, "attention/cpu/flash/f32"));
+    /* The speed-up table: each variant's time +- its interval (~: budget ran out) and speed-up. */
+    assert_non_null(strstr(html, "speed-up [95% interval]"));
+    assert_non_null(strstr(html, "8x [7.5, 8.5]"));
+    assert_non_null(strstr(html, "&plusmn; 3% ~"));
     free(html);
     /* Without --model the projection section says how to get one and shows no numbers. */
     char cmd[2048];

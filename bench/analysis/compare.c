@@ -14,7 +14,7 @@
 const char *jb_verdict_name(jb_verdict v)
 {
     static const char *const names[] = {"same", "better", "worse", "inconclusive", "too few repetitions", "no data",
-                                        "error", "only in baseline", "only in current"};
+                                        "error", "skipped", "only in baseline", "only in current"};
     _Static_assert(sizeof names / sizeof names[0] == JB_V_COUNT, "a name per verdict");
     return (unsigned)v < JB_V_COUNT ? names[v] : "?";
 }
@@ -118,7 +118,8 @@ static void compare_metric(const jb_bench_row *b, const jb_bench_row *a, jb_metr
     const int have_ci = !isnan(out->change_lo);
     if (isnan(gain))
         out->verdict = JB_V_SAME;
-    else if (fabs(out->change) > o->threshold && out->p < o->alpha && (!have_ci || out->change_lo > 0 || out->change_hi < 0))
+    else if (out->p < o->alpha && (have_ci ? out->change_lo > o->threshold || out->change_hi < -o->threshold
+                                            : fabs(out->change) > o->threshold))
         out->verdict = gain > 0 ? JB_V_BETTER : JB_V_WORSE;
     else if (have_ci ? out->change_lo >= -o->threshold && out->change_hi <= o->threshold : fabs(out->change) <= o->threshold)
         out->verdict = JB_V_SAME;
@@ -185,11 +186,13 @@ int jb_compare(const jb_bench_set *base, const jb_bench_set *cur, const jb_compa
                 continue;
             }
             if (x->error || y->error) {
-                r->status = JB_V_ERROR;
+                r->status = x->error && y->error && !strncmp(x->error, "skipped", 7) && !strncmp(y->error, "skipped", 7)
+                                ? JB_V_SKIPPED
+                                : JB_V_ERROR;
                 r->error_side = x->error && y->error ? 2 : x->error ? 0 : 1;
                 r->error = x->error ? x->error : y->error;
                 r->error_cur = x->error && y->error ? y->error : NULL;
-                c->count[JB_V_ERROR]++;
+                c->count[r->status]++;
                 continue;
             }
             r->status = JB_V_SAME;

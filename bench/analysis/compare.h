@@ -19,13 +19,14 @@
 
 typedef enum {
     JB_V_SAME,       /* within the threshold */
-    JB_V_BETTER,     /* better by more than the threshold, p < alpha */
-    JB_V_WORSE,      /* worse by more than the threshold, p < alpha: a regression */
+    JB_V_BETTER,     /* better by more than the threshold (the whole interval), p < alpha */
+    JB_V_WORSE,      /* worse by more than the threshold (the whole interval), p < alpha: a regression */
     JB_V_INCONCLUSIVE, /* the data cannot tell: moved beyond the threshold with p >= alpha, or
                         * its interval reaches both inside and beyond the threshold */
     JB_V_FEW,        /* fewer than 2 repetitions on a side: not tested */
     JB_V_NODATA,     /* the metric is missing on a side (a time-only row for flop_per_j) */
     JB_V_ERROR,      /* an error row on either side: not compared */
+    JB_V_SKIPPED,    /* skipped on both sides (kernel unavailable there, e.g. no GPU): not compared */
     JB_V_ONLY_BASE,  /* the row is only in the baseline */
     JB_V_ONLY_CUR,   /* the row is only in the current results */
     JB_V_COUNT
@@ -59,7 +60,7 @@ typedef struct jb_cmp_row {
     const char *error;    /* the error message of an error row (the baseline's when both), borrowed */
     const char *error_cur;/* the current side's message when both sides are error rows */
     int error_side;       /* 0 baseline, 1 current, 2 both */
-    jb_verdict status;    /* JB_V_SAME when in both and timed; else ERROR, ONLY_BASE, ONLY_CUR */
+    jb_verdict status;    /* JB_V_SAME when in both and timed; else ERROR, SKIPPED, ONLY_BASE, ONLY_CUR */
     jb_cmp_metric m[JB_METRIC_COUNT];
 } jb_cmp_row;
 
@@ -79,8 +80,7 @@ typedef struct jb_comparison {
  * its 95% interval, a test (the U test over the repetitions; paired: the
  * Wilcoxon signed-rank test over the log ratios), and a verdict (time: lower
  * is better; flop_per_j: higher is better). With an interval: worse or
- * better when the change is beyond the threshold, p < alpha and the interval
- * excludes no change; same when the whole interval is within the threshold;
+ * better when p < alpha and the whole interval is beyond the threshold; same when the whole interval is within the threshold;
  * inconclusive otherwise. Without one (fewer than 6 samples): same within
  * the threshold, else worse or better with p < alpha, else inconclusive. Rows of the baseline come first in its
  * order, then rows only in the current set. JB_OK, JB_EINVAL for a bad

@@ -71,7 +71,7 @@ static void metrics_desc(const jb_comparison *c, char *buf, size_t len)
 static void summary_line(const jb_comparison *c, char *buf, size_t len)
 {
     static const jb_verdict order[] = {JB_V_WORSE, JB_V_BETTER, JB_V_INCONCLUSIVE, JB_V_SAME, JB_V_FEW,
-                                       JB_V_NODATA, JB_V_ERROR, JB_V_ONLY_BASE, JB_V_ONLY_CUR};
+                                       JB_V_NODATA, JB_V_ERROR, JB_V_SKIPPED, JB_V_ONLY_BASE, JB_V_ONLY_CUR};
     buf[0] = 0;
     for (size_t i = 0; i < sizeof order / sizeof order[0]; i++) {
         size_t k = c->count[order[i]];
@@ -86,13 +86,26 @@ static void summary_line(const jb_comparison *c, char *buf, size_t len)
     }
 }
 
-/* "(current): msg", "(both): msg", or "(baseline): a; (current): b". */
+/* An error or skipped row: it carries messages instead of figures. */
+static int has_error(const jb_cmp_row *r)
+{
+    return r->status == JB_V_ERROR || r->status == JB_V_SKIPPED;
+}
+
+/* "(current): msg", "(both): msg", or "(baseline): a; (current): b"; a
+ * skipped row's messages without their "skipped: ". */
 static void error_text(const jb_cmp_row *r, char *buf, size_t len)
 {
-    if (r->error_side == 2 && strcmp(r->error, r->error_cur))
-        snprintf(buf, len, "(baseline): %s; (current): %s", r->error, r->error_cur);
+    static const char pre[] = "skipped: ";
+    const char *b = r->error, *c = r->error_cur;
+    if (r->status == JB_V_SKIPPED && !strncmp(b, pre, sizeof pre - 1))
+        b += sizeof pre - 1;
+    if (r->status == JB_V_SKIPPED && c && !strncmp(c, pre, sizeof pre - 1))
+        c += sizeof pre - 1;
+    if (r->error_side == 2 && strcmp(b, c))
+        snprintf(buf, len, "(baseline): %s; (current): %s", b, c);
     else
-        snprintf(buf, len, "(%s): %s", r->error_side == 2 ? "both" : r->error_side ? "current" : "baseline", r->error);
+        snprintf(buf, len, "(%s): %s", r->error_side == 2 ? "both" : r->error_side ? "current" : "baseline", b);
 }
 
 static void print_console(const jb_comparison *c, const jb_cmp_labels *l, FILE *f)
@@ -118,10 +131,10 @@ static void print_console(const jb_comparison *c, const jb_cmp_labels *l, FILE *
     for (size_t i = 0; i < c->n; i++) {
         const jb_cmp_row *r = &c->rows[i];
         if (r->status != JB_V_SAME) {
-            if (r->status == JB_V_ERROR) {
+            if (has_error(r)) {
                 char e[1200];
                 error_text(r, e, sizeof e);
-                fprintf(f, "%-*s %serror %s\n", (int)w, r->name, both ? "           " : "", e);
+                fprintf(f, "%-*s %s%s %s\n", (int)w, r->name, both ? "           " : "", jb_verdict_name(r->status), e);
             } else
                 fprintf(f, "%-*s %s%s\n", (int)w, r->name, both ? "           " : "", jb_verdict_name(r->status));
             continue;
@@ -166,10 +179,10 @@ static void md_row(const jb_comparison *c, const jb_cmp_row *r, FILE *f)
 {
     int both = nmetrics(c) > 1;
     if (r->status != JB_V_SAME) {
-        if (r->status == JB_V_ERROR) {
+        if (has_error(r)) {
             char e[1200];
             error_text(r, e, sizeof e);
-            fprintf(f, "| `%s` |%s - | - | - | - | - | - | error ", r->name, both ? " - |" : "");
+            fprintf(f, "| `%s` |%s - | - | - | - | - | - | %s ", r->name, both ? " - |" : "", jb_verdict_name(r->status));
             for (const char *p = e; *p; p++) { /* a '|' would end the cell, a newline the row */
                 if (*p == '|')
                     fputc('\\', f);
@@ -200,8 +213,7 @@ static void md_row(const jb_comparison *c, const jb_cmp_row *r, FILE *f)
 static int row_is_notable(const jb_comparison *c, const jb_cmp_row *r)
 {
     /* A row skipped for the same reason on both sides (no GPU here, say) is no news. */
-    if (r->status == JB_V_ERROR && r->error_side == 2 && !strcmp(r->error, r->error_cur) &&
-        !strncmp(r->error, "skipped", 7))
+    if (r->status == JB_V_SKIPPED && !strcmp(r->error, r->error_cur))
         return 0;
     if (r->status != JB_V_SAME)
         return 1;
@@ -223,10 +235,10 @@ static void print_markdown(const jb_comparison *c, const jb_cmp_labels *l, FILE 
     fprintf(f, "Baseline `%s`%s%s%s; current `%s`%s%s%s.  \n", l->base, l->base_detail ? " (" : "",
             l->base_detail ? l->base_detail : "", l->base_detail ? ")" : "", l->cur, l->cur_detail ? " (" : "",
             l->cur_detail ? l->cur_detail : "", l->cur_detail ? ")" : "");
-    fprintf(f, "Metric %s; a row is worse or better when it moved by more than %g%%, the %s gives p < %g "
-               "(p~: normal approximation) and the 95%% interval of the change excludes zero; same when the whole "
-               "interval is within %g%%; inconclusive otherwise.\n\n",
-            desc, 100 * c->opts.threshold, test_desc(c), c->opts.alpha, 100 * c->opts.threshold);
+    fprintf(f, "Metric %s; a row is worse or better when the %s gives p < %g (p~: normal approximation) "
+               "and the whole 95%% interval of the change is past %g%%; same when the whole interval is within "
+               "%g%%; inconclusive otherwise.\n\n",
+            desc, test_desc(c), c->opts.alpha, 100 * c->opts.threshold, 100 * c->opts.threshold);
     fprintf(f, "**%s**\n\n", sum);
     for (size_t i = 0; i < c->nnotes; i++)
         fprintf(f, "> **Warning:** %s\n>\n", c->notes[i]);
@@ -297,7 +309,7 @@ static void print_json(const jb_comparison *c, const jb_cmp_labels *l, FILE *f)
         cJSON *o = cJSON_CreateObject();
         cJSON_AddStringToObject(o, "name", r->name);
         cJSON_AddStringToObject(o, "status", r->status == JB_V_SAME ? "compared" : jb_verdict_name(r->status));
-        if (r->status == JB_V_ERROR) {
+        if (has_error(r)) {
             static const char *const side[] = {"baseline", "current", "both"};
             cJSON_AddStringToObject(o, "error_in", side[r->error_side]);
             cJSON_AddStringToObject(o, "error_message", r->error);
