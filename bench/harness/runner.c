@@ -226,7 +226,10 @@ static void warn_width(const member *m, const jb_runner_config *cfg, jb_runner_s
 /* Whether the group needs another round, and the members' convergence. */
 static int more_rounds(member *grp, size_t gn, int rounds, const jb_runner_config *cfg)
 {
-    if (rounds >= MAX_ROUNDS)
+    size_t live = 0;
+    for (size_t g = 0; g < gn; g++)
+        live += grp[g].timed && !grp[g].dropped && !grp[g].failed_run;
+    if (!live || rounds >= MAX_ROUNDS) /* nothing left to time: every row skipped or failed */
         return 0;
     if (cfg->repetitions > 0) /* a fixed count */
         return rounds < cfg->repetitions;
