@@ -165,6 +165,13 @@ static void test_intervals_and_speedups(void **state)
     const cJSON *probe = cJSON_GetObjectItem(ctx, "probe");
     assert_non_null(probe);
     assert_true(num(cJSON_GetObjectItem(probe, "flop_per_s"), "median") > 0);
+    /* The probes run the peak's loop: the peak is the best reading, the start's or theirs,
+     * and every row's fraction of it is taken against that one figure. */
+    const double peak = num(ctx, "peak_flop_per_s");
+    assert_true(peak >= num(ctx, "peak_flop_per_s_start"));
+    assert_true(peak >= num(cJSON_GetObjectItem(probe, "flop_per_s"), "max"));
+    const cJSON *nm = find_row(bm, NAIVE "_median");
+    assert_true(fabs(num(nm, "pct_peak_flops") / (100 * num(nm, "flop_per_s") / peak) - 1) < 1e-9);
     check_row_intervals(bm, NAIVE);
     check_row_intervals(bm, BLOCKED);
     check_row_intervals(bm, ONEDNN);

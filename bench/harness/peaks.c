@@ -71,7 +71,7 @@ int jb_peaks_measure(jb_peaks *out)
 {
     memset(out, 0, sizeof *out);
     out->threads = jb_cpu_threads();
-    out->flop_per_s = jb_cpu_fma_peak(&out->isa);
+    out->flop_per_s = out->flop_per_s_start = jb_cpu_fma_peak(&out->isa);
     out->bytes_per_s = measure_copy(&out->copy_bytes);
     return out->bytes_per_s > 0 ? JB_OK : JB_ENOMEM;
 }

@@ -9,7 +9,9 @@
 #include <stddef.h>
 
 typedef struct jb_peaks {
-    double flop_per_s;      /* fp32, all threads */
+    double flop_per_s;      /* fp32, all threads: the best reading so far (the runner raises it
+                             * when a round's probe of the same loop beats it) */
+    double flop_per_s_start; /* the reading before the run */
     double bytes_per_s;     /* copy: bytes read + bytes written per second, all threads */
     const char *isa;        /* the ISA of the FMA loop */
     size_t copy_bytes;      /* size of each of the two copy buffers */

@@ -42,7 +42,9 @@ typedef struct jb_runner_config {
     uint64_t seed;                         /* of the inputs */
     jb_meter *meters[JB_BACKEND_COUNT];    /* each device's meter; NULL: its rows are time only */
     double idle_watts[JB_BACKEND_COUNT];   /* for dynamic_watts; NaN when unknown */
-    const jb_peaks *peaks;                 /* the CPU rows' ceilings */
+    jb_peaks *peaks;                       /* the CPU rows' ceilings; a round's probe that beats the
+                                            * FMA peak raises it (a busy moment at the start would
+                                            * otherwise give fractions over 100%) */
     /* Optional: told before each row starts (a progress line; row NULL: clear
      * it, rows are about to be reported), and of each warning. */
     void (*progress)(void *arg, size_t k, size_t n, const char *row);
