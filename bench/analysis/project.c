@@ -45,8 +45,9 @@ int jb_model_parse(const char *text, const char *path, jb_model *m, char *msg, s
         cJSON_Delete(j);
         return JB_EPARSE;
     }
-    static const char *const known[] = {"name", "params", "layers", "d_model", "heads", "head_dim", "d_ff",
-                                        "vocab", "seq_len", "tokens", "causal", "source", "comment"};
+    static const char *const known[] = {"name",   "params", "layers", "d_model", "heads",    "head_dim",
+                                        "d_ff",   "vocab",  "seq_len", "tokens", "kv_heads", "causal",
+                                        "tied_embeddings", "source", "comment"};
     const cJSON *f;
     cJSON_ArrayForEach(f, j)
     {
@@ -95,6 +96,26 @@ int jb_model_parse(const char *text, const char *path, jb_model *m, char *msg, s
         return JB_EPARSE;
     }
     m->causal = cJSON_IsTrue(causal);
+    const cJSON *tied = cJSON_GetObjectItemCaseSensitive(j, "tied_embeddings");
+    if (tied && !cJSON_IsBool(tied)) {
+        snprintf(msg, len, "model file %s: \"tied_embeddings\" must be true or false", path);
+        cJSON_Delete(j);
+        return JB_EPARSE;
+    }
+    m->tied_embeddings = cJSON_IsTrue(tied);
+    /* Grouped-query attention: each K,V head serves heads/kv_heads query heads. */
+    const cJSON *kv = cJSON_GetObjectItemCaseSensitive(j, "kv_heads");
+    m->kv_heads = m->heads;
+    if (kv) {
+        double x = cJSON_IsNumber(kv) ? kv->valuedouble : NAN;
+        if (!(x >= 1 && x <= m->heads && x == floor(x) && fmod(m->heads, x) == 0)) {
+            snprintf(msg, len, "model file %s: \"kv_heads\" must be a whole number that divides \"heads\" (%g)", path,
+                     m->heads);
+            cJSON_Delete(j);
+            return JB_EPARSE;
+        }
+        m->kv_heads = x;
+    }
     const cJSON *src = cJSON_GetObjectItemCaseSensitive(j, "source");
     if (src && !cJSON_IsString(src)) {
         snprintf(msg, len, "model file %s: \"source\" must be a string", path);
@@ -190,18 +211,51 @@ static double logdist(double a, double b)
     return a > 0 && b > 0 ? fabs(log(a / b)) : 50;
 }
 
-/* How far a measured shape is from the shapes the model trains with. */
-static double distance(const parsed_row *r, const jb_model *m)
+int64_t jb_problem_query_rows(const jb_problem *p)
+{
+    /* Branch main's row-name parsing brings jb_problem.q (0: q = n); until
+     * then no row with a q key parses and every attention row has q = n. */
+    (void)p;
+    return 0;
+}
+
+int jb_kernel_weight_only(const char *kernel)
+{
+    const char *d = strrchr(kernel, '/');
+    return d && (!strcmp(d, "/w8") || !strcmp(d, "/w4"));
+}
+
+void jb_train_target(const jb_model *m, int op, jb_shape_target *t)
+{
+    memset(t, 0, sizeof *t);
+    t->op = op;
+    /* matmul: the MLP up-projection of one sequence, seq x d_ff x d_model. */
+    t->m = m->seq_len;
+    t->n = m->d_ff;
+    t->k = m->d_model;
+    t->seq = m->seq_len;
+    t->d = m->head_dim;
+    t->h = m->heads;
+    t->causal = m->causal;
+    t->weight_only = 0; /* training never runs weight-only quantized matmuls */
+}
+
+/* How far a measured shape is from the shape wanted. */
+static double distance(const parsed_row *r, const jb_shape_target *t)
 {
     const jb_problem *p = &r->p;
     switch (p->op) {
-    case JB_OP_MATMUL: /* the MLP up-projection of one sequence: seq x d_ff x d_model */
-        return logdist((double)p->m, m->seq_len) + logdist((double)p->n, m->d_ff) + logdist((double)p->k, m->d_model);
-    case JB_OP_ATTENTION:
-        return logdist((double)p->seq, m->seq_len) + logdist((double)p->d, m->head_dim) +
-               logdist((double)p->h, m->heads) * 0.1 + (p->causal != m->causal) * 10.0;
+    case JB_OP_MATMUL:
+        return logdist((double)p->m, t->m) + logdist((double)p->n, t->n) + logdist((double)p->k, t->k);
+    case JB_OP_ATTENTION: {
+        double q = (double)jb_problem_query_rows(p), d;
+        d = logdist((double)p->seq, t->seq) + logdist((double)p->d, t->d) + logdist((double)p->h, t->h) * 0.1;
+        if (t->q > 0) /* decode: a row over a KV cache (q < n) first; the mask does not matter to q = 1 */
+            return d + (q > 0 ? logdist(q, t->q) : 10.0);
+        return d + (q > 0) * 10.0 + (p->causal != t->causal) * 10.0;
+    }
     case JB_OP_SOFTMAX:
-        return logdist((double)p->cols, m->seq_len) + (p->causal != m->causal) * 10.0;
+        return logdist((double)p->cols, t->seq) + (p->causal != t->causal) * 10.0;
     default:
         return 1e9;
     }
@@ -213,23 +267,24 @@ static int variant_matches(const char *kernel, const char *variant)
         return 1;
     if (!strcmp(kernel, variant))
         return 1;
-    /* "flash" or "flash/f32": match the variant (and dtype) parts of op/backend/variant/dtype. */
+    /* "flash", "w4" or "flash/f32": match the variant or dtype parts of op/backend/variant/dtype. */
     const char *p = strchr(kernel, '/');
     p = p ? strchr(p + 1, '/') : NULL;
     if (!p)
         return 0;
     p++;
-    size_t vl = strlen(variant);
+    size_t vl = strlen(variant), kl = strlen(kernel);
+    if (!strchr(variant, '/') && kl > vl && !strcmp(kernel + kl - vl, variant) && kernel[kl - vl - 1] == '/')
+        return 1; /* the dtype */
     return !strcmp(p, variant) || (!strncmp(p, variant, vl) && p[vl] == '/') ||
-           (strlen(kernel) > vl && !strcmp(kernel + strlen(kernel) - vl, variant) &&
-            kernel[strlen(kernel) - vl - 1] == '/' && strchr(variant, '/'));
+           (kl > vl && !strcmp(kernel + kl - vl, variant) && kernel[kl - vl - 1] == '/' && strchr(variant, '/'));
 }
 
 /* Walks the median rows of op; calls fn for each usable one. */
 typedef void (*row_fn)(const parsed_row *r, double fpj, double fps, int measured, double dist, void *arg);
 
 typedef struct walk_ctx {
-    const jb_model *m;
+    const jb_shape_target *t;
     int op;
     row_fn fn;
     void *arg;
@@ -244,18 +299,20 @@ static int walk_row(const jb_result_row *r, void *arg)
     double fpj = jb_result_counter(r, "flop_per_j");
     if (!median || r->error || !r->have_problem || (int)r->problem.op != w->op || !(fpj > 0))
         return JB_OK;
+    if (!w->t->weight_only && jb_kernel_weight_only(r->kernel))
+        return JB_OK;
     parsed_row pr = {.kernel = r->kernel, .row = r->run_name, .p = r->problem};
     double em = jb_result_counter(r, "energy_measured");
-    w->fn(&pr, fpj, jb_result_counter(r, "flop_per_s"), !isnan(em) && em > 0.5, distance(&pr, w->m), w->arg);
+    w->fn(&pr, fpj, jb_result_counter(r, "flop_per_s"), !isnan(em) && em > 0.5, distance(&pr, w->t), w->arg);
     w->n++;
     return JB_OK;
 }
 
-static int each_median(const cJSON *results, const jb_model *m, const char *op, row_fn fn, void *arg)
+static int each_median(const cJSON *results, const jb_shape_target *t, row_fn fn, void *arg)
 {
-    walk_ctx w = {.m = m, .op = jb_op_from_name(op), .fn = fn, .arg = arg};
+    walk_ctx w = {.t = t, .op = t->op, .fn = fn, .arg = arg};
     char msg[256];
-    if (w.op < 0 || jb_results_each(results, walk_row, &w, msg, sizeof msg))
+    if (w.op < 0 || w.op >= JB_OP_COUNT || jb_results_each(results, walk_row, &w, msg, sizeof msg))
         return 0; /* readers check the file first: a bad one has no usable row */
     return w.n;
 }
@@ -275,38 +332,62 @@ static void find_nearest(const parsed_row *r, double fpj, double fps, int measur
         c->best_dist = dist;
 }
 
+static void set_pick(jb_class_pick *p, const parsed_row *r, double fpj, double fps, int measured, double dist)
+{
+    memset(p, 0, sizeof *p);
+    snprintf(p->kernel, sizeof p->kernel, "%s", r->kernel);
+    snprintf(p->row, sizeof p->row, "%s", r->row);
+    p->flop_per_j = fpj;
+    p->flop_per_s = fps;
+    p->measured = measured;
+    p->distance = dist;
+    p->problem = r->p;
+}
+
 static void find_best(const parsed_row *r, double fpj, double fps, int measured, double dist, void *arg)
 {
     best_ctx *c = arg;
     if (!variant_matches(r->kernel, c->variant) || dist > c->best_dist + 1e-12)
         return;
     if (!c->found || fpj > c->pick.flop_per_j) {
-        snprintf(c->pick.kernel, sizeof c->pick.kernel, "%s", r->kernel);
-        snprintf(c->pick.row, sizeof c->pick.row, "%s", r->row);
-        c->pick.flop_per_j = fpj;
-        c->pick.flop_per_s = fps;
-        c->pick.measured = measured;
-        c->pick.distance = dist;
+        set_pick(&c->pick, r, fpj, fps, measured, dist);
         c->found = 1;
     }
+}
+
+static const char *op_name_of(int op)
+{
+    return op >= 0 && op < JB_OP_COUNT ? jb_op_name((jb_op)op) : "?";
+}
+
+int jb_project_pick_target(const cJSON *results, const jb_shape_target *t, const char *variant, jb_class_pick *out,
+                           char *msg, size_t len)
+{
+    best_ctx c = {.variant = variant, .best_dist = INFINITY};
+    int n = each_median(results, t, find_nearest, &c);
+    if (!n || isinf(c.best_dist)) {
+        if (variant)
+            snprintf(msg, len, "the results have no verified %s row of variant '%s' with energy (flop_per_j)",
+                     op_name_of(t->op), variant);
+        else
+            snprintf(msg, len, "the results have no verified %s row with energy (flop_per_j)", op_name_of(t->op));
+        return JB_EINVAL;
+    }
+    each_median(results, t, find_best, &c);
+    *out = c.pick;
+    return JB_OK;
 }
 
 int jb_project_pick(const cJSON *results, const jb_model *m, const char *op, const char *variant,
                     jb_class_pick *out, char *msg, size_t len)
 {
-    best_ctx c = {.variant = variant, .best_dist = INFINITY};
-    int n = each_median(results, m, op, find_nearest, &c);
-    if (!n || isinf(c.best_dist)) {
-        if (variant)
-            snprintf(msg, len, "the results have no verified %s row of variant '%s' with energy (flop_per_j)", op,
-                     variant);
-        else
-            snprintf(msg, len, "the results have no verified %s row with energy (flop_per_j)", op);
+    jb_shape_target t;
+    jb_train_target(m, jb_op_from_name(op), &t);
+    if (t.op < 0) {
+        snprintf(msg, len, "unknown op '%s'", op);
         return JB_EINVAL;
     }
-    each_median(results, m, op, find_best, &c);
-    *out = c.pick;
-    return JB_OK;
+    return jb_project_pick_target(results, &t, variant, out, msg, len);
 }
 
 typedef struct variants_ctx {
@@ -330,24 +411,24 @@ static void collect_variant(const parsed_row *r, double fpj, double fps, int mea
         }
     if (c->n == c->max)
         return;
-    jb_class_pick *p = &c->out[c->n++];
-    memset(p, 0, sizeof *p);
-    snprintf(p->kernel, sizeof p->kernel, "%s", r->kernel);
-    snprintf(p->row, sizeof p->row, "%s", r->row);
-    p->flop_per_j = fpj;
-    p->flop_per_s = fps;
-    p->measured = measured;
-    p->distance = dist;
+    set_pick(&c->out[c->n++], r, fpj, fps, measured, dist);
+}
+
+int jb_project_variants_target(const cJSON *results, const jb_shape_target *t, jb_class_pick *out, int max)
+{
+    best_ctx c = {.best_dist = INFINITY};
+    if (!each_median(results, t, find_nearest, &c))
+        return 0;
+    variants_ctx v = {.dist = c.best_dist, .out = out, .max = max};
+    each_median(results, t, collect_variant, &v);
+    return v.n;
 }
 
 int jb_project_variants(const cJSON *results, const jb_model *m, const char *op, jb_class_pick *out, int max)
 {
-    best_ctx c = {.best_dist = INFINITY};
-    if (!each_median(results, m, op, find_nearest, &c))
-        return 0;
-    variants_ctx v = {.dist = c.best_dist, .out = out, .max = max};
-    each_median(results, m, op, collect_variant, &v);
-    return v.n;
+    jb_shape_target t;
+    jb_train_target(m, jb_op_from_name(op), &t);
+    return t.op < 0 ? 0 : jb_project_variants_target(results, &t, out, max);
 }
 
 void jb_project_energy(const jb_train_work *w, const jb_class_pick *mm, const jb_class_pick *at,

@@ -1,5 +1,5 @@
 /*
- * Projected training energy and CO2.
+ * Projected training energy and CO2 (serving: project_infer.h).
  *   Method 1 (from kernels): training FLOPs per kernel class from a model spec,
  *     divided by the FLOP per joule measured (or estimated) for a kernel, times
  *     host overhead and PUE; CO2 = energy x grid intensity.
@@ -11,11 +11,16 @@
 
 #include <cjson/cJSON.h>
 #include <stddef.h>
+#include <stdint.h>
+
+#include "jb_kernels.h"
 
 typedef struct jb_model {
     char name[96];
     double params, layers, d_model, heads, head_dim, d_ff, vocab, seq_len, tokens;
+    double kv_heads;     /* heads of K and V (grouped-query attention); the spec may omit it: = heads */
     int causal;
+    int tied_embeddings; /* the output projection reuses the token embedding (GPT-2, GPT-3, BERT) */
     char source[512];
 } jb_model;
 
@@ -25,7 +30,8 @@ int jb_model_load(const char *name_or_path, jb_model *m, char *msg, size_t len);
 /* Parses a model spec's text (path only names it in messages). Every number
  * must be positive and within a bound far above any real model (params 1e15,
  * tokens 1e16, ...; the counts whole numbers); unknown or repeated fields are
- * refused. JB_OK or JB_EPARSE. */
+ * refused. Optional: kv_heads (a whole number dividing heads; absent: heads),
+ * tied_embeddings (false when absent). JB_OK or JB_EPARSE. */
 int jb_model_parse(const char *text, const char *path, jb_model *m, char *msg, size_t len);
 
 /* Training work per kernel class (forward + backward). */
@@ -49,8 +55,40 @@ typedef struct jb_class_pick {
     double flop_per_j;     /* median */
     double flop_per_s;     /* median */
     int measured;          /* energy measured (1) or estimated (0) */
-    double distance;       /* log-distance of its shape from the model's */
+    double distance;       /* log-distance of its shape from the one wanted */
+    jb_problem problem;    /* its shape */
 } jb_class_pick;
+
+/* The shape a projection wants a row near. matmul: m, n, k. attention: q
+ * (0: q = n, a prefill or training row; > 0: decode over a KV cache, and rows
+ * with q < n come first), seq, d, h (weighed a tenth), causal (ignored when
+ * q > 0). softmax: seq (its cols), causal. weight_only: whether w8/w4
+ * kernels (weight-only quantized, for serving) may be chosen. */
+typedef struct jb_shape_target {
+    int op;
+    double m, n, k;
+    double q, seq, d, h;
+    int causal;
+    int weight_only;
+} jb_shape_target;
+
+/* The shapes the model trains with: matmul seq x d_ff x d_model (the MLP
+ * up-projection of one sequence), attention seq, head_dim, heads, causal. */
+void jb_train_target(const jb_model *m, int op, jb_shape_target *t);
+
+/* A row's query rows: the problem's q, 0 meaning q = n. */
+int64_t jb_problem_query_rows(const jb_problem *p);
+/* 1 for a w8/w4 kernel (weight-only quantized; activations stay fp32). */
+int jb_kernel_weight_only(const char *kernel);
+
+/* The row nearest t among op's verified median rows with energy, restricted
+ * to kernels matching variant (NULL: any; the best flop_per_j there).
+ * variant matches the whole kernel name, its variant ("flash"), its dtype
+ * ("w4") or both ("flash/f32"). JB_OK, or JB_EINVAL with why. */
+int jb_project_pick_target(const cJSON *results, const jb_shape_target *t, const char *variant, jb_class_pick *out,
+                           char *msg, size_t len);
+/* All distinct kernels measured at the shape nearest t; how many (at most max). */
+int jb_project_variants_target(const cJSON *results, const jb_shape_target *t, jb_class_pick *out, int max);
 
 /* Chooses, from a results document, the row for op ("matmul", "attention",
  * "softmax") at the measured shape nearest the model's, restricted to kernels
