@@ -9,7 +9,8 @@
  * Layouts are row-major and contiguous:
  *   matmul    A[m][k], B[k][n]               -> C[m][n]
  *   softmax   X[rows][cols]                  -> Y[rows][cols]
- *   attention Q,K,V[b][h][n][d]              -> O[b][h][n][d]
+ *   attention Q[b][h][q][d], K,V[b][h][n][d] -> O[b][h][q][d]
+ *             (q query rows, the last q positions of the n; q = n unless set)
  * Errors are negative jb_status codes; jb_strerror() names them.
  */
 #ifndef JB_KERNELS_H
@@ -48,12 +49,16 @@ const char *jb_backend_name(jb_backend be);
 int jb_op_from_name(const char *name);
 
 /* One problem: an op and its shape. Fields an op does not use stay 0.
- * Attention's shape key "n" (sequence length) is the field seq. */
+ * Attention's shape key "n" (sequence length) is the field seq; "q" (query
+ * rows: decode over a KV cache of n keys when q < n) is the field q, 0 when
+ * q = n, so self-attention's problems and row names are as before. Query i
+ * sits at position n - q + i and, when causal, sees keys 0 .. n - q + i. */
 typedef struct jb_problem {
     jb_op op;
     int64_t m, n, k;          /* matmul */
     int64_t rows, cols;       /* softmax */
     int64_t b, h, seq, d;     /* attention */
+    int64_t q;                /* attention: query rows, 1..seq; 0 means seq (see jb_attention_q) */
     int causal;               /* softmax and attention: 0 or 1 */
     double scale;             /* softmax: inputs are multiplied by scale before exp; 0 means 1 */
 } jb_problem;
@@ -86,8 +91,13 @@ int jb_problem_parse_format(jb_op op, const char *s, jb_problem *p, char *msg, s
  * name (first four parts, into kernel[klen]) and the problem. JB_OK or JB_EPARSE. */
 int jb_row_name_parse(const char *name, char *kernel, size_t klen, jb_problem *p, char *msg, size_t len);
 
+/* Attention's query rows: q, or n when q is 0. */
+int64_t jb_attention_q(const jb_problem *p);
+
 /* Useful work as DESIGN.md defines it, the same for every variant:
- * matmul 2mnk; attention 4*b*h*n^2*d (halved when causal); softmax: elements. */
+ * matmul 2mnk; attention 4*b*h*n^2*d (halved when causal) for q = n, and for
+ * q < n exactly 4*b*h*d*(the keys each query sees, summed): q*n, or causal
+ * q*(n-q) + q*(q+1)/2; softmax: elements. */
 double jb_problem_flops(const jb_problem *p);
 /* Elements processed (softmax: rows*cols; others: output elements). */
 double jb_problem_elements(const jb_problem *p);
@@ -134,6 +144,9 @@ typedef struct jb_kernel {
     int (*available)(char *why, size_t len);
     /* Optional (NULL: every valid problem of op). JB_OK or JB_EUNSUPPORTED with why. */
     int (*supports)(const jb_problem *p, char *why, size_t len);
+    /* Attention: 1 when the kernel takes q < n (decode over a KV cache). The
+     * others are asked only self-attention (jb_kernel_supports says why). */
+    int decode;
     /* Optional (NULL: 0). Workspace the caller provides in jb_exec.ws. */
     size_t (*workspace_size)(const jb_problem *p);
     /* Optional, untimed: per-problem preparation (primitive creation, packing or

@@ -45,15 +45,16 @@ static void oracle_softmax_row(const jb_problem *p, const float *x, double *y, d
     softmax_row(s, p->cols, valid, y + r * p->cols);
 }
 
-/* Output row `row` of attention: head row / n, query position i = row % n. */
+/* Output row `row` of attention: head row / q, query row i = row % q, at
+ * position n - q + i of the sequence. */
 static void oracle_attention_row(const jb_problem *p, const float *q, const float *k, const float *v, double *o,
                                  double *s, double *pr, int64_t row)
 {
-    const int64_t n = p->seq, d = p->d, bh = row / n, i = row % n;
+    const int64_t n = p->seq, nq = jb_attention_q(p), d = p->d, bh = row / nq, i = row % nq;
     const double scale = 1.0 / sqrt((double)d);
-    const float *qi = q + (bh * n + i) * d, *kh = k + bh * n * d, *vh = v + bh * n * d;
-    double *oi = o + (bh * n + i) * d;
-    int64_t valid = p->causal ? i + 1 : n;
+    const float *qi = q + (bh * nq + i) * d, *kh = k + bh * n * d, *vh = v + bh * n * d;
+    double *oi = o + (bh * nq + i) * d;
+    int64_t valid = p->causal ? n - nq + i + 1 : n;
     for (int64_t j = 0; j < valid; j++) {
         double acc = 0;
         for (int64_t l = 0; l < d; l++)
@@ -73,7 +74,7 @@ int64_t jb_oracle_num_rows(const jb_problem *p)
     switch (p->op) {
     case JB_OP_MATMUL: return p->m;
     case JB_OP_SOFTMAX: return p->rows;
-    case JB_OP_ATTENTION: return p->b * p->h * p->seq;
+    case JB_OP_ATTENTION: return p->b * p->h * jb_attention_q(p);
     default: return 0;
     }
 }

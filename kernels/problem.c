@@ -101,7 +101,10 @@ size_t jb_problem_input_elems(const jb_problem *p, int i)
     switch (p->op) {
     case JB_OP_MATMUL: return i == 0 ? mul3(p->m, p->k, 1) : i == 1 ? mul3(p->k, p->n, 1) : 0;
     case JB_OP_SOFTMAX: return i == 0 ? mul3(p->rows, p->cols, 1) : 0;
-    case JB_OP_ATTENTION: return i < 3 ? checked_elems4(p->b, p->h, p->seq, p->d) : 0;
+    case JB_OP_ATTENTION:
+        return i == 0 ? checked_elems4(p->b, p->h, jb_attention_q(p), p->d)
+               : i < 3 ? checked_elems4(p->b, p->h, p->seq, p->d)
+                       : 0;
     default: return 0;
     }
 }
@@ -111,9 +114,14 @@ size_t jb_problem_output_elems(const jb_problem *p)
     switch (p->op) {
     case JB_OP_MATMUL: return mul3(p->m, p->n, 1);
     case JB_OP_SOFTMAX: return mul3(p->rows, p->cols, 1);
-    case JB_OP_ATTENTION: return checked_elems4(p->b, p->h, p->seq, p->d);
+    case JB_OP_ATTENTION: return checked_elems4(p->b, p->h, jb_attention_q(p), p->d);
     default: return 0;
     }
+}
+
+int64_t jb_attention_q(const jb_problem *p)
+{
+    return p->q > 0 ? p->q : p->seq;
 }
 
 const char *jb_problem_input_name(const jb_problem *p, int i)
@@ -170,7 +178,7 @@ int jb_problem_validate(const jb_problem *p, char *msg, size_t len)
     case JB_OP_MATMUL:
         DIM(m, "m"); DIM(n, "n"); DIM(k, "k");
         UNUSED(rows, "rows"); UNUSED(cols, "cols"); UNUSED(b, "b"); UNUSED(h, "h");
-        UNUSED(seq, "n (sequence)"); UNUSED(d, "d"); UNUSED(causal, "causal");
+        UNUSED(seq, "n (sequence)"); UNUSED(d, "d"); UNUSED(causal, "causal"); UNUSED(q, "q");
         if (p->scale != 0) {
             say(msg, len, "scale is not a shape key of matmul");
             return JB_EINVAL;
@@ -179,7 +187,7 @@ int jb_problem_validate(const jb_problem *p, char *msg, size_t len)
     case JB_OP_SOFTMAX:
         DIM(rows, "rows"); DIM(cols, "cols");
         UNUSED(m, "m"); UNUSED(n, "n"); UNUSED(k, "k"); UNUSED(b, "b"); UNUSED(h, "h");
-        UNUSED(seq, "n (sequence)"); UNUSED(d, "d");
+        UNUSED(seq, "n (sequence)"); UNUSED(d, "d"); UNUSED(q, "q");
         if (!isfinite(p->scale) || p->scale < 0) {
             say(msg, len, "scale must be a finite positive number (0 means 1)");
             return JB_EINVAL;
@@ -191,6 +199,11 @@ int jb_problem_validate(const jb_problem *p, char *msg, size_t len)
         UNUSED(cols, "cols");
         if (p->scale != 0) {
             say(msg, len, "scale is not a shape key of attention (it is 1/sqrt(d))");
+            return JB_EINVAL;
+        }
+        if (p->q < 0 || p->q > p->seq) {
+            say(msg, len, "q (query rows) must be from 1 to n = %lld (got %lld)", (long long)p->seq,
+                (long long)p->q);
             return JB_EINVAL;
         }
         break;
@@ -237,8 +250,9 @@ typedef struct shape_key {
 static const shape_key matmul_keys[] = {KEY("m", m, 1), KEY("n", n, 1), KEY("k", k, 1), {NULL, 0, 0}};
 static const shape_key softmax_keys[] = {KEY("rows", rows, 1), KEY("cols", cols, 1), KEY("causal", causal, 0),
                                          {NULL, 0, 0}};
-static const shape_key attention_keys[] = {KEY("b", b, 1), KEY("h", h, 1), KEY("n", seq, 1), KEY("d", d, 1),
-                                           KEY("causal", causal, 0), {NULL, 0, 0}};
+static const shape_key attention_keys[] = {KEY("b", b, 1),      KEY("h", h, 1), KEY("q", q, 0),
+                                           KEY("n", seq, 1),    KEY("d", d, 1), KEY("causal", causal, 0),
+                                           {NULL, 0, 0}};
 #undef KEY
 static const shape_key *const op_keys[JB_OP_COUNT] = {matmul_keys, softmax_keys, attention_keys};
 
@@ -327,6 +341,10 @@ int jb_problem_parse(jb_op op, const char *shape, jb_problem *p, char *msg, size
                 }
                 *(int *)field = (int)v;
             } else {
+                if (keys[i].offset == offsetof(jb_problem, q) && v <= 0) {
+                    say(msg, len, "q must be a positive integer (got %.*s)", (int)vlen, val);
+                    return JB_EPARSE;
+                }
                 *(int64_t *)field = v;
             }
         }
@@ -339,6 +357,8 @@ int jb_problem_parse(jb_op op, const char *shape, jb_problem *p, char *msg, size
             say(msg, len, "missing shape key '%s' for %s", keys[i].key, jb_op_name(op));
             return JB_EPARSE;
         }
+    if (p->q == p->seq) /* q = n is self-attention: one name for it */
+        p->q = 0;
     return jb_problem_validate(p, msg, len);
 }
 
@@ -349,6 +369,8 @@ int jb_problem_format(const jb_problem *p, char *buf, size_t len)
     size_t used = 0;
     buf[0] = 0;
     for (const shape_key *k = op_keys[p->op]; k->key; k++) {
+        if (k->offset == offsetof(jb_problem, q) && (p->q == 0 || p->q == p->seq))
+            continue; /* "q:" only when q < n */
         const char *field = (const char *)p + k->offset;
         long long v = k->offset == offsetof(jb_problem, causal) ? *(const int *)field : *(const int64_t *)field;
         int w = snprintf(buf + used, len - used, "%s%s:%lld", used ? "/" : "", k->key, v);
@@ -413,8 +435,12 @@ double jb_problem_flops(const jb_problem *p)
     case JB_OP_MATMUL: return 2.0 * (double)p->m * (double)p->n * (double)p->k;
     case JB_OP_SOFTMAX: return (double)p->rows * (double)p->cols;
     case JB_OP_ATTENTION: {
-        double f = 4.0 * (double)p->b * (double)p->h * (double)p->seq * (double)p->seq * (double)p->d;
-        return p->causal ? f / 2 : f;
+        const double bhd = 4.0 * (double)p->b * (double)p->h * (double)p->d, n = (double)p->seq;
+        const double q = (double)jb_attention_q(p);
+        if (q == n) /* self-attention: DESIGN.md's 4*b*h*n^2*d, halved when causal */
+            return p->causal ? bhd * n * n / 2 : bhd * n * n;
+        /* decode: the keys each query row sees, summed exactly */
+        return p->causal ? bhd * (q * (n - q) + q * (q + 1) / 2) : bhd * q * n;
     }
     default: return 0;
     }

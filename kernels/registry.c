@@ -58,6 +58,11 @@ int jb_kernel_supports(const jb_kernel *k, const jb_problem *p, char *why, size_
             snprintf(why, len, "%s runs %s problems, not %s", k->name, jb_op_name(k->op), jb_op_name(p->op));
         return JB_EUNSUPPORTED;
     }
+    if (p->op == JB_OP_ATTENTION && jb_attention_q(p) < p->seq && !k->decode) {
+        if (why && len)
+            snprintf(why, len, "%s computes self-attention only (q = n): no KV-cache decode (q < n)", k->name);
+        return JB_EUNSUPPORTED;
+    }
     return k->supports ? k->supports(p, why, len) : JB_OK;
 }
 

@@ -52,6 +52,13 @@ static const jb_problem shapes[] = {
     {.op = JB_OP_ATTENTION, .b = 1, .h = 1, .seq = 257, .d = 256},
     {.op = JB_OP_ATTENTION, .b = 1, .h = 2, .seq = 200, .d = 24, .causal = 1},
     {.op = JB_OP_ATTENTION, .b = 1, .h = 1, .seq = 33, .d = 8},   /* below the usual head dims */
+    /* Decode over a KV cache (q < n): one token, speculative q = 5, odd n. */
+    {.op = JB_OP_ATTENTION, .b = 1, .h = 2, .q = 1, .seq = 7, .d = 16, .causal = 1},
+    {.op = JB_OP_ATTENTION, .b = 2, .h = 3, .q = 1, .seq = 257, .d = 64},
+    {.op = JB_OP_ATTENTION, .b = 1, .h = 4, .q = 5, .seq = 130, .d = 128, .causal = 1},
+    {.op = JB_OP_ATTENTION, .b = 1, .h = 1, .q = 5, .seq = 33, .d = 80},
+    {.op = JB_OP_ATTENTION, .b = 1, .h = 2, .q = 3, .seq = 1000, .d = 64, .causal = 1},
+    {.op = JB_OP_ATTENTION, .b = 1, .h = 8, .q = 1, .seq = 4099, .d = 128, .causal = 1},
 };
 #define NSHAPES (sizeof shapes / sizeof shapes[0])
 
@@ -150,6 +157,25 @@ static void test_checker_catches_faults(void **state)
     check_fault(run_slightly_off, "exceeds tolerance");
 }
 
+/* A kernel that does not say it takes q < n is asked self-attention only. */
+static void test_decode_needs_the_flag(void **state)
+{
+    (void)state;
+    jb_problem p = {.op = JB_OP_ATTENTION, .b = 1, .h = 1, .q = 1, .seq = 8, .d = 16};
+    char why[256];
+    for (size_t i = 0; i < jb_registry_count(); i++) {
+        const jb_kernel *k = jb_registry_get(i);
+        if (k->op != JB_OP_ATTENTION)
+            continue;
+        int rc = jb_kernel_supports(k, &p, why, sizeof why);
+        if (!k->decode) {
+            assert_int_equal(rc, JB_EUNSUPPORTED);
+            assert_non_null(strstr(why, "q < n"));
+        }
+    }
+    assert_int_equal(jb_registry_find("attention/cpu/naive/f32")->decode, 1);
+}
+
 static void test_unsupported_is_skip_not_failure(void **state)
 {
     (void)state;
@@ -212,7 +238,7 @@ static void test_int8_block_change_race(void **state)
 int main(void)
 {
     size_t nk = jb_registry_count();
-    size_t cap = nk * NSHAPES + 4, n = 0;
+    size_t cap = nk * NSHAPES + 5, n = 0;
     struct CMUnitTest *tests = calloc(cap, sizeof *tests);
     kcase *cases = calloc(cap, sizeof *cases);
     char (*names)[200] = calloc(cap, sizeof *names);
@@ -220,6 +246,7 @@ int main(void)
         return 1;
     tests[n++] = (struct CMUnitTest){"checker catches faults", test_checker_catches_faults, NULL, NULL, NULL};
     tests[n++] = (struct CMUnitTest){"unsupported is skip", test_unsupported_is_skip_not_failure, NULL, NULL, NULL};
+    tests[n++] = (struct CMUnitTest){"decode needs the flag", test_decode_needs_the_flag, NULL, NULL, NULL};
     tests[n++] = (struct CMUnitTest){"unsupported in setup is skip", test_setup_unsupported_is_skip, NULL, NULL, NULL};
     tests[n++] = (struct CMUnitTest){"int8 blocks of another depth, 3 threads", test_int8_block_change_race, NULL, NULL,
                                      NULL};

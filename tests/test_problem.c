@@ -99,6 +99,46 @@ static void test_work(void **state)
     assert_true(jb_problem_min_bytes(&sm) == 4.0 * 2 * 63);
 }
 
+/* Decode over a KV cache: q query rows at the end of n positions. */
+static void test_decode_shape(void **state)
+{
+    (void)state;
+    jb_problem p;
+    char msg[200], buf[128];
+    assert_int_equal(jb_problem_parse(JB_OP_ATTENTION, "b=1,h=32,q=1,n=2048,d=128,causal=1", &p, msg, sizeof msg), JB_OK);
+    assert_int_equal(p.q, 1);
+    assert_int_equal(jb_attention_q(&p), 1);
+    assert_int_equal(jb_problem_format(&p, buf, sizeof buf), JB_OK);
+    assert_string_equal(buf, "b:1/h:32/q:1/n:2048/d:128/causal:1");
+    /* The row-name form and back. */
+    jb_problem r;
+    assert_int_equal(jb_problem_parse_format(JB_OP_ATTENTION, buf, &r, msg, sizeof msg), JB_OK);
+    assert_int_equal(r.q, 1);
+    /* q = n is self-attention: the same problem and name as without q. */
+    assert_int_equal(jb_problem_parse(JB_OP_ATTENTION, "b=1,h=2,q=16,n=16,d=8", &p, msg, sizeof msg), JB_OK);
+    assert_int_equal(p.q, 0);
+    assert_int_equal(jb_problem_format(&p, buf, sizeof buf), JB_OK);
+    assert_string_equal(buf, "b:1/h:2/n:16/d:8/causal:0");
+    expect_parse(JB_OP_ATTENTION, "b=1,h=1,q=9,n=8,d=4", JB_EINVAL, "q (query rows) must be from 1 to n");
+    expect_parse(JB_OP_ATTENTION, "b=1,h=1,q=0,n=8,d=4", JB_EPARSE, "q must be a positive integer");
+    expect_parse(JB_OP_MATMUL, "m=1,n=2,k=3,q=1", JB_EPARSE, "unknown shape key 'q'");
+    /* Buffers: q rows of queries and output, n of keys and values. */
+    p = (jb_problem){.op = JB_OP_ATTENTION, .b = 2, .h = 3, .q = 5, .seq = 40, .d = 8};
+    assert_int_equal(jb_problem_input_elems(&p, 0), 2 * 3 * 5 * 8);
+    assert_int_equal(jb_problem_input_elems(&p, 1), 2 * 3 * 40 * 8);
+    assert_int_equal(jb_problem_input_elems(&p, 2), 2 * 3 * 40 * 8);
+    assert_int_equal(jb_problem_output_elems(&p), 2 * 3 * 5 * 8);
+    assert_true(jb_problem_min_bytes(&p) == 4.0 * 2 * 3 * 8 * (5 + 40 + 40 + 5));
+    /* FLOPs, exactly: every query sees all 40 keys, or causally 36..40 of them. */
+    assert_true(jb_problem_flops(&p) == 4.0 * 2 * 3 * 8 * 5 * 40);
+    p.causal = 1;
+    assert_true(jb_problem_flops(&p) == 4.0 * 2 * 3 * 8 * (36 + 37 + 38 + 39 + 40));
+    /* One decode step: each extra token of context adds 4*h*d FLOPs per batch entry. */
+    jb_problem a = {.op = JB_OP_ATTENTION, .b = 1, .h = 32, .q = 1, .seq = 100, .d = 128, .causal = 1}, b2 = a;
+    b2.seq = 101;
+    assert_true(jb_problem_flops(&b2) - jb_problem_flops(&a) == 4.0 * 32 * 128);
+}
+
 static void test_registry(void **state)
 {
     (void)state;
@@ -152,7 +192,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_parse_good), cmocka_unit_test(test_parse_bad), cmocka_unit_test(test_validate),
         cmocka_unit_test(test_work),       cmocka_unit_test(test_registry),  cmocka_unit_test(test_names),
-        cmocka_unit_test(test_fill_reproducible),
+        cmocka_unit_test(test_fill_reproducible), cmocka_unit_test(test_decode_shape),
     };
     return cmocka_run_group_tests_name("problem and registry", tests, NULL, NULL);
 }

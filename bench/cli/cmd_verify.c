@@ -17,7 +17,7 @@ static void help(void)
            "oracle on the same inputs (for quantized kernels: on the dequantized inputs the\n"
            "kernel saw) and prints the normalized max error, max|out-ref|/max|ref|, against\n"
            "the kernel's tolerance.\n\n"
-           "shape keys: matmul m,n,k   softmax rows,cols[,causal][,scale]   attention b,h,n,d[,causal]\n"
+           "shape keys: matmul m,n,k   softmax rows,cols[,causal][,scale]   attention b,h,[q,]n,d[,causal]\n"
            "--dump DIR writes every input, the kernel's output and the oracle's output ('ref',\n"
            "float64) as .npy files; quantized kernels also write <input>_deq.npy.\n\n"
            "exit: 0 pass, 1 fail, 2 bad input, 3 kernel unavailable here or shape unsupported\n");
@@ -38,7 +38,11 @@ static int dump_tensor(const char *dir, const char *name, const char *descr, con
         shape[0] = p->rows, shape[1] = p->cols, nd = 2;
         break;
     default:
-        shape[0] = p->b, shape[1] = p->h, shape[2] = p->seq, shape[3] = p->d, nd = 4;
+        shape[0] = p->b, shape[1] = p->h, shape[3] = p->d, nd = 4;
+        /* q's rows: the queries and the output; k and v hold all n */
+        shape[2] = !strcmp(name, "k") || !strcmp(name, "v") || !strcmp(name, "k_deq") || !strcmp(name, "v_deq")
+                       ? p->seq
+                       : jb_attention_q(p);
         break;
     }
     char path[4096];

@@ -76,6 +76,7 @@ static int set_key(jb_problem *p, const char *key, double v)
         if (!strcmp(key, "b")) p->b = iv;
         else if (!strcmp(key, "h")) p->h = iv;
         else if (!strcmp(key, "n")) p->seq = iv;
+        else if (!strcmp(key, "q")) p->q = iv > 0 ? iv : -1; /* -1: refused by validate */
         else if (!strcmp(key, "d")) p->d = iv;
         else if (!strcmp(key, "causal")) p->causal = iv == 0 || iv == 1 ? (int)iv : 2;
         else return -1;
@@ -87,11 +88,12 @@ static int set_key(jb_problem *p, const char *key, double v)
 
 static double get_key(const jb_problem *p, const char *key)
 {
-    static const char *const keys[] = {"m", "n", "k", "rows", "cols", "causal", "b", "h", "d", "scale"};
+    static const char *const keys[] = {"m", "n", "k", "rows", "cols", "causal", "b", "h", "d", "scale", "q"};
     if (!strcmp(key, "n") && p->op == JB_OP_ATTENTION)
         return (double)p->seq;
     const double vals[] = {(double)p->m, (double)p->n, (double)p->k, (double)p->rows, (double)p->cols,
-                           (double)p->causal, (double)p->b, (double)p->h, (double)p->d, p->scale};
+                           (double)p->causal, (double)p->b, (double)p->h, (double)p->d, p->scale,
+                           p->op == JB_OP_ATTENTION ? (double)jb_attention_q(p) : 0};
     for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++)
         if (!strcmp(key, keys[i]))
             return vals[i];
@@ -165,6 +167,8 @@ static int expand(const jb_suite_ctx *c, jb_suite *s, jb_op op, const jb_kernel 
         for (int a = 0; a < naxes; a++)
             for (int j = 0; j < axes[a].nkeys; j++)
                 set_key(&p, axes[a].keys[j], axes[a].values[idx[a]]);
+        if (p.op == JB_OP_ATTENTION && p.q == p.seq) /* q = n is self-attention: one name for it */
+            p.q = 0;
         char why[200];
         if (jb_problem_validate(&p, why, sizeof why)) {
             char shape[128] = "";
