@@ -3,6 +3,9 @@
  * published table (tests/data/published_training_energy.csv, copied from the
  * project's shared data with its sources), FLOP totals of the model specs,
  * method 1 on a crafted results file with hand-computed figures, and bad input.
+ * Serving (--inference): the work per request against its formulas, the rows
+ * chosen per phase and their J/B or FLOP/J readings by hand, the lifecycle,
+ * the published serving table, the --json fields, and bad input.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -22,6 +25,7 @@
 
 #include "jb_kernels.h"
 #include "analysis/project.h"
+#include "analysis/project_infer.h"
 
 static void expect_near(double got, double want, double rel, const char *what)
 {
@@ -219,11 +223,362 @@ static void test_cli(void **state)
     assert_int_equal(system(args), 0);
 }
 
+/* ---- Serving ------------------------------------------------------------- */
+
+static void test_kv_and_specs(void **state)
+{
+    (void)state;
+    jb_model m;
+    char msg[512];
+    /* Llama 2 70B: grouped-query attention with 8 K,V heads for 64 query heads. */
+    assert_int_equal(jb_model_load("llama2-70b", &m, msg, sizeof msg), JB_OK);
+    assert_true(m.kv_heads == 8 && m.heads == 64 && !m.tied_embeddings);
+    assert_true(jb_kv_cache_bytes_per_token(&m, 2) == 2.0 * 80 * 8 * 128 * 2); /* 327,680 B: 320 KiB */
+    assert_int_equal(jb_model_load("llama-7b", &m, msg, sizeof msg), JB_OK);
+    assert_true(m.kv_heads == 32);
+    assert_true(jb_kv_cache_bytes_per_token(&m, 2) == 524288.0);
+    assert_true(jb_model_matmul_params(&m) == 6.7e9 - 32000.0 * 4096);
+    assert_int_equal(jb_model_load("gpt2-124m", &m, msg, sizeof msg), JB_OK);
+    assert_true(m.tied_embeddings && jb_model_matmul_params(&m) == m.params);
+    /* Every shipped spec says kv_heads, and it divides heads. */
+    static const char *const all[] = {"gpt2-124m", "bert-large", "gpt3-175b", "llama-7b",
+                                      "llama-13b", "llama-33b",  "llama-65b", "llama2-70b"};
+    for (size_t i = 0; i < sizeof all / sizeof all[0]; i++) {
+        assert_int_equal(jb_model_load(all[i], &m, msg, sizeof msg), JB_OK);
+        assert_true(m.kv_heads >= 1 && fmod(m.heads, m.kv_heads) == 0);
+    }
+    /* Absent: kv_heads = heads; a value that does not divide heads, or not a number, is refused. */
+    const char *base = "{\"params\": 1e9, \"layers\": 10, \"d_model\": 512, \"heads\": 8, \"head_dim\": 64, "
+                       "\"d_ff\": 2048, \"vocab\": 1000, \"seq_len\": 2048, \"tokens\": 1e10, \"causal\": true%s}";
+    char text[512];
+    snprintf(text, sizeof text, base, "");
+    assert_int_equal(jb_model_parse(text, "t.json", &m, msg, sizeof msg), JB_OK);
+    assert_true(m.kv_heads == 8 && !m.tied_embeddings);
+    snprintf(text, sizeof text, base, ", \"kv_heads\": 3");
+    assert_int_equal(jb_model_parse(text, "t.json", &m, msg, sizeof msg), JB_EPARSE);
+    assert_non_null(strstr(msg, "kv_heads"));
+    snprintf(text, sizeof text, base, ", \"kv_heads\": \"8\"");
+    assert_int_equal(jb_model_parse(text, "t.json", &m, msg, sizeof msg), JB_EPARSE);
+    snprintf(text, sizeof text, base, ", \"tied_embeddings\": 1");
+    assert_int_equal(jb_model_parse(text, "t.json", &m, msg, sizeof msg), JB_EPARSE);
+    snprintf(text, sizeof text, base, ", \"kv_heads\": 2, \"tied_embeddings\": true");
+    assert_int_equal(jb_model_parse(text, "t.json", &m, msg, sizeof msg), JB_OK);
+    assert_true(m.kv_heads == 2 && m.tied_embeddings);
+}
+
+static void test_serving_work(void **state)
+{
+    (void)state;
+    jb_model m;
+    char msg[512];
+    assert_int_equal(jb_model_load("llama-7b", &m, msg, sizeof msg), JB_OK);
+    const double L = 32, d = 4096, N = 6.7e9 - 32000.0 * 4096;
+    jb_serving s = JB_SERVING_DEFAULTS;
+    assert_true(s.prompt == 512 && s.output == 256 && s.batch == 1 && s.kv_bytes == 2);
+    jb_infer_work w, w2;
+    jb_infer_work_of(&m, &s, &w);
+    assert_true(w.prefill_matmul_flops == 2 * N * 512);
+    assert_true(w.prefill_attention_flops == 4 * L * d * 512.0 * 512 / 2); /* causal: halved, as training's term */
+    assert_true(w.decode_matmul_flops == 2 * N * 256);
+    /* sum over c = 513 .. 768 of c = 256*512 + 256*257/2 */
+    assert_true(w.decode_attention_flops == 4 * L * d * (256.0 * 512 + 256.0 * 257 / 2));
+    expect_near(w.flop_per_request, w.prefill_matmul_flops + w.prefill_attention_flops + w.decode_matmul_flops +
+                                        w.decode_attention_flops, 1e-15, "FLOPs per request");
+    expect_near(w.flop_per_output_token, (w.decode_matmul_flops + w.decode_attention_flops) / 256, 1e-15,
+                "FLOPs per output token");
+    /* One more token of prompt: every decode step attends over one more cached token, so each
+     * output token costs exactly 4*layers*d_model more. */
+    jb_serving s2 = s;
+    s2.prompt += 1;
+    jb_infer_work_of(&m, &s2, &w2);
+    assert_true(w2.flop_per_output_token - w.flop_per_output_token == 4 * L * d);
+    assert_true(w2.decode_matmul_flops == w.decode_matmul_flops);
+    /* One more output token: one more step at context P+O+1. */
+    s2 = s;
+    s2.output += 1;
+    jb_infer_work_of(&m, &s2, &w2);
+    assert_true((w2.decode_matmul_flops + w2.decode_attention_flops) - (w.decode_matmul_flops + w.decode_attention_flops) ==
+                2 * N + 4 * L * d * (512 + 257));
+    /* The KV cache read by decode: the context at every step, at kv_bytes. */
+    expect_near(w.decode_attention_bytes,
+                524288.0 * (256.0 * 512 + 256.0 * 257 / 2) + 256 * L * 2 * d * 4, 1e-15, "decode attention bytes");
+    /* Weights are read once per decode step for the B requests it serves. */
+    s2 = s;
+    s2.batch = 2;
+    expect_near(jb_matmul_bytes_per_request(&m, &s, 256, 256, 4, 4) - jb_matmul_bytes_per_request(&m, &s2, 256, 256, 4, 4),
+                256 * N * 4 / 2, 1e-9, "weights shared by the batch");
+    /* w4: half a byte per weight and an fp32 scale per 32. */
+    double wb, ab;
+    jb_dtype_bytes("matmul/cpu/blocked/w4", &wb, &ab);
+    assert_true(wb == 0.625 && ab == 4);
+    jb_dtype_bytes("matmul/cpu/blocked/f32", &wb, &ab);
+    assert_true(wb == 4 && ab == 4);
+    /* Prefill only (an encoder): no decode work, no FLOPs per output token. */
+    s2 = s;
+    s2.output = 0;
+    jb_infer_work_of(&m, &s2, &w2);
+    assert_true(w2.decode_matmul_flops == 0 && w2.decode_attention_flops == 0 && isnan(w2.flop_per_output_token));
+}
+
+/* A crafted results file with decode rows: matmul at m 1 and 1024, attention
+ * with one query row over 1024 keys and over the whole 1024 (q = n). */
+static const char *crafted_serving =
+    "{\"context\": {\"meter\": \"rapl\"}, \"benchmarks\": [\n"
+    " {\"name\": \"matmul/cpu/blocked/f32/m:1024/n:2048/k:512_median\", \"run_name\": \"matmul/cpu/blocked/f32/m:1024/n:2048/k:512\","
+    "  \"run_type\": \"aggregate\", \"aggregate_name\": \"median\", \"flop_per_j\": 4e9, \"flop_per_s\": 1e11, \"energy_measured\": 1},\n"
+    " {\"name\": \"matmul/cpu/blocked/f32/m:1/n:2048/k:512_median\", \"run_name\": \"matmul/cpu/blocked/f32/m:1/n:2048/k:512\","
+    "  \"run_type\": \"aggregate\", \"aggregate_name\": \"median\", \"flop_per_j\": 1e8, \"flop_per_s\": 1e9, \"energy_measured\": 1},\n"
+    " {\"name\": \"matmul/cpu/blocked/w4/m:1/n:2048/k:512_median\", \"run_name\": \"matmul/cpu/blocked/w4/m:1/n:2048/k:512\","
+    "  \"run_type\": \"aggregate\", \"aggregate_name\": \"median\", \"flop_per_j\": 3e8, \"flop_per_s\": 3e9, \"energy_measured\": 1},\n"
+    " {\"name\": \"attention/cpu/flash/f32/b:1/h:8/n:1024/d:64/causal:1_median\", \"run_name\": \"attention/cpu/flash/f32/b:1/h:8/n:1024/d:64/causal:1\","
+    "  \"run_type\": \"aggregate\", \"aggregate_name\": \"median\", \"flop_per_j\": 2e9, \"flop_per_s\": 5e10, \"energy_measured\": 1},\n"
+    " {\"name\": \"attention/cpu/naive/f32/b:1/h:8/q:1/n:1024/d:64/causal:1_median\", \"run_name\": \"attention/cpu/naive/f32/b:1/h:8/q:1/n:1024/d:64/causal:1\","
+    "  \"run_type\": \"aggregate\", \"aggregate_name\": \"median\", \"flop_per_j\": 5e7, \"flop_per_s\": 1e9, \"energy_measured\": 1}\n"
+    "]}\n";
+
+static jb_model serving_model(void)
+{
+    jb_model m = {.name = "test", .params = 1e9, .layers = 10, .d_model = 512, .heads = 8, .head_dim = 64,
+                  .d_ff = 2048, .vocab = 1000, .seq_len = 2048, .tokens = 1e10, .causal = 1, .kv_heads = 8};
+    return m;
+}
+
+static void test_serving_method1(void **state)
+{
+    (void)state;
+    cJSON *res = cJSON_Parse(crafted_serving);
+    assert_non_null(res);
+    jb_model m = serving_model();
+    jb_serving s = {.prompt = 1000, .output = 24, .batch = 1, .kv_bytes = 2};
+    static jb_infer_result r;
+    char msg[512];
+    assert_int_equal(jb_infer_run(res, &m, &s, NULL, NULL, 1.0, 1.1, &r, msg, sizeof msg), JB_OK);
+    /* Rows: prefill at m = 1024 (FLOP/J) and q = n; decode at m = 1 and q = 1 (J/B), the best there. */
+    assert_string_equal(r.pick[JB_PREFILL_MATMUL].row.row, "matmul/cpu/blocked/f32/m:1024/n:2048/k:512");
+    assert_false(r.pick[JB_PREFILL_MATMUL].per_byte);
+    assert_string_equal(r.pick[JB_PREFILL_ATTENTION].row.kernel, "attention/cpu/flash/f32");
+    assert_string_equal(r.pick[JB_DECODE_MATMUL].row.row, "matmul/cpu/blocked/w4/m:1/n:2048/k:512");
+    assert_true(r.pick[JB_DECODE_MATMUL].per_byte);
+    assert_string_equal(r.pick[JB_DECODE_ATTENTION].row.row, "attention/cpu/naive/f32/b:1/h:8/q:1/n:1024/d:64/causal:1");
+    assert_true(r.pick[JB_DECODE_ATTENTION].per_byte);
+    assert_int_equal(r.nnotes, 0);
+    assert_true(r.all_measured);
+
+    const double N = 1e9 - 1000.0 * 512, P = 1000, O = 24;
+    const double e_pm = 2 * N * P / 4e9, e_pa = 4.0 * 10 * 512 * P * P / 2 / 2e9;
+    /* w4 row: 2*1*2048*512 FLOP at 3e8 FLOP/J over A 1x512 fp32 + B 512x2048 at 0.625 B + C 1x2048 fp32. */
+    const double row_b = 512 * 4.0 + 512 * 2048 * 0.625 + 2048 * 4.0, jb_mm = 2.0 * 2048 * 512 / 3e8 / row_b;
+    expect_near(r.pick[JB_DECODE_MATMUL].joules_per_byte, jb_mm, 1e-12, "w4 row J/B");
+    const double e_dm = jb_matmul_bytes_per_request(&m, &s, O, O, 0.625, 4) * jb_mm;
+    /* q = 1 over 1024 keys, causal: 4*1*8*64*1024 FLOP at 5e7 FLOP/J over Q,O 8x64 and K,V 8x1024x64 in fp32. */
+    const double row_a = 4.0 * 8 * 64 * (2 + 2 * 1024), jb_at = 4.0 * 8 * 64 * 1024 / 5e7 / row_a;
+    expect_near(r.pick[JB_DECODE_ATTENTION].joules_per_byte, jb_at, 1e-12, "q = 1 row J/B");
+    /* The decode steps read K and V (8 heads x 64 x fp16, 10 layers) of 1001 .. 1024 tokens, and Q, O in fp32. */
+    const double kv = 2.0 * 10 * 8 * 64 * 2, e_da = (kv * (O * P + O * (O + 1) / 2) + O * 10 * 2 * 512 * 4.0) * jb_at;
+    expect_near(r.joules[JB_PREFILL_MATMUL], e_pm, 1e-12, "prefill matmul J");
+    expect_near(r.joules[JB_PREFILL_ATTENTION], e_pa, 1e-12, "prefill attention J");
+    expect_near(r.joules[JB_DECODE_MATMUL], e_dm, 1e-12, "decode matmul J");
+    expect_near(r.joules[JB_DECODE_ATTENTION], e_da, 1e-12, "decode attention J");
+    expect_near(r.facility_joules_per_request, 1.1 * (e_pm + e_pa + e_dm + e_da), 1e-12, "J per request");
+    expect_near(r.facility_joules_per_output_token, r.facility_joules_per_request / O, 1e-15, "J per output token");
+
+    /* --matmul f32: the decode matmul reads the f32 m:1 row; w4 is never chosen for training. */
+    static jb_infer_result f;
+    assert_int_equal(jb_infer_run(res, &m, &s, "f32", NULL, 1.0, 1.1, &f, msg, sizeof msg), JB_OK);
+    assert_string_equal(f.pick[JB_DECODE_MATMUL].row.kernel, "matmul/cpu/blocked/f32");
+    assert_true(f.facility_joules_per_request > r.facility_joules_per_request);
+    jb_class_pick tp;
+    assert_int_equal(jb_project_pick(res, &m, "matmul", NULL, &tp, msg, sizeof msg), JB_OK);
+    assert_string_equal(tp.kernel, "matmul/cpu/blocked/f32");
+    /* --attention flash has no q < n row: the naive one stands in for decode, and a note says so. */
+    assert_int_equal(jb_infer_run(res, &m, &s, NULL, "flash", 1.0, 1.1, &f, msg, sizeof msg), JB_OK);
+    assert_int_equal(f.nnotes, 1);
+    assert_non_null(strstr(f.notes[0], "decode attention: no verified row of variant 'flash'"));
+    /* A variant with no row at all is bad input. */
+    assert_int_equal(jb_infer_run(res, &m, &s, NULL, "onednn", 1.0, 1.1, &f, msg, sizeof msg), JB_EINVAL);
+    assert_non_null(strstr(msg, "no verified attention row of variant 'onednn'"));
+    /* What-ifs: each kernel of a class, once, in name order. */
+    char ks[8][96];
+    assert_int_equal(jb_infer_kernels(res, &m, &s, 0, ks, 8), 2);
+    assert_string_equal(ks[0], "matmul/cpu/blocked/f32");
+    assert_string_equal(ks[1], "matmul/cpu/blocked/w4");
+    cJSON_Delete(res);
+
+    /* Without decode rows (the training file): rows of the other kind stand in, each named in a note. */
+    res = cJSON_Parse(crafted);
+    assert_non_null(res);
+    assert_int_equal(jb_infer_run(res, &m, &s, NULL, NULL, 1.0, 1.1, &f, msg, sizeof msg), JB_OK);
+    assert_false(f.pick[JB_DECODE_ATTENTION].per_byte);
+    assert_true(f.pick[JB_DECODE_ATTENTION].stands_in);
+    int seen_at = 0;
+    for (int i = 0; i < f.nnotes; i++)
+        seen_at |= strstr(f.notes[i], "decode attention: no KV-cache row (q < n) was measured") != NULL;
+    assert_true(seen_at);
+    /* The 64x64 matmul row is memory-bound-sized: it is read in J/B for decode (m = 1 is nearest). */
+    assert_string_equal(f.pick[JB_DECODE_MATMUL].row.row, "matmul/cpu/blocked/f32/m:64/n:64/k:64");
+    assert_true(f.pick[JB_DECODE_MATMUL].per_byte && !f.pick[JB_DECODE_MATMUL].stands_in);
+    cJSON_Delete(res);
+}
+
+static void test_lifecycle(void **state)
+{
+    (void)state;
+    jb_lifecycle l;
+    jb_lifecycle_of(2000.0, 1e6, 365, 36.0, 0.385, &l);
+    expect_near(l.kwh_per_day, 1e6 * 2000 / 3.6e6, 1e-15, "kWh per day");
+    expect_near(l.tco2e_per_year, l.kwh_per_day * 365 / 1000 * 0.385, 1e-15, "tCO2e per year");
+    expect_near(l.inference_mwh, l.kwh_per_day * 365 / 1000, 1e-15, "inference MWh");
+    assert_true(l.total_mwh == l.training_mwh + l.inference_mwh);
+    expect_near(l.total_tco2e, l.total_mwh * 0.385, 1e-15, "total tCO2e");
+    /* After breakeven_requests, serving has used what training did. */
+    expect_near(l.breakeven_requests * 2000.0, 36.0 * 3.6e9, 1e-15, "breakeven");
+    jb_lifecycle_of(2000.0, 1e6, l.breakeven_requests / 1e6, 36.0, 0.385, &l);
+    expect_near(l.inference_mwh, l.training_mwh, 1e-12, "serving = training at breakeven");
+}
+
+static void test_published_serving(void **state)
+{
+    (void)state;
+    static jb_published_serving p[32];
+    char msg[512];
+    int n = jb_published_serving_load(p, 32, msg, sizeof msg);
+    if (n < 0)
+        fail_msg("%s", msg);
+    assert_true(n >= 4);
+    const jb_published_serving *ml = NULL, *gem = NULL;
+    for (int i = 0; i < n; i++) {
+        assert_true(p[i].joules_per_request > 0 && p[i].source[0]);
+        if (!strcmp(p[i].id, "mlenergy-llama-7b-a100"))
+            ml = &p[i];
+        if (!strcmp(p[i].id, "google-gemini-apps-2025"))
+            gem = &p[i];
+    }
+    assert_non_null(ml);
+    assert_non_null(gem);
+    /* ML.ENERGY, LLaMA 7B on an A100 at batch 1: 345.37 J over 65.85 tokens (GPU only). */
+    assert_true(ml->joules_per_request == 345.37 && ml->output_tokens == 65.85 && !ml->facility);
+    jb_serving s = JB_SERVING_DEFAULTS;
+    expect_near(jb_published_serving_joules(ml, &s, 1.0, 1.1), 345.37 / 65.85 * 256 * 1.1, 1e-12, "per token x O");
+    /* Gemini Apps: 0.24 Wh for the median prompt, a facility figure, no token count. */
+    assert_true(gem->joules_per_request == 0.24 * 3600 && gem->facility && isnan(gem->output_tokens));
+    assert_true(jb_published_serving_joules(gem, &s, 1.0, 1.1) == 864);
+    /* Bad tables. */
+    assert_int_equal(jb_published_serving_parse("id,model\n", p, 32, msg, sizeof msg), JB_EPARSE);
+    const char *head = "id,model,hardware,batch,joules_per_request,output_tokens,boundary,facility,source\n";
+    char t[1024];
+    snprintf(t, sizeof t, "%sa,m,h,1,-3,10,b,no,s\n", head);
+    assert_int_equal(jb_published_serving_parse(t, p, 32, msg, sizeof msg), JB_EPARSE);
+    snprintf(t, sizeof t, "%sa,m,h,1,3,10,b,maybe,s\n", head);
+    assert_int_equal(jb_published_serving_parse(t, p, 32, msg, sizeof msg), JB_EPARSE);
+    snprintf(t, sizeof t, "%sa,m,h,1,3,10,b,no,s\na,m,h,1,3,10,b,no,s\n", head);
+    assert_int_equal(jb_published_serving_parse(t, p, 32, msg, sizeof msg), JB_EPARSE);
+    assert_non_null(strstr(msg, "twice"));
+    snprintf(t, sizeof t, "%sa,\"m, with a comma\",h,,3,,b,yes,s\n", head);
+    assert_int_equal(jb_published_serving_parse(t, p, 32, msg, sizeof msg), 1);
+    assert_string_equal(p[0].model, "m, with a comma");
+    assert_true(isnan(p[0].batch) && isnan(p[0].output_tokens) && p[0].facility);
+}
+
+static void test_cli_serving(void **state)
+{
+    (void)state;
+    char dir[] = "/tmp/jb_serve_XXXXXX", path[256], args[1024];
+    assert_non_null(mkdtemp(dir));
+    snprintf(path, sizeof path, "%s/r.json", dir);
+    FILE *f = fopen(path, "w");
+    fputs(crafted_serving, f);
+    fclose(f);
+
+    snprintf(args, sizeof args, "project --model gpt2-124m --inference --prompt 500 --output 24 --results %s "
+                                "--requests 1000 --per hour --days 30 --region FRA --json", path);
+    assert_int_equal(jb("%s", args), 0);
+    cJSON *j = cJSON_Parse(out);
+    assert_non_null(j);
+    cJSON *in = cJSON_GetObjectItem(j, "inference"), *lc = cJSON_GetObjectItem(j, "lifecycle");
+    static const char *const ikeys[] = {"flop_per_request", "flop_per_output_token", "kv_cache_bytes_per_token",
+                                        "joules_per_request", "joules_per_output_token", "kwh_per_day",
+                                        "tco2e_per_year"};
+    for (size_t i = 0; i < sizeof ikeys / sizeof ikeys[0]; i++) {
+        assert_true(cJSON_IsNumber(cJSON_GetObjectItem(in, ikeys[i])));
+        assert_true(cJSON_IsString(cJSON_GetObjectItem(cJSON_GetObjectItem(in, "formulas"), ikeys[i])));
+    }
+    static const char *const lkeys[] = {"training_mwh", "inference_mwh", "total_mwh", "total_tco2e",
+                                        "breakeven_requests"};
+    for (size_t i = 0; i < sizeof lkeys / sizeof lkeys[0]; i++) {
+        assert_true(cJSON_IsNumber(cJSON_GetObjectItem(lc, lkeys[i])));
+        assert_true(cJSON_IsString(cJSON_GetObjectItem(cJSON_GetObjectItem(lc, "formulas"), lkeys[i])));
+    }
+#define NUM(o, k) cJSON_GetObjectItem(o, k)->valuedouble
+    /* GPT-2: 12 heads of 64, fp16 cache. */
+    assert_true(NUM(in, "kv_cache_bytes_per_token") == 2.0 * 12 * 12 * 64 * 2);
+    /* 1000 an hour is 24,000 a day. */
+    expect_near(NUM(in, "kwh_per_day"), 24000 * NUM(in, "joules_per_request") / 3.6e6, 1e-12, "kWh per day");
+    expect_near(NUM(lc, "inference_mwh"), NUM(in, "kwh_per_day") * 30 / 1000, 1e-12, "inference MWh");
+    expect_near(NUM(lc, "total_mwh"), NUM(lc, "training_mwh") + NUM(lc, "inference_mwh"), 1e-12, "total MWh");
+    expect_near(NUM(lc, "total_tco2e"), NUM(lc, "total_mwh") * 0.056, 1e-9, "total tCO2e");
+    expect_near(NUM(lc, "breakeven_requests") * NUM(in, "joules_per_request"), NUM(lc, "training_mwh") * 3.6e9, 1e-12,
+                "breakeven");
+    /* Each phase names its row and how it was read. */
+    cJSON *ph = cJSON_GetObjectItem(in, "phases");
+    assert_int_equal(cJSON_GetArraySize(ph), 4);
+    cJSON *dm = cJSON_GetArrayItem(ph, JB_DECODE_MATMUL);
+    assert_string_equal(cJSON_GetObjectItem(dm, "phase")->valuestring, "decode matmul");
+    assert_string_equal(cJSON_GetObjectItem(dm, "reading")->valuestring, "joules_per_byte");
+    assert_string_equal(cJSON_GetObjectItem(dm, "row")->valuestring, "matmul/cpu/blocked/w4/m:1/n:2048/k:512");
+#undef NUM
+    cJSON_Delete(j);
+    /* Text: every output named, a published figure next to the kernels'. */
+    snprintf(args, sizeof args, "project --model llama-7b --inference --results %s --requests 1e6 "
+                                "--published mlenergy-llama-7b-a100", path);
+    assert_int_equal(jb("%s", args), 0);
+    static const char *const words[] = {"joules_per_request", "joules_per_output_token", "kwh_per_day",
+                                        "tco2e_per_year", "breakeven_requests", "total_tco2e",
+                                        "the kernel estimate is", "what if", "saves"};
+    for (size_t i = 0; i < sizeof words / sizeof words[0]; i++)
+        if (!strstr(out, words[i]))
+            fail_msg("no '%s' in: %s", words[i], out);
+    assert_int_equal(jb("project --model llama-7b --inference --published list"), 0);
+    assert_non_null(strstr(out, "google-gemini-apps-2025"));
+    /* The published method alone. */
+    assert_int_equal(jb("project --model llama-7b --inference --published google-gemini-apps-2025 --requests 1e6 "
+                        "--intensity 0.1 --json"), 0);
+    j = cJSON_Parse(out);
+    assert_non_null(j);
+    assert_string_equal(cJSON_GetObjectItem(j, "method")->valuestring, "published");
+    in = cJSON_GetObjectItem(j, "inference");
+    assert_true(cJSON_GetObjectItem(in, "joules_per_request")->valuedouble == 864);
+    expect_near(cJSON_GetObjectItem(in, "kwh_per_day")->valuedouble, 240, 1e-12, "Gemini kWh per day");
+    cJSON_Delete(j);
+
+    /* Bad input: exit 2, one line. */
+    expect_usage_error("project --inference", "--model");
+    expect_usage_error("project --model llama-7b --inference --prompt -5", "--prompt");
+    expect_usage_error("project --model llama-7b --inference --output -1", "--output");
+    expect_usage_error("project --model llama-7b --inference --batch 0", "--batch");
+    expect_usage_error("project --model llama-7b --inference --requests 10 --per week", "--per takes day or hour");
+    expect_usage_error("project --model llama-7b --inference --per day", "--per needs --requests");
+    expect_usage_error("project --model llama-7b --inference --requests -3", "--requests");
+    expect_usage_error("project --model llama-7b --prompt 100", "--prompt needs --inference");
+    expect_usage_error("project --model llama-7b --inference --prompt 2000 --output 100", "context of 2048");
+    expect_usage_error("project --model bert-large --inference", "--output 0");
+    assert_int_equal(jb("project --model bert-large --inference --output 0 --prompt 128"), 0);
+    expect_usage_error("project --model llama-7b --inference --chips 8", "--chips");
+    expect_usage_error("project --model llama-7b --inference --published nosuch", "unknown published figure");
+    expect_usage_error("project --model llama-7b --inference --matmul w4", "--results");
+    snprintf(args, sizeof args, "project --model llama-7b --inference --results %s --attention onednn", path);
+    expect_usage_error(args, "no verified attention row of variant 'onednn'");
+    snprintf(args, sizeof args, "rm -rf %s", dir);
+    assert_int_equal(system(args), 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_published_table), cmocka_unit_test(test_flop_totals),
         cmocka_unit_test(test_method1), cmocka_unit_test(test_cli),
+        cmocka_unit_test(test_kv_and_specs), cmocka_unit_test(test_serving_work),
+        cmocka_unit_test(test_serving_method1), cmocka_unit_test(test_lifecycle),
+        cmocka_unit_test(test_published_serving), cmocka_unit_test(test_cli_serving),
     };
     return cmocka_run_group_tests_name("project", tests, NULL, NULL);
 }

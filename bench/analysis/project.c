@@ -213,10 +213,7 @@ static double logdist(double a, double b)
 
 int64_t jb_problem_query_rows(const jb_problem *p)
 {
-    /* Branch main's row-name parsing brings jb_problem.q (0: q = n); until
-     * then no row with a q key parses and every attention row has q = n. */
-    (void)p;
-    return 0;
+    return p->op == JB_OP_ATTENTION && p->q > 0 && p->q < p->seq ? p->q : 0;
 }
 
 int jb_kernel_weight_only(const char *kernel)
@@ -245,8 +242,11 @@ static double distance(const parsed_row *r, const jb_shape_target *t)
 {
     const jb_problem *p = &r->p;
     switch (p->op) {
-    case JB_OP_MATMUL:
-        return logdist((double)p->m, t->m) + logdist((double)p->n, t->n) + logdist((double)p->k, t->k);
+    case JB_OP_MATMUL: {
+        int small = p->m <= JB_MEMORY_BOUND_ROWS;
+        return logdist((double)p->m, t->m) + logdist((double)p->n, t->n) + logdist((double)p->k, t->k) +
+               ((t->matmul_regime == 1 && !small) || (t->matmul_regime == 2 && small)) * 10.0;
+    }
     case JB_OP_ATTENTION: {
         double q = (double)jb_problem_query_rows(p), d;
         d = logdist((double)p->seq, t->seq) + logdist((double)p->d, t->d) + logdist((double)p->h, t->h) * 0.1;

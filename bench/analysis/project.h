@@ -62,15 +62,22 @@ typedef struct jb_class_pick {
 /* The shape a projection wants a row near. matmul: m, n, k. attention: q
  * (0: q = n, a prefill or training row; > 0: decode over a KV cache, and rows
  * with q < n come first), seq, d, h (weighed a tenth), causal (ignored when
- * q > 0). softmax: seq (its cols), causal. weight_only: whether w8/w4
+ * q > 0). A row of the other regime (matmul_regime, q) counts as far as
+ * 10 in log distance. softmax: seq (its cols), causal. weight_only: whether w8/w4
  * kernels (weight-only quantized, for serving) may be chosen. */
 typedef struct jb_shape_target {
     int op;
     double m, n, k;
+    int matmul_regime; /* 0: any m; 1: rows with m <= JB_MEMORY_BOUND_ROWS first; 2: rows above it first */
     double q, seq, d, h;
     int causal;
     int weight_only;
 } jb_shape_target;
+
+/* Rows with at most this many query rows (attention) or activation rows
+ * (matmul) are memory-bound: an fp32 matmul at m rows does about m/2 FLOP per
+ * byte, under the balance point of the CPUs and GPUs measured. */
+#define JB_MEMORY_BOUND_ROWS 64
 
 /* The shapes the model trains with: matmul seq x d_ff x d_model (the MLP
  * up-projection of one sequence), attention seq, head_dim, heads, causal. */

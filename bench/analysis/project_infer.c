@@ -131,6 +131,17 @@ static void note(jb_infer_result *r, const char *fmt, ...)
     va_end(ap);
 }
 
+/* Whether the phase itself is memory-bound. */
+static int phase_memory_bound(const jb_serving *s, int phase)
+{
+    switch (phase) {
+    case JB_PREFILL_MATMUL: return s->prompt * s->batch <= JB_MEMORY_BOUND_ROWS;
+    case JB_DECODE_MATMUL: return s->batch <= JB_MEMORY_BOUND_ROWS;
+    case JB_DECODE_ATTENTION: return 1; /* one query row per cached token read: about 1 FLOP per byte */
+    default: return 0;
+    }
+}
+
 /* The shape each phase wants: matmul m x d_ff x d_model (the MLP
  * up-projection); attention over P (prefill) or one query row over the mean
  * context P + (O+1)/2 (decode). */
@@ -148,17 +159,8 @@ static void phase_target(const jb_model *m, const jb_serving *s, int phase, jb_s
     t->h = m->heads;
     t->causal = m->causal;
     t->weight_only = 1;
-}
-
-/* Whether the phase itself is memory-bound. */
-static int phase_memory_bound(const jb_serving *s, int phase)
-{
-    switch (phase) {
-    case JB_PREFILL_MATMUL: return s->prompt * s->batch <= JB_MEMORY_BOUND_ROWS;
-    case JB_DECODE_MATMUL: return s->batch <= JB_MEMORY_BOUND_ROWS;
-    case JB_DECODE_ATTENTION: return 1; /* one query row per cached token read: about 1 FLOP per byte */
-    default: return 0;
-    }
+    if (mm)
+        t->matmul_regime = phase_memory_bound(s, phase) ? 1 : 2;
 }
 
 static void explain(jb_infer_result *r, const jb_serving *s, int phase, const char *variant)
@@ -166,7 +168,7 @@ static void explain(jb_infer_result *r, const jb_serving *s, int phase, const ch
     const jb_infer_pick *k = &r->pick[phase];
     const char *name = jb_phase_name(phase);
     if (k->other_variant)
-        note(r, "%s: no verified row of variant '%s' for this phase; %s (the best at the nearest shape) stands in",
+        note(r, "%s: no verified row of variant '%s' of this phase's kind; %s (the best at the nearest shape) stands in",
              name, variant, k->row.row);
     if (!k->stands_in)
         return;
@@ -211,6 +213,16 @@ static int pick_phase(const cJSON *results, const jb_model *m, const jb_serving 
         char ignore[256];
         if (!variant || jb_project_pick_target(results, &t, NULL, &k->row, ignore, sizeof ignore))
             return JB_EINVAL;
+        k->other_variant = 1;
+    }
+    /* The variant's nearest row is of the other kind (a self-attention row for
+     * decode, say) while another kernel has one of the phase's kind: that one. */
+    jb_class_pick other;
+    char ignore[256];
+    if (variant && !k->other_variant && row_memory_bound(&k->row) != phase_memory_bound(s, phase) &&
+        !jb_project_pick_target(results, &t, NULL, &other, ignore, sizeof ignore) &&
+        row_memory_bound(&other) == phase_memory_bound(s, phase)) {
+        k->row = other;
         k->other_variant = 1;
     }
     k->used = 1;
@@ -288,6 +300,35 @@ int jb_infer_run(const cJSON *results, const jb_model *m, const jb_serving *s, c
         return JB_EINVAL;
     }
     return JB_OK;
+}
+
+int jb_infer_kernels(const cJSON *results, const jb_model *m, const jb_serving *s, int cls, char kernels[][96],
+                     int max)
+{
+    int n = 0;
+    for (int ph = cls ? JB_PREFILL_ATTENTION : JB_PREFILL_MATMUL; ph < JB_PHASES; ph += 2) {
+        if (ph >= JB_DECODE_MATMUL && !(s->output > 0))
+            break;
+        jb_shape_target t;
+        jb_class_pick v[32];
+        phase_target(m, s, ph, &t);
+        int nv = jb_project_variants_target(results, &t, v, 32);
+        for (int i = 0; i < nv; i++) {
+            int j;
+            for (j = 0; j < n && strcmp(kernels[j], v[i].kernel); j++)
+                ;
+            if (j == n && n < max)
+                memcpy(kernels[n++], v[i].kernel, sizeof v[i].kernel); /* both 96 bytes, NUL-terminated */
+        }
+    }
+    for (int i = 1; i < n; i++) /* insertion sort: a handful of names */
+        for (int j = i; j > 0 && strcmp(kernels[j - 1], kernels[j]) > 0; j--) {
+            char t[96];
+            memcpy(t, kernels[j], 96);
+            memcpy(kernels[j], kernels[j - 1], 96);
+            memcpy(kernels[j - 1], t, 96);
+        }
+    return n;
 }
 
 void jb_lifecycle_of(double jreq, double per_day, double days, double training_mwh, double kg, jb_lifecycle *o)

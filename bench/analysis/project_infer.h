@@ -34,11 +34,6 @@ typedef struct jb_serving {
 /* `joulebench project --inference` defaults: P 512, O 256, B 1, fp16 cache. */
 #define JB_SERVING_DEFAULTS {512, 256, 1, 2}
 
-/* Rows at most this many query rows (attention) or activation rows (matmul)
- * are memory-bound and read in J/B: an fp32 matmul at m rows does about m/2
- * FLOP per byte, under the balance point of the CPUs and GPUs measured. */
-#define JB_MEMORY_BOUND_ROWS 64
-
 /* Weights that take part in matmuls: params - vocab*d_model (the input
  * embedding is a lookup), or params when the output layer reuses it. */
 double jb_model_matmul_params(const jb_model *m);
@@ -113,6 +108,12 @@ typedef struct jb_infer_result {
  */
 int jb_infer_run(const cJSON *results, const jb_model *m, const jb_serving *s, const char *matmul,
                  const char *attention, double host_overhead, double pue, jb_infer_result *out, char *msg, size_t len);
+
+/* The kernels of a class (0: matmul, 1: attention) measured at the shape
+ * nearest its prefill or decode phase, each once, in name order; how many
+ * (at most max). Each is a what-if for jb_infer_run's matmul or attention. */
+int jb_infer_kernels(const cJSON *results, const jb_model *m, const jb_serving *s, int cls, char kernels[][96],
+                     int max);
 
 /* Traffic over a deployment, next to training. */
 typedef struct jb_lifecycle {

@@ -13,6 +13,7 @@
 #include "analysis/project.h"
 #include "harness/results.h"
 #include "analysis/samples.h"
+#include "cli/project_serve.h"
 
 static void help(void)
 {
@@ -21,7 +22,11 @@ static void help(void)
         "                          [--pue P] [--host-overhead H] [--attention VARIANT] [--matmul VARIANT]\n"
         "                          [--devices N] [--json]\n"
         "       joulebench project (--chips N --days D | --gpu-hours H) --watts W [--pue P]\n"
-        "                          [--region ISO3 | --intensity KG] [--json]\n\n"
+        "                          [--region ISO3 | --intensity KG] [--json]\n"
+        "       joulebench project --model NAME|FILE --inference [--prompt P] [--output O] [--batch B]\n"
+        "                          [--requests N [--per day|hour]] [--days D] [--kv-bytes K]\n"
+        "                          [--results FILE [--matmul V] [--attention V]] [--published ID|list]\n"
+        "                          [--region ISO3 | --intensity KG] [--pue P] [--host-overhead H] [--json]\n\n"
         "Method 1 (from kernels): training FLOPs of the model by kernel class (weight matmuls\n"
         "6*N*D; attention 12*layers*heads*head_dim*seq per token, halved when causal; softmax\n"
         "elements, which every attention kernel already includes), each divided by the FLOP/J\n"
@@ -31,6 +36,19 @@ static void help(void)
         "overhead (default 1.0) x PUE (default 1.1); CO2 = energy x grid intensity.\n"
         "Method 2 (published): MWh = chips x days x 24 x W x PUE / 1e6 (Patterson et al. 2021)\n"
         "or GPU-hours x W x PUE / 1e6 (Touvron et al. 2023); tCO2e = MWh x kg/kWh.\n\n"
+        "Serving (--inference, docs/inference.md): a request is P prompt tokens (default 512)\n"
+        "and O generated ones (default 256), B requests at a time (default 1). Prefill: weight\n"
+        "matmuls 2*Nmm*P and causal attention over P; decode: O steps of 2*Nmm matmul FLOPs and\n"
+        "4*layers*d_attn*c attention FLOPs over the context c (Nmm: the weights in matmuls).\n"
+        "Each phase uses the row nearest its shape (decode: matmul m = B, attention q < n\n"
+        "first), read in FLOP/J, or in J per byte for memory-bound rows (m or q <= 64) times\n"
+        "the bytes the phase moves (weights once per step, the KV cache at --kv-bytes, default\n"
+        "2: fp16); a row that stands in for another kind is named in a note. --requests N\n"
+        "--per day|hour gives kWh per day and tCO2e per year; with --results, the lifecycle:\n"
+        "training + serving over --days (default 365) and the requests after which serving has\n"
+        "used as much energy as training. --published ID uses a published serving figure\n"
+        "(configs/published_inference_energy.csv; --published list shows them), alone or next\n"
+        "to the kernel estimate.\n\n"
         "--region ISO3 uses configs/grid (gCO2e/kWh by country, with its year); --intensity\n"
         "takes kg/kWh; the default is the world average 0.475 kg/kWh (IEA 2019).\n"
         "Models: gpt2-124m bert-large gpt3-175b llama-7b llama-13b llama-33b llama-65b llama2-70b,\n"
@@ -42,6 +60,10 @@ typedef struct opts {
     const char *model, *results, *region, *attention, *matmul;
     double intensity, pue, host, devices, chips, days, gpu_hours, watts;
     int json;
+    /* serving */
+    int inference;
+    const char *per, *published, *serving_opt; /* serving_opt: the first serving option given */
+    double prompt, output, batch, requests, kv_bytes;
 } opts;
 
 static const char *const whatif_regions[] = {"SWE", "FRA", "USA", "DEU", "CHN", "IND", "POL"};
@@ -52,6 +74,7 @@ static void parse(int argc, char **argv, opts *o)
     o->pue = 1.1;
     o->host = 1.0;
     o->intensity = -1;
+    o->prompt = o->output = o->batch = o->requests = o->kv_bytes = -1;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
@@ -62,9 +85,15 @@ static void parse(int argc, char **argv, opts *o)
             o->json = 1;
             continue;
         }
+        if (!strcmp(a, "--inference")) {
+            o->inference = 1;
+            continue;
+        }
         static const char *const with_value[] = {"--model",  "--results", "--region", "--intensity", "--pue",
                                                  "--host-overhead", "--attention", "--matmul", "--devices",
-                                                 "--chips", "--days", "--gpu-hours", "--watts"};
+                                                 "--chips", "--days", "--gpu-hours", "--watts", "--prompt",
+                                                 "--output", "--batch", "--requests", "--per", "--kv-bytes",
+                                                 "--published"};
         size_t j;
         for (j = 0; j < sizeof with_value / sizeof with_value[0] && strcmp(a, with_value[j]); j++)
             ;
@@ -86,6 +115,20 @@ static void parse(int argc, char **argv, opts *o)
         else if (!strcmp(a, "--days")) o->days = jb_cli_double(a, v, 1e-9, 1e6);
         else if (!strcmp(a, "--gpu-hours")) o->gpu_hours = jb_cli_double(a, v, 1e-9, 1e12);
         else if (!strcmp(a, "--watts")) o->watts = jb_cli_double(a, v, 1e-9, 1e7);
+        else {
+            if (!o->serving_opt)
+                o->serving_opt = a;
+            if (!strcmp(a, "--prompt")) o->prompt = (double)jb_cli_int(a, v, 1, 10000000);
+            else if (!strcmp(a, "--output")) o->output = (double)jb_cli_int(a, v, 0, 10000000);
+            else if (!strcmp(a, "--batch")) o->batch = (double)jb_cli_int(a, v, 1, 1000000);
+            else if (!strcmp(a, "--requests")) o->requests = jb_cli_double(a, v, 1e-6, 1e15);
+            else if (!strcmp(a, "--kv-bytes")) o->kv_bytes = jb_cli_double(a, v, 0.125, 8);
+            else if (!strcmp(a, "--published")) o->published = v;
+            else if (strcmp(v, "day") && strcmp(v, "hour"))
+                jb_cli_usage_error("project: --per takes day or hour, not '%.40s'", v);
+            else
+                o->per = v;
+        }
     }
     if (o->region && o->intensity >= 0)
         jb_cli_usage_error("project: give --region or --intensity, not both");
@@ -163,10 +206,45 @@ static cJSON *pick_json(const char *cls, const jb_class_pick *p)
     return o;
 }
 
+/* --inference: checks what only serving takes, then hands over to cmd_project_infer.c. */
+static int serving(const opts *o)
+{
+    if (o->chips > 0 || o->gpu_hours > 0 || o->watts > 0)
+        jb_cli_usage_error("project: --chips/--gpu-hours/--watts belong to the published training method, not to "
+                           "--inference (--published ID takes a published serving figure)");
+    if (o->devices > 0)
+        jb_cli_usage_error("project: --devices belongs to the training projection, not to --inference");
+    if (!o->model)
+        jb_cli_usage_error("project: --inference needs --model NAME");
+    if (o->per && !(o->requests > 0))
+        jb_cli_usage_error("project: --per needs --requests N");
+    if ((o->matmul || o->attention) && !o->results)
+        jb_cli_usage_error("project: --attention/--matmul need --results FILE from joulebench run");
+    jb_serve_opts so = {.model = o->model, .results = o->results, .matmul = o->matmul, .attention = o->attention,
+                        .published = o->published, .s = JB_SERVING_DEFAULTS, .per = o->per ? o->per : "day",
+                        .days = o->days > 0 ? o->days : 365, .host = o->host, .pue = o->pue, .json = o->json};
+    if (o->prompt > 0) so.s.prompt = o->prompt;
+    if (o->output >= 0) so.s.output = o->output;
+    if (o->batch > 0) so.s.batch = o->batch;
+    if (o->kv_bytes > 0) so.s.kv_bytes = o->kv_bytes;
+    if (o->requests > 0) {
+        so.requests_given = o->requests;
+        so.requests_per_day = o->requests * (!strcmp(so.per, "hour") ? 24 : 1);
+    }
+    char idesc[256];
+    so.kg = intensity_of(o, idesc, sizeof idesc);
+    so.grid = idesc;
+    return jb_project_serve(&so);
+}
+
 int jb_cmd_project(int argc, char **argv)
 {
     opts o;
     parse(argc, argv, &o);
+    if (o.inference)
+        return serving(&o);
+    if (o.serving_opt)
+        jb_cli_usage_error("project: %s needs --inference (the serving projection)", o.serving_opt);
     int published_method = o.chips > 0 || o.days > 0 || o.gpu_hours > 0 || o.watts > 0;
     if (published_method) {
         if (o.model || o.results || o.attention || o.matmul || o.devices > 0)
