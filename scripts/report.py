@@ -10,8 +10,9 @@ describes it):
 Sections: the runs and their settings; per op, GFLOP/s and GFLOP/J of every
 variant (estimated energy hatched); a roofline against each machine's measured
 peaks; the projected training energy and CO2 of the model for each attention and
-matmul variant; with several machines, a side-by-side table per op; rows not
-timed. Charts are matplotlib PNGs embedded as base64. Only numpy and matplotlib.
+matmul variant; the projected serving energy per request, per 1,000 output
+tokens and per year for each variant; with several machines, a side-by-side
+table per op; rows not timed. Charts are matplotlib PNGs embedded as base64. Only numpy and matplotlib.
 """
 import argparse
 import base64
@@ -154,8 +155,8 @@ def roofline_chart(machine, rows, ctx, colors):
     return png(fig)
 
 
-def projection_chart(title, entries):
-    """Bars of tCO2e per variant; entries are (label, tco2e, energy kind)."""
+def projection_chart(title, entries, xlabel="projected tCO2e"):
+    """Bars of tCO2e (or xlabel's figure) per variant; entries are (label, value, energy kind)."""
     fig, ax = plt.subplots(figsize=(8, 0.45 * len(entries) + 1.2))
     labels = [e[0] for e in entries]
     vals = [e[1] for e in entries]
@@ -168,7 +169,7 @@ def projection_chart(title, entries):
     ax.set_yticks(range(len(entries)))
     ax.set_yticklabels(labels, fontsize=8)
     ax.invert_yaxis()
-    ax.set_xlabel("projected tCO2e")
+    ax.set_xlabel(xlabel)
     ax.set_title(title, fontsize=10)
     ax.grid(axis="x", alpha=0.3)
     if any(est):
@@ -338,6 +339,10 @@ def build(files, model):
                 parts.append(projection_chart("%s: projected tCO2e by kernel variant (%s)" % (mname, f["label"]),
                                               ok))
 
+    # Serving.
+    if model:
+        parts.append(inference_section(files, model))
+
     # Machines side by side.
     if len(machines) > 1:
         parts.append("<h2>Machines side by side</h2>")
@@ -396,6 +401,55 @@ def build(files, model):
         parts.append(table(["file", "row", "why"], [[esc(os.path.basename(f["path"])), esc(r["name"]), esc(r["error"])]
                                                     for f, r in errs]))
     parts.append("</body></html>\n")
+    return "".join(parts)
+
+
+def inference_section(files, model):
+    """Energy per request and per 1,000 output tokens per kernel variant, at the traffic the data names."""
+    parts = ["<h2>Projected serving energy and CO2</h2>"]
+    for f in files:
+        e = f.get("inference")
+        if not e:
+            continue
+        label = f["label"]
+        sv = e["serving"]
+        if not e["default"]:
+            parts.append("<p class='na'>%s: not available: %s</p>" % (esc(label), esc(e["error"])))
+            continue
+        d = e["default"]
+        parts.append("<h3>%s: %s</h3>" % (esc(model), esc(label)))
+        parts.append(
+            "<p class='note'>From <code>joulebench project --model %s --inference --prompt %s --output %s "
+            "--batch %s --requests %s --results %s</code>: prefill (weight matmuls and causal attention over the "
+            "prompt) and decode (weight matmuls at m = batch, attention with one query row over the KV cache at "
+            "%s bytes per element), each phase divided by the FLOP/J of its row, or its bytes times the J/B of a "
+            "memory-bound row; x host overhead %s x PUE %s, at %s. With the best variants: <b>%s J per request, %s "
+            "J per output token, %s kWh and %s tCO2e a year</b> (%s energy). Each line below changes one class's "
+            "kernel and keeps the other at its best.</p>" % (
+                esc(model), fmt(sv["prompt"]), fmt(sv["output"]), fmt(sv["batch"]), fmt(sv["requests_per_day"]),
+                esc(os.path.basename(f["path"])), fmt(sv["kv_bytes"]), esc(sv["host_overhead"]), esc(sv["pue"]),
+                esc(sv["grid"]), fmt(d["joules_per_request"]), fmt(d["joules_per_output_token"]),
+                fmt(d["kwh_per_year"]), fmt(d["tco2e_per_year"]), esc(d["energy"])))
+        parts.append(table(["phase", "kernel", "row used (nearest shape)", "read in"],
+                           [[esc(p["phase"]), esc(p["kernel"]), esc(p["row"]), esc(p["reading"])]
+                            for p in d["phases"]]))
+        for n in d["notes"]:
+            parts.append("<p class='warn'>%s</p>" % esc(n))
+        vs = e["variants"]
+        rows = []
+        for v in vs:
+            kind = v["energy"] if not v["error"] else "not available: " + v["error"]
+            if v.get("stands_in"):
+                kind += " (%s: no row of this kernel there)" % v["stands_in"]
+            rows.append([esc(v["class"]), esc(v["kernel"]), fmt(v["joules_per_request"]),
+                         fmt(v["joules_per_1000_output_tokens"]), fmt(v["kwh_per_year"]), fmt(v["tco2e_per_year"]),
+                         esc(kind)])
+        parts.append(table(["class", "kernel", "J per request", "J per 1,000 output tokens", "kWh per year",
+                            "tCO2e per year", "energy"], rows, numeric=(2, 3, 4, 5)))
+        ok = [(v["kernel"], v["kwh_per_year"], v["energy"]) for v in vs if v["kwh_per_year"] is not None]
+        if ok:
+            parts.append(projection_chart("%s: serving energy per year at %s requests a day (%s)" % (
+                model, fmt(sv["requests_per_day"]), label), ok, xlabel="kWh per year"))
     return "".join(parts)
 
 

@@ -26,6 +26,7 @@
 #include "jb_kernels.h"
 #include "analysis/project.h"
 #include "analysis/project_infer.h"
+#include "analysis/report_data.h"
 
 static void expect_near(double got, double want, double rel, const char *what)
 {
@@ -571,6 +572,41 @@ static void test_cli_serving(void **state)
     assert_int_equal(system(args), 0);
 }
 
+/* The report's serving section: the best kernels, then each one, w4 included; training's list has no w4. */
+static void test_report_serving(void **state)
+{
+    (void)state;
+    cJSON *res = cJSON_Parse(crafted_serving);
+    assert_non_null(res);
+    jb_model m;
+    char msg[512];
+    assert_int_equal(jb_model_load("gpt2-124m", &m, msg, sizeof msg), JB_OK);
+    const char *paths[] = {"r.json"};
+    const cJSON *docs[] = {res};
+    cJSON *page = jb_report_data(paths, docs, 1, &m, msg, sizeof msg);
+    if (!page)
+        fail_msg("%s", msg);
+    cJSON *f = cJSON_GetArrayItem(cJSON_GetObjectItem(page, "files"), 0);
+    cJSON *in = cJSON_GetObjectItem(f, "inference"), *d = cJSON_GetObjectItem(in, "default");
+    assert_true(cJSON_IsObject(d));
+    jb_serving s = JB_SERVING_DEFAULTS;
+    static jb_infer_result r;
+    assert_int_equal(jb_infer_run(res, &m, &s, NULL, NULL, 1.0, 1.1, &r, msg, sizeof msg), JB_OK);
+    expect_near(cJSON_GetObjectItem(d, "joules_per_request")->valuedouble, r.facility_joules_per_request, 1e-12,
+                "report J per request");
+    expect_near(cJSON_GetObjectItem(d, "kwh_per_year")->valuedouble,
+                r.facility_joules_per_request * JB_REPORT_REQUESTS_PER_DAY * 365 / 3.6e6, 1e-12, "report kWh per year");
+    int w4_serving = 0, w4_training = 0;
+    cJSON *v;
+    cJSON_ArrayForEach(v, cJSON_GetObjectItem(in, "variants"))
+        w4_serving |= !strcmp(cJSON_GetObjectItem(v, "kernel")->valuestring, "matmul/cpu/blocked/w4");
+    cJSON_ArrayForEach(v, cJSON_GetObjectItem(cJSON_GetObjectItem(f, "projection"), "variants"))
+        w4_training |= !strcmp(cJSON_GetObjectItem(v, "kernel")->valuestring, "matmul/cpu/blocked/w4");
+    assert_true(w4_serving && !w4_training);
+    cJSON_Delete(page);
+    cJSON_Delete(res);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -579,6 +615,7 @@ int main(void)
         cmocka_unit_test(test_kv_and_specs), cmocka_unit_test(test_serving_work),
         cmocka_unit_test(test_serving_method1), cmocka_unit_test(test_lifecycle),
         cmocka_unit_test(test_published_serving), cmocka_unit_test(test_cli_serving),
+        cmocka_unit_test(test_report_serving),
     };
     return cmocka_run_group_tests_name("project", tests, NULL, NULL);
 }

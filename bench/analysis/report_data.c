@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "analysis/project_infer.h"
 #include "analysis/samples.h"
 #include "analysis/stats.h"
 #include "harness/results.h"
@@ -177,8 +178,9 @@ static cJSON *page_projection(const cJSON *doc, const jb_model *m, const cJSON *
     cJSON_ArrayForEach(r, rows)
     {
         const char *op = cJSON_GetObjectItem(r, "op")->valuestring, *k = cJSON_GetObjectItem(r, "kernel")->valuestring;
-        if (!cJSON_IsNull(cJSON_GetObjectItem(r, "error")) || (strcmp(op, "attention") && strcmp(op, "matmul")))
-            continue;
+        if (!cJSON_IsNull(cJSON_GetObjectItem(r, "error")) || (strcmp(op, "attention") && strcmp(op, "matmul")) ||
+            jb_kernel_weight_only(k))
+            continue; /* w8/w4 serve, never train: the serving section shows them */
         size_t i;
         for (i = 0; i < nk && strcmp(kernels[i], k); i++)
             ;
@@ -213,6 +215,105 @@ static cJSON *page_projection(const cJSON *doc, const jb_model *m, const cJSON *
             cJSON_AddNullToObject(v, "error");
         }
         cJSON_AddItemToArray(vs, v);
+    }
+    return e;
+}
+
+static void add_num(cJSON *o, const char *k, double v)
+{
+    if (isfinite(v))
+        cJSON_AddNumberToObject(o, k, v);
+    else
+        cJSON_AddNullToObject(o, k);
+}
+
+/* With a model: the serving projection with the best kernels, then with each
+ * attention and matmul kernel measured at a serving shape. */
+static cJSON *page_inference(const cJSON *doc, const jb_model *m)
+{
+    const double host = 1.0, pue = 1.1, kg = JB_WORLD_KG_PER_KWH, per_day = JB_REPORT_REQUESTS_PER_DAY;
+    jb_serving s = JB_SERVING_DEFAULTS;
+    if (!m->causal)
+        s.output = 0; /* an encoder generates nothing: one forward pass per request */
+    if (s.prompt + s.output > m->seq_len) {
+        s.prompt = m->seq_len > s.output ? m->seq_len - s.output : m->seq_len;
+        s.output = m->seq_len - s.prompt;
+    }
+    cJSON *e = cJSON_CreateObject();
+    cJSON *sv = cJSON_AddObjectToObject(e, "serving");
+    cJSON_AddNumberToObject(sv, "prompt", s.prompt);
+    cJSON_AddNumberToObject(sv, "output", s.output);
+    cJSON_AddNumberToObject(sv, "batch", s.batch);
+    cJSON_AddNumberToObject(sv, "kv_bytes", s.kv_bytes);
+    cJSON_AddNumberToObject(sv, "requests_per_day", per_day);
+    cJSON_AddNumberToObject(sv, "host_overhead", host);
+    cJSON_AddNumberToObject(sv, "pue", pue);
+    char grid[96];
+    snprintf(grid, sizeof grid, "%.3f kg/kWh (world average, IEA 2019: no --region given)", kg);
+    cJSON_AddStringToObject(sv, "grid", grid);
+    static jb_infer_result r;
+    char msg[512];
+    if (jb_infer_run(doc, m, &s, NULL, NULL, host, pue, &r, msg, sizeof msg)) {
+        cJSON_AddNullToObject(e, "default");
+        cJSON_AddStringToObject(e, "error", msg);
+        cJSON_AddArrayToObject(e, "variants");
+        return e;
+    }
+    const double year = per_day * 365 / 3.6e6; /* kWh per year per joule of a request */
+    cJSON *d = cJSON_AddObjectToObject(e, "default");
+    cJSON_AddNumberToObject(d, "joules_per_request", r.facility_joules_per_request);
+    add_num(d, "joules_per_output_token", r.facility_joules_per_output_token);
+    cJSON_AddNumberToObject(d, "kwh_per_year", r.facility_joules_per_request * year);
+    cJSON_AddNumberToObject(d, "tco2e_per_year", r.facility_joules_per_request * year / 1000 * kg);
+    cJSON_AddStringToObject(d, "energy", r.all_measured ? "measured" : "estimated");
+    cJSON *ph = cJSON_AddArrayToObject(d, "phases");
+    for (int p = 0; p < JB_PHASES; p++) {
+        if (!r.pick[p].used)
+            continue;
+        cJSON *x = cJSON_CreateObject();
+        cJSON_AddStringToObject(x, "phase", jb_phase_name(p));
+        cJSON_AddStringToObject(x, "kernel", r.pick[p].row.kernel);
+        cJSON_AddStringToObject(x, "row", r.pick[p].row.row);
+        cJSON_AddStringToObject(x, "reading", r.pick[p].per_byte ? "J/B" : "FLOP/J");
+        cJSON_AddItemToArray(ph, x);
+    }
+    cJSON *nt = cJSON_AddArrayToObject(d, "notes");
+    for (int i = 0; i < r.nnotes; i++)
+        cJSON_AddItemToArray(nt, cJSON_CreateString(r.notes[i]));
+    cJSON_AddNullToObject(e, "error");
+    cJSON *vs = cJSON_AddArrayToObject(e, "variants");
+    for (int cls = 0; cls < 2; cls++) {
+        char ks[32][96];
+        int nk = jb_infer_kernels(doc, m, &s, cls, ks, 32);
+        for (int i = 0; i < nk; i++) {
+            static jb_infer_result q;
+            int rc = jb_infer_run(doc, m, &s, cls ? NULL : ks[i], cls ? ks[i] : NULL, host, pue, &q, msg, sizeof msg);
+            cJSON *v = cJSON_CreateObject();
+            cJSON_AddStringToObject(v, "class", cls ? "attention" : "matmul");
+            cJSON_AddStringToObject(v, "kernel", ks[i]);
+            double j = rc ? NAN : q.facility_joules_per_request;
+            add_num(v, "joules_per_request", j);
+            add_num(v, "joules_per_1000_output_tokens", s.output > 0 ? j / s.output * 1000 : NAN);
+            add_num(v, "kwh_per_year", j * year);
+            add_num(v, "tco2e_per_year", j * year / 1000 * kg);
+            cJSON_AddStringToObject(v, "energy", rc ? "?" : q.all_measured ? "measured" : "estimated");
+            char via[320] = "";
+            for (int p = 0; !rc && p < JB_PHASES; p++)
+                if (q.pick[p].used && q.pick[p].other_variant) {
+                    size_t used = strlen(via);
+                    snprintf(via + used, sizeof via - used, "%s%s by %s", used ? ", " : "", jb_phase_name(p),
+                             q.pick[p].row.kernel);
+                }
+            if (via[0])
+                cJSON_AddStringToObject(v, "stands_in", via);
+            else
+                cJSON_AddNullToObject(v, "stands_in");
+            if (rc)
+                cJSON_AddStringToObject(v, "error", msg);
+            else
+                cJSON_AddNullToObject(v, "error");
+            cJSON_AddItemToArray(vs, v);
+        }
     }
     return e;
 }
@@ -257,8 +358,10 @@ cJSON *jb_report_data(const char *const paths[], const cJSON *const docs[], size
         cJSON_AddStringToObject(f, "path", paths[i]);
         cJSON_AddStringToObject(f, "machine", machine);
         cJSON_AddItemToObject(f, "ctx", page_context(ctx));
-        if (model)
+        if (model) {
             cJSON_AddItemToObject(f, "projection", page_projection(docs[i], model, rows));
+            cJSON_AddItemToObject(f, "inference", page_inference(docs[i], model));
+        }
     }
     return page;
 }
