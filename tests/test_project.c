@@ -540,6 +540,10 @@ static void test_cli_serving(void **state)
             fail_msg("no '%s' in: %s", words[i], out);
     assert_int_equal(jb("project --model llama-7b --inference --published list"), 0);
     assert_non_null(strstr(out, "google-gemini-apps-2025"));
+    assert_int_equal(jb("project --model llama-7b --inference --published list --json"), 0);
+    j = cJSON_Parse(out);
+    assert_true(cJSON_IsArray(j) && cJSON_GetArraySize(j) >= 4);
+    cJSON_Delete(j);
     /* The published method alone. */
     assert_int_equal(jb("project --model llama-7b --inference --published google-gemini-apps-2025 --requests 1e6 "
                         "--intensity 0.1 --json"), 0);

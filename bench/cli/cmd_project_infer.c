@@ -44,8 +44,27 @@ static void add_num(cJSON *o, const char *k, double v)
         cJSON_AddNullToObject(o, k);
 }
 
-static void print_published_list(const jb_published_serving *p, int n)
+static void print_published_list(const jb_published_serving *p, int n, int json)
 {
+    if (json) {
+        cJSON *a = cJSON_CreateArray();
+        for (int i = 0; i < n; i++) {
+            cJSON *x = cJSON_CreateObject();
+            cJSON_AddStringToObject(x, "id", p[i].id);
+            cJSON_AddStringToObject(x, "model", p[i].model);
+            cJSON_AddStringToObject(x, "hardware", p[i].hardware);
+            add_num(x, "batch", p[i].batch);
+            cJSON_AddNumberToObject(x, "joules_per_request", p[i].joules_per_request);
+            add_num(x, "output_tokens", p[i].output_tokens);
+            cJSON_AddStringToObject(x, "boundary", p[i].boundary);
+            cJSON_AddBoolToObject(x, "facility", p[i].facility);
+            cJSON_AddStringToObject(x, "source", p[i].source);
+            cJSON_AddItemToArray(a, x);
+        }
+        jb_json_print(stdout, a);
+        cJSON_Delete(a);
+        return;
+    }
     printf("published serving energy (configs/published_inference_energy.csv)\n");
     for (int i = 0; i < n; i++) {
         printf("  %-34s %-34s %10.4g J/request", p[i].id, p[i].model, p[i].joules_per_request);
@@ -102,7 +121,7 @@ int jb_project_serve(const jb_serve_opts *o)
         if (np < 0)
             jb_cli_usage_error("project: %s", msg);
         if (!strcmp(o->published, "list")) {
-            print_published_list(pubs, np);
+            print_published_list(pubs, np, o->json);
             return JB_EXIT_OK;
         }
         for (int i = 0; i < np && !pub; i++)
