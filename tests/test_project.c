@@ -298,16 +298,17 @@ static void test_serving_work(void **state)
     s2 = s;
     s2.output += 1;
     jb_infer_work_of(&m, &s2, &w2);
-    assert_true((w2.decode_matmul_flops + w2.decode_attention_flops) - (w.decode_matmul_flops + w.decode_attention_flops) ==
-                2 * N + 4 * L * d * (512 + 257));
+    const double before = w.decode_matmul_flops + w.decode_attention_flops;
+    assert_true(w2.decode_matmul_flops + w2.decode_attention_flops - before == 2 * N + 4 * L * d * (512 + 257));
     /* The KV cache read by decode: the context at every step, at kv_bytes. */
     expect_near(w.decode_attention_bytes,
                 524288.0 * (256.0 * 512 + 256.0 * 257 / 2) + 256 * L * 2 * d * 4, 1e-15, "decode attention bytes");
     /* Weights are read once per decode step for the B requests it serves. */
     s2 = s;
     s2.batch = 2;
-    expect_near(jb_matmul_bytes_per_request(&m, &s, 256, 256, 4, 4) - jb_matmul_bytes_per_request(&m, &s2, 256, 256, 4, 4),
-                256 * N * 4 / 2, 1e-9, "weights shared by the batch");
+    const double b1 = jb_matmul_bytes_per_request(&m, &s, 256, 256, 4, 4);
+    expect_near(b1 - jb_matmul_bytes_per_request(&m, &s2, 256, 256, 4, 4), 256 * N * 4 / 2, 1e-9,
+                "weights shared by the batch");
     /* w4: half a byte per weight and an fp32 scale per 32. */
     double wb, ab;
     jb_dtype_bytes("matmul/cpu/blocked/w4", &wb, &ab);
@@ -360,7 +361,8 @@ static void test_serving_method1(void **state)
     assert_string_equal(r.pick[JB_PREFILL_ATTENTION].row.kernel, "attention/cpu/flash/f32");
     assert_string_equal(r.pick[JB_DECODE_MATMUL].row.row, "matmul/cpu/blocked/w4/m:1/n:2048/k:512");
     assert_true(r.pick[JB_DECODE_MATMUL].per_byte);
-    assert_string_equal(r.pick[JB_DECODE_ATTENTION].row.row, "attention/cpu/naive/f32/b:1/h:8/q:1/n:1024/d:64/causal:1");
+    assert_string_equal(r.pick[JB_DECODE_ATTENTION].row.row,
+                        "attention/cpu/naive/f32/b:1/h:8/q:1/n:1024/d:64/causal:1");
     assert_true(r.pick[JB_DECODE_ATTENTION].per_byte);
     assert_int_equal(r.nnotes, 0);
     assert_true(r.all_measured);

@@ -168,8 +168,8 @@ static void explain(jb_infer_result *r, const jb_serving *s, int phase, const ch
     const jb_infer_pick *k = &r->pick[phase];
     const char *name = jb_phase_name(phase);
     if (k->other_variant)
-        note(r, "%s: no verified row of variant '%s' of this phase's kind; %s (the best at the nearest shape) stands in",
-             name, variant, k->row.row);
+        note(r, "%s: no verified row of variant '%s' of this phase's kind; %s (the best at the nearest shape) "
+                "stands in", name, variant, k->row.row);
     if (!k->stands_in)
         return;
     switch (phase) {

@@ -270,12 +270,11 @@ int jb_project_serve(const jb_serve_opts *o)
         add_num(jp, "joules_per_output_token", pub->output_tokens > 0 && s->output > 0 ? jpub / s->output : NAN);
         add_num(jp, "kwh_per_day", traffic ? o->requests_per_day * jpub / 3.6e6 : NAN);
         add_num(jp, "tco2e_per_year", traffic ? o->requests_per_day * jpub / 3.6e6 * 365 / 1000 * o->kg : NAN);
-        cJSON_AddStringToObject(jp, "joules_per_request_formula",
-                                pub->output_tokens > 0
-                                    ? (pub->facility ? "published J / published output tokens * O"
-                                                     : "published J / published output tokens * O * host_overhead * PUE")
-                                    : (pub->facility ? "published J per request" :
-                                                       "published J per request * host_overhead * PUE"));
+        const char *pf = pub->output_tokens > 0 ? "published J / published output tokens * O"
+                                                : "published J per request";
+        char pfs[160];
+        snprintf(pfs, sizeof pfs, "%s%s", pf, pub->facility ? "" : " * host_overhead * PUE");
+        cJSON_AddStringToObject(jp, "joules_per_request_formula", pfs);
         if (res)
             add_num(jp, "kernels_over_published", r.facility_joules_per_request / jpub);
     }
@@ -297,7 +296,8 @@ int jb_project_serve(const jb_serve_opts *o)
     for (size_t i = 7; i < sizeof formulas / sizeof formulas[0]; i++)
         cJSON_AddStringToObject(jlf, formulas[i][0], formulas[i][1]);
     cJSON *jv = cJSON_AddArrayToObject(j, "what_if_serving");
-    const whatif *naive[2] = {find_whatif(wi, nwi, "matmul/cpu/naive/f32"), find_whatif(wi, nwi, "attention/cpu/naive/f32")};
+    const whatif *naive[2] = {find_whatif(wi, nwi, "matmul/cpu/naive/f32"),
+                              find_whatif(wi, nwi, "attention/cpu/naive/f32")};
     for (int i = 0; i < nwi; i++) {
         cJSON *x = cJSON_CreateObject();
         cJSON_AddStringToObject(x, "class", wi[i].cls ? "attention" : "matmul");
@@ -371,7 +371,8 @@ int jb_project_serve(const jb_serve_opts *o)
         printf("  device            %11.4g J\n", r.device_joules_per_request);
         printf("  joules_per_request       %11.4g J   device x host overhead x PUE\n", r.facility_joules_per_request);
         if (s->output > 0)
-            printf("  joules_per_output_token  %11.4g J   joules_per_request / O\n", r.facility_joules_per_output_token);
+            printf("  joules_per_output_token  %11.4g J   joules_per_request / O\n",
+                   r.facility_joules_per_output_token);
     }
     if (pub) {
         printf("published: %s (%s): %.4g J per request", pub->id, pub->model, pub->joules_per_request);
@@ -379,7 +380,8 @@ int jb_project_serve(const jb_serve_opts *o)
             printf(" over %.4g output tokens = %.4g J per output token", pub->output_tokens,
                    pub->joules_per_request / pub->output_tokens);
         printf("\n  %s; %s\n  source: %s\n", pub->hardware, pub->boundary, pub->source);
-        printf("  for this request: %.4g J%s%s\n", jpub, pub->output_tokens > 0 ? " (per output token x O" : " (as published",
+        printf("  for this request: %.4g J%s%s\n", jpub,
+               pub->output_tokens > 0 ? " (per output token x O" : " (as published",
                pub->facility ? ", already a facility figure)" : ", x host overhead x PUE)");
         if (res)
             printf("  the kernel estimate is %.3g x the published figure\n", r.facility_joules_per_request / jpub);
@@ -406,7 +408,8 @@ int jb_project_serve(const jb_serve_opts *o)
             printf("  total_mwh           %12.4g MWh\n", lc.total_mwh);
             printf("  total_tco2e         %12.4g tCO2e\n", lc.total_tco2e);
         }
-        printf("  breakeven_requests  %12.4g        serving has used as much energy as training", lc.breakeven_requests);
+        printf("  breakeven_requests  %12.4g        serving has used as much energy as training",
+               lc.breakeven_requests);
         if (traffic)
             printf(" (after %.4g days)", lc.breakeven_requests / o->requests_per_day);
         printf("\n");
