@@ -249,6 +249,12 @@ same_place=1
 for ((i = 1; i < ntasks; i++)); do
   [ "${task_kind[i]} ${task_value[i]}" = "${task_kind[0]} ${task_value[0]}" ] || same_place=0
 done
+# When every target is a partition, the array is submitted to all of them.
+all_partitions=""
+for ((i = 0; i < ntasks; i++)); do
+  [ "${task_kind[i]}" = partition ] || { all_partitions=""; break; }
+  [[ ",$all_partitions," == *",${task_value[i]},"* ]] || all_partitions+="${all_partitions:+,}${task_value[i]}"
+done
 place_opt() { # kind value -> the sbatch option
   case "$1" in
     partition) printf '%s\n' "--partition=$2" ;;
@@ -284,6 +290,9 @@ array_script() {
   echo "#SBATCH --output=$out/logs/%A_%a.out"
   if [ "$same_place" -eq 1 ] && [ "${task_kind[0]}" != default ]; then
     echo "#SBATCH $(place_opt "${task_kind[0]}" "${task_value[0]}")"
+  elif [ -n "$all_partitions" ]; then
+    # Valid for every task until each is set to its own (scontrol update, while held).
+    echo "#SBATCH --partition=$all_partitions"
   fi
   echo "set -euo pipefail"
   echo "case \"\$SLURM_ARRAY_TASK_ID\" in"
@@ -379,7 +388,7 @@ status="$out/gather-$array.status"
 for _ in $(seq 10); do [ -f "$status" ] && break; sleep 1; done
 [ -f "$status" ] || fail "the gathering job $gather ended without a status (see $out/logs/gather-$gather.out)"
 read -r grc what <"$status"
-cat "$out/logs/gather-$gather.out" 2>/dev/null | grep -E '^(fleet|energy):' || true
+grep -E '^energy:' "$out/logs/gather-$gather.out" 2>/dev/null || true
 case "$what" in
   /*) echo "fleet: report: $what"; exit "$grc" ;;
   *) fail "gathering failed: $what (see $out/logs/gather-$gather.out)" ;;

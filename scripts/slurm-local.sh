@@ -174,6 +174,8 @@ KillWait=5
 CpuFreqGovernors=OnDemand,Performance,UserSpace,PowerSave,Conservative,SchedUtil
 NodeName=$node NodeAddr=127.0.0.1 CPUs=$cpus Boards=${boards:-1} SocketsPerBoard=${sockets:-1} CoresPerSocket=${cores:-$cpus} ThreadsPerCore=${tpc:-1} RealMemory=$mem State=UNKNOWN Feature=local
 PartitionName=local Nodes=$node Default=YES MaxTime=INFINITE State=UP OverSubscribe=EXCLUSIVE
+# A second partition on the same node, so a fleet with two partition targets can be tried here.
+PartitionName=local2 Nodes=$node Default=NO MaxTime=INFINITE State=UP OverSubscribe=EXCLUSIVE
 EOF
 export SLURM_CONF=$dir/slurm.conf
 
