@@ -33,7 +33,7 @@ stop_dir() {
   [ -f "$dir/pids" ] || return 0
   # Reverse order: slurmd, slurmctld, then munged (the others need it to the end).
   tac "$dir/pids" | while read -r name pid; do
-    if [ -r "/proc/$pid/cmdline" ] && tr '\0' ' ' <"/proc/$pid/cmdline" | grep -qF -- "$dir/"; then
+    if { tr '\0' ' ' <"/proc/$pid/cmdline"; } 2>/dev/null | grep -qF -- "$dir/"; then
       kill -TERM "$pid" 2>/dev/null || true
       for _ in $(seq 50); do [ -d "/proc/$pid" ] || break; sleep 0.1; done
       if [ -d "/proc/$pid" ]; then kill -KILL "$pid" 2>/dev/null || true; fi
@@ -55,8 +55,8 @@ if [ "$cmd" = stop ] || [ "$cmd" = status ]; then
   # what slurmstepd left is under this DIR's spool, and is ended the same way.
   for p in /proc/[0-9]*; do
     pid=${p#/proc/}
-    if tr '\0' ' ' <"$p/cmdline" 2>/dev/null | grep -q "^slurmstepd" &&
-       tr '\0' '\n' <"$p/environ" 2>/dev/null | grep -qxF "SLURM_CONF=$dir/slurm.conf"; then
+    if { tr '\0' ' ' <"$p/cmdline"; } 2>/dev/null | grep -q "^slurmstepd" &&
+       { tr '\0' '\n' <"$p/environ"; } 2>/dev/null | grep -qxF "SLURM_CONF=$dir/slurm.conf"; then
       kill -KILL "$pid" 2>/dev/null || true
     fi
   done
