@@ -93,8 +93,17 @@ split_list() { local IFS=,; read -r -a _list <<<"$1"; }
 while [ $# -gt 0 ]; do
   a=$1
   v=""
-  # --opt=value is the same as --opt value.
-  if [[ "$a" == --*=* ]]; then v=${a#*=}; a=${a%%=*}; set -- "$a" "$v" "${@:2}"; fi
+  # --opt=value is the same as --opt value; an sbatch option spelled so goes on as it is
+  # (--exclusive=user takes a value, --exclusive none).
+  if [[ "$a" == --*=* ]]; then
+    case "${a%%=*}" in
+      --partition|--constraint|--nodelist|--cpu-freq|--threads|--out|--joulebench|--suite|--filter|--run-args|\
+      --model|--devices|--region|--price-kwh|--machine-prices|--job-name|--gather|--job|--array|--output|--error|\
+      --dependency|--account|--qos|--time)
+        v=${a#*=}; a=${a%%=*}; set -- "$a" "$v" "${@:2}" ;;
+      *) sbatch_extra+=("$a"); shift; continue ;;
+    esac
+  fi
   case "$a" in
     -h|--help) help; exit 0 ;;
     -p|--partition) need "$@"; targets+=("partition $2"); shift 2 ;;

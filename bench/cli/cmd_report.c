@@ -50,6 +50,8 @@ static void help(void)
         "  --price-kwh P       electricity price: the energy cost of the training run\n"
         "  --machine-prices CSV  price per machine-hour, by machine: the machine cost\n"
         "                      (configs/hardware/machine_prices.csv shows the format)\n"
+        "These four shape the training run of the machines compared (which they turn on);\n"
+        "the per-file projection above keeps joulebench project's defaults.\n"
         "Measured and estimated energy are never ranked against each other: every\n"
         "estimated figure carries \"energy: estimated\".\n\n"
         "joulebench reads and checks the files and computes the projections; " PYTHON "\n"
@@ -169,10 +171,10 @@ int jb_cmd_report(int argc, char **argv)
     cJSON *page = jb_report_data(files, docs, (size_t)nfiles, model_name ? &model : NULL, msg, sizeof msg);
     /* The machines compared: asked for, or files from more than one machine. */
     size_t nmach = page ? jb_machines_count(docs, (size_t)nfiles) : 0;
-    if (page && (compare_machines || nmach > 1)) {
+    if (page && (compare_machines || nmach > 1 || devices > 0 || region || prices_path || !isnan(price_kwh))) {
         char why[96];
-        snprintf(why, sizeof why, compare_machines ? "asked for (--compare-machines): %zu machine%s"
-                                                   : "the files come from %zu machines", nmach, nmach > 1 ? "s" : "");
+        snprintf(why, sizeof why, nmach > 1 ? "the files come from %zu machines" : "it was asked for: %zu machine%s",
+                 nmach, nmach > 1 ? "s" : "");
         mo.why = why;
         cJSON *mach = jb_machines_data(cJSON_GetObjectItemCaseSensitive(page, "files"), docs, (size_t)nfiles, &mo,
                                        msg, sizeof msg);
