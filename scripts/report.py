@@ -31,6 +31,7 @@ try:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt  # noqa: E402
     from matplotlib.patches import Patch  # noqa: E402
+    import report_machines  # noqa: E402  (the machines compared: scripts/report_machines.py)
 except ImportError as e:  # exit 3: joulebench report says nothing more
     print("joulebench: report: %s cannot import matplotlib (%s): scripts/setup.sh installs python3-matplotlib"
           % (sys.executable, e), file=sys.stderr)
@@ -235,7 +236,7 @@ def speedup_table(op, rows):
                                                      out, raw_head=False)
 
 
-def build(files, model):
+def build(files, model, compared=None):
     machines = []
     for f in files:
         if f["machine"] not in machines:
@@ -394,6 +395,9 @@ def build(files, model):
                 rows.append([esc(k)] + mwh + co2)
             parts.append(table(head, rows, numeric=tuple(range(1, len(head))), raw_head=True))
 
+    if compared:
+        parts.append(report_machines.section(compared, esc, fmt, table, png))
+
     # Rows not timed.
     errs = [(f, r) for f in files for r in f["rows"] if r["error"]]
     if errs:
@@ -481,7 +485,7 @@ def main():
     try:
         with open(a.data, encoding="utf-8") as f:
             data = json.load(f)
-        page = build(data["files"], data.get("model"))
+        page = build(data["files"], data.get("model"), data.get("machines"))
     except Exception as e:  # the data comes from joulebench: a failure here is a bug, still one line
         print("joulebench: report: failed: %s: %s" % (type(e).__name__, one_line(e)), file=sys.stderr)
         return 1

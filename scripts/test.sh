@@ -17,9 +17,10 @@ cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=RelWithDebInfo -DJB_SANITIZE=address
 cmake --build build-asan -j"$jobs"
 export ASAN_OPTIONS="${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=0}"
 export UBSAN_OPTIONS="${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}"
-# The tests labelled "script" drive shell scripts that run joulebench many times
-# (scripts/ci-regress.sh): they ran in the Release stage, and under the
-# sanitizers they would only repeat code the other tests already cover, at 3x the time.
+# Label "script": tests that drive shell scripts running joulebench many times
+# (scripts/ci-regress.sh, and the fleet test on a real one-node Slurm cluster).
+# They ran in the Release stage; under the sanitizers they would only repeat code
+# the other tests already cover, at 3x the time.
 (cd build-asan && ctest --output-on-failure -j"$jobs" -LE script)
 
 echo "== libFuzzer smoke runs (${JB_FUZZ_SECONDS:-5} s per parser; docs/fuzzing.md runs them longer)"

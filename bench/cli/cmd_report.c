@@ -5,12 +5,14 @@
  * /usr/bin/python3 (matplotlib, Agg), which writes one self-contained HTML page.
  */
 #include <errno.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "analysis/machines.h"
 #include "analysis/report_data.h"
 #include "cli/cli.h"
 #include "harness/results.h"
@@ -22,7 +24,9 @@
 static void help(void)
 {
     printf(
-        "usage: joulebench report RESULTS.json... --out report.html [--model NAME]\n\n"
+        "usage: joulebench report RESULTS.json... --out report.html [--model NAME]\n"
+        "                         [--compare-machines] [--devices N] [--region ISO3]\n"
+        "                         [--price-kwh P] [--machine-prices CSV]\n\n"
         "Writes one self-contained HTML page (charts embedded as PNG) from results files:\n"
         "  - per op, GFLOP/s and GFLOP/J of every variant (estimated energy hatched);\n"
         "  - a roofline: each matmul and attention row at its arithmetic intensity against\n"
@@ -30,9 +34,26 @@ static void help(void)
         "  - with --model, the projected training energy (MWh) and tCO2e of that model for each\n"
         "    attention and matmul variant, from joulebench project (its --help lists models);\n"
         "  - with files from several machines, a side-by-side table per op;\n"
+        "  - with --compare-machines, or files from more than one machine (host and CPU,\n"
+        "    Slurm node, threads, requested CPU frequency), the machines compared: each\n"
+        "    variant's GFLOP/s and GFLOP/J per machine with their 95%% intervals, a ranking\n"
+        "    per op, time against energy per run with the Pareto front, and with --model\n"
+        "    the training run's energy, time, CO2 (and cost) on each machine;\n"
         "  - the rows that were not timed, and why.\n\n"
         "  --out    the HTML file to write (replaced atomically)\n"
-        "  --model  a model name or spec file for the projection (e.g. gpt3-175b, llama-7b)\n\n"
+        "  --model  a model name or spec file for the projection (e.g. gpt3-175b, llama-7b)\n"
+        "  --compare-machines  add the machine comparison even for files of one machine\n"
+        "  --devices N         devices (machines) the projected training runs on (default 1):\n"
+        "                      days = one machine's time / N, machine-hours unchanged\n"
+        "  --region ISO3       grid intensity of the projection (configs/grid; default the\n"
+        "                      world average 0.475 kg/kWh)\n"
+        "  --price-kwh P       electricity price: the energy cost of the training run\n"
+        "  --machine-prices CSV  price per machine-hour, by machine: the machine cost\n"
+        "                      (configs/hardware/machine_prices.csv shows the format)\n"
+        "These four shape the training run of the machines compared (which they turn on);\n"
+        "the per-file projection above keeps joulebench project's defaults.\n"
+        "Measured and estimated energy are never ranked against each other: every\n"
+        "estimated figure carries \"energy: estimated\".\n\n"
         "joulebench reads and checks the files and computes the projections; " PYTHON "\n"
         "with matplotlib draws the page (scripts/report.py, found in the working directory,\n"
         "else the source tree; JB_REPORT_SCRIPT overrides it; setup.sh installs matplotlib).\n"
@@ -66,7 +87,9 @@ static int draw(const char *script, const char *data, const char *out)
 
 int jb_cmd_report(int argc, char **argv)
 {
-    const char *out = NULL, *model_name = NULL;
+    const char *out = NULL, *model_name = NULL, *region = NULL, *prices_path = NULL;
+    int compare_machines = 0;
+    double devices = 0, price_kwh = NAN;
     const char **files = calloc((size_t)argc + 1, sizeof *files);
     int nfiles = 0;
     if (!files)
@@ -87,6 +110,21 @@ int jb_cmd_report(int argc, char **argv)
                 model_name = argv[++i];
             continue;
         }
+        if (!strcmp(a, "--compare-machines")) {
+            compare_machines = 1;
+            continue;
+        }
+        if (!strcmp(a, "--devices") || !strcmp(a, "--region") || !strcmp(a, "--price-kwh") ||
+            !strcmp(a, "--machine-prices")) {
+            if (i + 1 >= argc || !argv[i + 1][0])
+                jb_cli_usage_error("report: %s needs a value", a);
+            const char *v = argv[++i];
+            if (!strcmp(a, "--devices")) devices = (double)jb_cli_int(a, v, 1, 100000000);
+            else if (!strcmp(a, "--region")) region = v;
+            else if (!strcmp(a, "--price-kwh")) price_kwh = jb_cli_double(a, v, 0, 1e6);
+            else prices_path = v;
+            continue;
+        }
         if (a[0] == '-' && a[1])
             jb_cli_usage_error("report: unknown option '%s' (try --help)", a);
         files[nfiles++] = argv[i];
@@ -102,6 +140,28 @@ int jb_cmd_report(int argc, char **argv)
     jb_model model;
     if (model_name && jb_model_load(model_name, &model, msg, sizeof msg))
         jb_cli_usage_error("report: %s", msg);
+    if (!model_name && (devices > 0 || region || !isnan(price_kwh) || prices_path))
+        jb_cli_usage_error("report: --devices, --region, --price-kwh and --machine-prices are for the projection: "
+                           "give --model too");
+    jb_machines_opts mo = {.model = model_name ? &model : NULL, .devices = devices > 0 ? devices : 1,
+                           .kg_per_kwh = JB_WORLD_KG_PER_KWH, .pue = 1.1, .price_kwh = price_kwh};
+    char grid[160], *prices = NULL;
+    snprintf(grid, sizeof grid, "%.3f kg/kWh (world average, IEA 2019: no --region given)", mo.kg_per_kwh);
+    if (region) {
+        int year;
+        char country[96];
+        if (jb_grid_intensity(region, &mo.kg_per_kwh, &year, country, sizeof country, msg, sizeof msg))
+            jb_cli_usage_error("report: %s", msg);
+        snprintf(grid, sizeof grid, "%.3f kg/kWh (%s, %d)", mo.kg_per_kwh, country, year);
+    }
+    mo.grid = grid;
+    if (prices_path) {
+        if (jb_file_read(prices_path, (size_t)1 << 20, JB_FILE_TEXT, &prices, NULL, msg, sizeof msg) ||
+            jb_machine_prices_check(prices, prices_path, msg, sizeof msg))
+            jb_cli_usage_error("report: --machine-prices %s", msg);
+        mo.prices_csv = prices;
+        mo.prices_path = prices_path;
+    }
     const cJSON **docs = calloc((size_t)nfiles, sizeof *docs);
     if (!docs)
         jb_cli_oom("report");
@@ -109,6 +169,20 @@ int jb_cmd_report(int argc, char **argv)
         if (!(docs[i] = jb_results_read(files[i], msg, sizeof msg)))
             jb_cli_usage_error("report: %s", msg);
     cJSON *page = jb_report_data(files, docs, (size_t)nfiles, model_name ? &model : NULL, msg, sizeof msg);
+    /* The machines compared: asked for, or files from more than one machine. */
+    size_t nmach = page ? jb_machines_count(docs, (size_t)nfiles) : 0;
+    if (page && (compare_machines || nmach > 1 || devices > 0 || region || prices_path || !isnan(price_kwh))) {
+        char why[96];
+        snprintf(why, sizeof why, nmach > 1 ? "the files come from %zu machines" : "it was asked for: %zu machine%s",
+                 nmach, nmach > 1 ? "s" : "");
+        mo.why = why;
+        cJSON *mach = jb_machines_data(cJSON_GetObjectItemCaseSensitive(page, "files"), docs, (size_t)nfiles, &mo,
+                                       msg, sizeof msg);
+        if (!mach)
+            jb_cli_oom("report"); /* the price table was checked above */
+        cJSON_AddItemToObject(page, "machines", mach);
+    }
+    free(prices);
     for (int i = 0; i < nfiles; i++)
         cJSON_Delete((cJSON *)docs[i]);
     free(docs);

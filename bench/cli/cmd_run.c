@@ -25,6 +25,7 @@
 #include "harness/results.h"
 #include "harness/runner.h"
 #include "harness/settings.h"
+#include "harness/slurm_env.h"
 #include "harness/suite.h"
 #include "meters/meter.h"
 #include "util/clock.h"
@@ -377,6 +378,43 @@ static void add_run_context(cJSON *ctx, const jb_suite *suite, const char *spath
                                                 "runs_per_batch, batches sized to about 2 ms (at most 128 runs)");
 }
 
+/* The energy of the whole run, by a second meter of each device's kind opened
+ * beside the rows' own: the figure a batch system's accounting (Slurm's
+ * ConsumedEnergy for the job step) gives for the same process, so the two can
+ * be put side by side. A device whose meter cannot be opened twice has none. */
+static void open_span_meters(const device_meter meters[], const jb_meter_config *mcfg, jb_meter *span[])
+{
+    for (int d = 0; d < JB_BACKEND_COUNT; d++) {
+        char why[256];
+        span[d] = NULL;
+        if (meters[d].meter && jb_meter_open(jb_meter_kind_of(meters[d].meter), mcfg, &span[d], why, sizeof why) == 0 &&
+            jb_meter_start(span[d]) != 0) {
+            jb_meter_free(span[d]);
+            span[d] = NULL;
+        }
+    }
+}
+
+/* context.run_energy: per device, joules and seconds from the meters' start
+ * (before the peaks) to the last row. */
+static void add_run_energy(cJSON *ctx, jb_meter *span[])
+{
+    cJSON *re = NULL;
+    for (int d = 0; d < JB_BACKEND_COUNT; d++) {
+        jb_meter_reading r;
+        if (span[d] && jb_meter_stop(span[d], &r) == 0) {
+            if (!re)
+                re = cJSON_AddObjectToObject(ctx, "run_energy");
+            cJSON *x = cJSON_AddObjectToObject(re, jb_backend_name((jb_backend)d));
+            cJSON_AddNumberToObject(x, "joules", r.joules);
+            cJSON_AddNumberToObject(x, "seconds", r.seconds);
+            cJSON_AddStringToObject(x, "meter", jb_meter_kind_name(jb_meter_kind_of(span[d])));
+            cJSON_AddStringToObject(x, "energy", r.measured ? "measured" : "estimated");
+        }
+        jb_meter_free(span[d]);
+    }
+}
+
 /* The spread of one probe figure over the run: min, median, max and cv. */
 static void add_spread(cJSON *o, const char *key, const double *x, size_t n)
 {
@@ -469,6 +507,8 @@ int jb_cmd_run(int argc, char **argv)
     if (!doc)
         jb_cli_oom("run");
     jb_settings_capture(ctx, "joulebench", threads);
+    if (jb_slurm_capture(ctx) == JB_ENOMEM)
+        jb_cli_oom("run");
     char pci_bus_id[64] = "";
     if (dev_rows[JB_BACKEND_CUDA])
         jb_settings_capture_gpu(ctx, pci_bus_id, sizeof pci_bus_id);
@@ -476,6 +516,8 @@ int jb_cmd_run(int argc, char **argv)
                             .nvml_pci_bus_id = pci_bus_id[0] ? pci_bus_id : NULL};
     device_meter meters[JB_BACKEND_COUNT];
     open_meters(&o, &suite, dev_rows, &mcfg, meters);
+    jb_meter *span[JB_BACKEND_COUNT];
+    open_span_meters(meters, &mcfg, span);
 
     /* From here on Ctrl-C (or a TERM from a batch system) stops the run cleanly:
      * the file keeps the rows that finished. */
@@ -545,6 +587,7 @@ int jb_cmd_run(int argc, char **argv)
     if (repetitions <= 0)
         cJSON_AddNumberToObject(ctx, "unconverged_rows", st->unconverged);
     add_probe_context(ctx, st);
+    add_run_energy(ctx, span);
     /* The probes run the peak's FMA loop: a better reading than the one at the start raised it. */
     cJSON_ReplaceItemInObject(ctx, "peak_flop_per_s", cJSON_CreateNumber(peaks.flop_per_s));
     cJSON_AddNumberToObject(ctx, "peak_flop_per_s_start", peaks.flop_per_s_start);

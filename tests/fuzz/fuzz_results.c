@@ -4,6 +4,7 @@
 #include <math.h>
 
 #include "analysis/project.h"
+#include "analysis/machines.h"
 #include "analysis/report_data.h"
 #include "harness/results.h"
 #include "analysis/compare.h"
@@ -42,6 +43,17 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     const char *paths[] = {"fuzz.json"};
     const cJSON *docs[] = {doc};
     cJSON *page = jb_report_data(paths, docs, 1, &m, msg, sizeof msg);
+    /* and the machines compared: the file twice, as two runs of one machine. */
+    if (page) {
+        const cJSON *two[] = {doc, doc};
+        cJSON *files = cJSON_GetObjectItem(page, "files");
+        cJSON_AddItemReferenceToArray(files, cJSON_GetArrayItem(files, 0));
+        jb_machines_opts mo = {.model = &m, .devices = 8, .kg_per_kwh = 0.4, .pue = 1.1, .price_kwh = 0.2,
+                               .prices_csv = "match,price_per_hour\nx,1\n", .prices_path = "p.csv"};
+        if (jb_machines_count(two, 2) != 1)
+            abort();
+        cJSON_Delete(jb_machines_data(files, two, 2, &mo, msg, sizeof msg));
+    }
     cJSON_Delete(page);
     cJSON_Delete(doc);
     return 0;

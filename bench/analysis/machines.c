@@ -1,0 +1,728 @@
+/* The procurement view: machines side by side, ranked, on a time-energy
+ * plane, and the training run projected on each (machines.h). */
+#include "analysis/machines.h"
+
+#include <ctype.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "harness/results.h"
+#include "jb_kernels.h"
+
+/* ---- Which machine a file comes from ------------------------------------------ */
+
+typedef struct machine {
+    char host[256], cpu[256], gpu[256], node[128], partition[128], cluster[128], freq[64];
+    int threads;              /* 0: unknown */
+    int doc;                  /* the last document of this machine: its projection */
+    cJSON *files;
+    char label[1024];
+} machine;
+
+static const char *ctx_str(const cJSON *o, const char *key)
+{
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
+    return cJSON_IsString(v) ? v->valuestring : "";
+}
+
+static void identify(const cJSON *doc, machine *m)
+{
+    const cJSON *ctx = jb_results_context(doc);
+    const cJSON *s = cJSON_GetObjectItemCaseSensitive(ctx, "slurm");
+    memset(m, 0, sizeof *m);
+    snprintf(m->host, sizeof m->host, "%s", *ctx_str(ctx, "host_name") ? ctx_str(ctx, "host_name") : "unknown host");
+    snprintf(m->cpu, sizeof m->cpu, "%s", *ctx_str(ctx, "cpu_model") ? ctx_str(ctx, "cpu_model") : "unknown cpu");
+    if (strcmp(ctx_str(ctx, "gpu"), "none"))
+        snprintf(m->gpu, sizeof m->gpu, "%s", ctx_str(ctx, "gpu"));
+    /* The node as Slurm names it, when that is not the host name already. */
+    if (cJSON_IsObject(s) && strcmp(ctx_str(s, "node"), m->host))
+        snprintf(m->node, sizeof m->node, "%s", ctx_str(s, "node"));
+    if (cJSON_IsObject(s)) {
+        snprintf(m->partition, sizeof m->partition, "%s", ctx_str(s, "partition"));
+        snprintf(m->cluster, sizeof m->cluster, "%s", ctx_str(s, "cluster"));
+        snprintf(m->freq, sizeof m->freq, "%s", ctx_str(s, "cpu_freq_req"));
+    }
+    const cJSON *t = cJSON_GetObjectItemCaseSensitive(ctx, "threads");
+    m->threads = cJSON_IsNumber(t) && t->valuedouble > 0 && t->valuedouble < 1e6 ? (int)t->valuedouble : 0;
+}
+
+static int same_machine(const machine *a, const machine *b)
+{
+    return !strcmp(a->host, b->host) && !strcmp(a->cpu, b->cpu) && !strcmp(a->gpu, b->gpu) &&
+           !strcmp(a->node, b->node) && a->threads == b->threads && !strcmp(a->freq, b->freq);
+}
+
+/* The machines of the documents, and each document's machine (of[i]). */
+static machine *machines_of(const cJSON *const docs[], size_t n, size_t *nm, size_t *of)
+{
+    machine *ms = calloc(n ? n : 1, sizeof *ms);
+    *nm = 0;
+    if (!ms)
+        return NULL;
+    for (size_t i = 0; i < n; i++) {
+        machine m;
+        identify(docs[i], &m);
+        size_t k;
+        for (k = 0; k < *nm && !same_machine(&ms[k], &m); k++)
+            ;
+        if (k == *nm)
+            ms[(*nm)++] = m;
+        ms[k].doc = (int)i;
+        if (of)
+            of[i] = k;
+    }
+    return ms;
+}
+
+size_t jb_machines_count(const cJSON *const docs[], size_t n)
+{
+    size_t nm = 0;
+    free(machines_of(docs, n, &nm, NULL));
+    return nm;
+}
+
+/* Labels name what tells the machines apart: host and CPU (and GPU) always;
+ * the Slurm node, threads and requested frequency when they differ. */
+static void label_machines(machine *ms, size_t nm)
+{
+    int threads_differ = 0, freq_differ = 0;
+    for (size_t k = 1; k < nm; k++) {
+        threads_differ |= ms[k].threads != ms[0].threads;
+        freq_differ |= strcmp(ms[k].freq, ms[0].freq) != 0;
+    }
+    for (size_t k = 0; k < nm; k++) {
+        machine *m = &ms[k];
+        int w = snprintf(m->label, sizeof m->label, "%s (%s%s%s)", m->host, m->cpu, m->gpu[0] ? ", " : "", m->gpu);
+        size_t at = w < 0 ? 0 : (size_t)w < sizeof m->label ? (size_t)w : sizeof m->label - 1;
+        if (m->node[0])
+            at += (size_t)snprintf(m->label + at, sizeof m->label - at, " node %s", m->node);
+        at = at < sizeof m->label ? at : sizeof m->label - 1;
+        if (threads_differ)
+            at += (size_t)snprintf(m->label + at, sizeof m->label - at, " threads=%d", m->threads);
+        at = at < sizeof m->label ? at : sizeof m->label - 1;
+        if (freq_differ)
+            snprintf(m->label + at, sizeof m->label - at, " cpu-freq=%s", m->freq[0] ? m->freq : "default");
+    }
+}
+
+/* ---- Machine prices ------------------------------------------------------------- */
+
+/* One CSV field at *p (quotes with "" inside allowed), into out; *p moves past it and its comma. */
+static int csv_field(const char **p, const char *end, char *out, size_t len)
+{
+    const char *s = *p;
+    size_t n = 0;
+    if (s < end && *s == '"') {
+        for (s++; s < end; s++) {
+            if (*s == '"' && s + 1 < end && s[1] == '"')
+                s++;
+            else if (*s == '"')
+                break;
+            if (n + 1 < len)
+                out[n++] = *s;
+        }
+        if (s >= end)
+            return -1; /* an unclosed quote */
+        s++;
+    } else {
+        for (; s < end && *s != ','; s++)
+            if (n + 1 < len)
+                out[n++] = *s;
+    }
+    out[n] = 0;
+    while (n && isspace((unsigned char)out[n - 1]))
+        out[--n] = 0;
+    size_t lead = strspn(out, " \t");
+    memmove(out, out + lead, strlen(out + lead) + 1);
+    if (s < end && *s == ',')
+        s++;
+    else if (s < end)
+        return -1; /* text after a closing quote */
+    *p = s;
+    return 0;
+}
+
+/* Calls fn on every data row (match, price, line number); stops at its non-zero return. */
+static int each_price(const char *csv, const char *path, char *msg, size_t len,
+                      int (*fn)(const char *match, double price, void *arg), void *arg)
+{
+    int line = 0, header = 0;
+    for (const char *p = csv; p && *p;) {
+        const char *eol = strchr(p, '\n'), *end = eol ? eol : p + strlen(p);
+        line++;
+        while (end > p && (end[-1] == '\r' || end[-1] == ' ' || end[-1] == '\t'))
+            end--;
+        const char *q = p + strspn(p, " \t");
+        p = eol ? eol + 1 : NULL;
+        if (q >= end || *q == '#')
+            continue;
+        char match[256], price[64];
+        const char *f = q;
+        if (csv_field(&f, end, match, sizeof match) || csv_field(&f, end, price, sizeof price)) {
+            snprintf(msg, len, "%s: line %d: malformed CSV (an unclosed quote, or text after one)", path, line);
+            return JB_EPARSE;
+        }
+        if (!header) {
+            if (strcasecmp(match, "match") || strcasecmp(price, "price_per_hour")) {
+                snprintf(msg, len, "%s: line %d: the header must start with match,price_per_hour", path, line);
+                return JB_EPARSE;
+            }
+            header = 1;
+            continue;
+        }
+        char *e;
+        double v = strtod(price, &e);
+        if (!match[0] || !price[0] || *e || !isfinite(v) || v < 0 || v > 1e9) {
+            snprintf(msg, len, "%s: line %d: wants a non-empty match and a price per hour from 0 to 1e9 (got '%.40s', '%.40s')",
+                     path, line, match, price);
+            return JB_EPARSE;
+        }
+        int rc = fn ? fn(match, v, arg) : 0;
+        if (rc)
+            return rc;
+    }
+    if (!header) {
+        snprintf(msg, len, "%s: no header line match,price_per_hour", path);
+        return JB_EPARSE;
+    }
+    return JB_OK;
+}
+
+int jb_machine_prices_check(const char *csv, const char *path, char *msg, size_t len)
+{
+    return each_price(csv, path ? path : "machine prices", msg, len, NULL, NULL);
+}
+
+typedef struct price_find {
+    const char *const *hay;
+    double price;
+    char *row;
+    size_t rlen;
+} price_find;
+
+static int contains_nocase(const char *hay, const char *needle)
+{
+    size_t n = strlen(needle);
+    for (const char *h = hay; *h; h++)
+        if (!strncasecmp(h, needle, n))
+            return 1;
+    return 0;
+}
+
+static int find_one(const char *match, double price, void *arg)
+{
+    price_find *pf = arg;
+    for (size_t i = 0; pf->hay[i]; i++)
+        if (pf->hay[i][0] && contains_nocase(pf->hay[i], match)) {
+            pf->price = price;
+            snprintf(pf->row, pf->rlen, "%s", match);
+            return 1;
+        }
+    return 0;
+}
+
+int jb_machine_price_find(const char *csv, const char *const hay[], double *price, char *row, size_t rlen)
+{
+    char msg[256];
+    price_find pf = {hay, NAN, row, rlen};
+    if (each_price(csv, "", msg, sizeof msg, find_one, &pf) != 1)
+        return 0;
+    *price = pf.price;
+    return 1;
+}
+
+/* ---- Rows side by side ------------------------------------------------------------ */
+
+typedef struct klass {
+    const char *op, *variant, *shape; /* into the page data */
+    size_t first;                     /* order of first appearance */
+    const cJSON **cells;              /* one per machine, NULL where not timed */
+} klass;
+
+static int op_order(const char *op)
+{
+    return !strcmp(op, "matmul") ? 0 : !strcmp(op, "attention") ? 1 : !strcmp(op, "softmax") ? 2 : 3;
+}
+
+static int klass_cmp(const void *a, const void *b)
+{
+    const klass *x = a, *y = b;
+    int d = op_order(x->op) - op_order(y->op);
+    if (d)
+        return d;
+    if ((d = strcmp(x->op, y->op)))
+        return d;
+    if ((d = strcmp(x->variant, y->variant)))
+        return d;
+    return x->first < y->first ? -1 : x->first > y->first;
+}
+
+static double num(const cJSON *o, const char *key)
+{
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
+    return cJSON_IsNumber(v) ? v->valuedouble : NAN;
+}
+
+static const char *str(const cJSON *o, const char *key)
+{
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
+    return cJSON_IsString(v) ? v->valuestring : "";
+}
+
+static void add_num(cJSON *o, const char *key, double v)
+{
+    if (isfinite(v))
+        cJSON_AddNumberToObject(o, key, v);
+    else
+        cJSON_AddNullToObject(o, key);
+}
+
+/* Energy per run: the run's work over its efficiency (time x FLOP/s / FLOP/J). */
+static double joules_of(const cJSON *r)
+{
+    double t = num(r, "time_ns"), fs = num(r, "flop_per_s"), fj = num(r, "flop_per_j");
+    return t > 0 && fs > 0 && fj > 0 ? t * 1e-9 * fs / fj : NAN;
+}
+
+/* 1 measured, 0 estimated, -1 no energy. */
+static int measured_of(const cJSON *r)
+{
+    double m = num(r, "energy_measured");
+    return isnan(m) || isnan(num(r, "flop_per_j")) ? -1 : m > 0.5;
+}
+
+static cJSON *cell_json(const cJSON *r)
+{
+    static const char *const keys[] = {"flop_per_s", "flop_per_s_ci95_low", "flop_per_s_ci95_high", "flop_per_j",
+                                       "flop_per_j_ci95_low", "flop_per_j_ci95_high", "time_ns"};
+    cJSON *c = cJSON_CreateObject();
+    for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++)
+        add_num(c, keys[i], num(r, keys[i]));
+    add_num(c, "joules", joules_of(r));
+    int m = measured_of(r);
+    if (m < 0)
+        cJSON_AddNullToObject(c, "energy_measured");
+    else
+        cJSON_AddNumberToObject(c, "energy_measured", m);
+    cJSON_AddStringToObject(c, "label", m == 0 ? "energy: estimated" : m > 0 ? "energy: measured" : "energy: none");
+    return c;
+}
+
+/* ---- Ranking and the Pareto front ----------------------------------------------- */
+
+typedef struct entry {
+    size_t machine;
+    const klass *k;
+    const cJSON *r;
+    double fj, fj_lo, fj_hi, fs, fs_lo, fs_hi, t, j;
+    int measured;
+} entry;
+
+static void fill_entry(entry *e, size_t m, const klass *k, const cJSON *r)
+{
+    e->machine = m;
+    e->k = k;
+    e->r = r;
+    e->fj = num(r, "flop_per_j");
+    e->fj_lo = num(r, "flop_per_j_ci95_low");
+    e->fj_hi = num(r, "flop_per_j_ci95_high");
+    e->fs = num(r, "flop_per_s");
+    e->fs_lo = num(r, "flop_per_s_ci95_low");
+    e->fs_hi = num(r, "flop_per_s_ci95_high");
+    e->t = num(r, "time_ns");
+    e->j = joules_of(r);
+    e->measured = measured_of(r);
+}
+
+/* Measured first, then estimated, then no energy; within each, more FLOP/J first. */
+static int by_energy(const void *a, const void *b)
+{
+    const entry *x = a, *y = b;
+    int kx = x->measured == 1 ? 0 : x->measured == 0 ? 1 : 2, ky = y->measured == 1 ? 0 : y->measured == 0 ? 1 : 2;
+    if (kx != ky)
+        return kx - ky;
+    double vx = kx == 2 ? x->fs : x->fj, vy = ky == 2 ? y->fs : y->fj;
+    return vx > vy ? -1 : vx < vy;
+}
+
+/* The shape of op that the most machines measured (the first such): the one they are ranked at. */
+static const char *common_shape(const klass *ks, size_t nk, const char *op, size_t nm)
+{
+    const char *best = NULL;
+    size_t best_n = 0;
+    char *seen = calloc(nm ? nm : 1, 1);
+    if (!seen)
+        return NULL;
+    for (size_t i = 0; i < nk; i++) {
+        if (strcmp(ks[i].op, op))
+            continue;
+        memset(seen, 0, nm);
+        size_t cnt = 0;
+        for (size_t j = 0; j < nk; j++)
+            if (!strcmp(ks[j].op, op) && !strcmp(ks[j].shape, ks[i].shape))
+                for (size_t m = 0; m < nm; m++)
+                    if (ks[j].cells[m] && !seen[m]) {
+                        seen[m] = 1;
+                        cnt++;
+                    }
+        if (cnt > best_n) {
+            best_n = cnt;
+            best = ks[i].shape;
+        }
+    }
+    free(seen);
+    return best;
+}
+
+/* Whether two intervals overlap (an unknown interval: only equal values tie). */
+static int overlap(double lo1, double hi1, double v1, double lo2, double hi2, double v2)
+{
+    if (isnan(lo1) || isnan(hi1) || isnan(lo2) || isnan(hi2))
+        return v1 == v2;
+    return lo1 <= hi2 && lo2 <= hi1;
+}
+
+static cJSON *ranking_of(const klass *ks, size_t nk, const char *op, const char *shape, size_t nm)
+{
+    entry *best = calloc(nm ? nm : 1, sizeof *best);
+    if (!best)
+        return NULL;
+    size_t ne = 0;
+    /* Each machine's best variant at the shape: by FLOP/J, by FLOP/s where no row has energy. */
+    for (size_t m = 0; m < nm; m++) {
+        entry b = {.machine = SIZE_MAX};
+        for (size_t i = 0; i < nk; i++) {
+            if (strcmp(ks[i].op, op) || strcmp(ks[i].shape, shape) || !ks[i].cells[m])
+                continue;
+            entry e;
+            fill_entry(&e, m, &ks[i], ks[i].cells[m]);
+            if (b.machine == SIZE_MAX || by_energy(&e, &b) < 0)
+                b = e;
+        }
+        if (b.machine != SIZE_MAX)
+            best[ne++] = b;
+    }
+    qsort(best, ne, sizeof *best, by_energy);
+    cJSON *rows = cJSON_CreateArray();
+    for (size_t i = 0; i < ne; i++) {
+        const entry *e = &best[i];
+        cJSON *r = cJSON_CreateObject();
+        cJSON_AddNumberToObject(r, "machine", (double)e->machine);
+        cJSON_AddStringToObject(r, "variant", e->k->variant);
+        add_num(r, "flop_per_j", e->fj);
+        add_num(r, "flop_per_j_ci95_low", e->fj_lo);
+        add_num(r, "flop_per_j_ci95_high", e->fj_hi);
+        add_num(r, "flop_per_s", e->fs);
+        add_num(r, "flop_per_s_ci95_low", e->fs_lo);
+        add_num(r, "flop_per_s_ci95_high", e->fs_hi);
+        if (e->measured < 0)
+            cJSON_AddNullToObject(r, "energy_measured");
+        else
+            cJSON_AddNumberToObject(r, "energy_measured", e->measured);
+        cJSON_AddStringToObject(r, "label", e->measured == 0 ? "energy: estimated" : e->measured > 0 ? "energy: measured"
+                                                                                                   : "energy: none");
+        /* Rank by FLOP/J among rows of the same energy kind only; by FLOP/s among all. */
+        int rank_e = 0, tie_e = 0, rank_s = 1, tie_s = 0;
+        if (e->measured >= 0) {
+            rank_e = 1;
+            for (size_t j = 0; j < i; j++)
+                if (best[j].measured == e->measured)
+                    rank_e++;
+            tie_e = i > 0 && best[i - 1].measured == e->measured &&
+                    overlap(e->fj_lo, e->fj_hi, e->fj, best[i - 1].fj_lo, best[i - 1].fj_hi, best[i - 1].fj);
+        }
+        double closest = INFINITY;
+        const entry *above = NULL;
+        for (size_t j = 0; j < ne; j++)
+            if (j != i && best[j].fs > e->fs) {
+                rank_s++;
+                if (best[j].fs - e->fs < closest) {
+                    closest = best[j].fs - e->fs;
+                    above = &best[j];
+                }
+            }
+        tie_s = above && overlap(e->fs_lo, e->fs_hi, e->fs, above->fs_lo, above->fs_hi, above->fs);
+        if (rank_e)
+            cJSON_AddNumberToObject(r, "rank_energy", rank_e);
+        else
+            cJSON_AddNullToObject(r, "rank_energy");
+        cJSON_AddNumberToObject(r, "rank_speed", rank_s);
+        cJSON_AddBoolToObject(r, "tie_energy", tie_e);
+        cJSON_AddBoolToObject(r, "tie_speed", tie_s);
+        cJSON_AddItemToArray(rows, r);
+    }
+    free(best);
+    return rows;
+}
+
+/* pareto[i] = 1 when no point of the same energy kind is as good on both axes and better on one. */
+static void pareto(const double *x, const double *y, const int *kind, size_t n, int *front)
+{
+    for (size_t i = 0; i < n; i++) {
+        front[i] = kind[i] >= 0 && isfinite(x[i]) && isfinite(y[i]);
+        for (size_t j = 0; j < n && front[i]; j++)
+            if (j != i && kind[j] == kind[i] && x[j] <= x[i] && y[j] <= y[i] && (x[j] < x[i] || y[j] < y[i]))
+                front[i] = 0;
+    }
+}
+
+static cJSON *scatter_of(const klass *ks, size_t nk, const char *op, const char *shape, size_t nm)
+{
+    size_t cap = 0;
+    for (size_t i = 0; i < nk; i++)
+        if (!strcmp(ks[i].op, op) && !strcmp(ks[i].shape, shape))
+            cap += nm;
+    entry *es = calloc(cap ? cap : 1, sizeof *es);
+    double *x = calloc(cap ? cap : 1, sizeof *x), *y = calloc(cap ? cap : 1, sizeof *y);
+    int *kind = calloc(cap ? cap : 1, sizeof *kind), *front = calloc(cap ? cap : 1, sizeof *front);
+    cJSON *pts = NULL;
+    if (!es || !x || !y || !kind || !front)
+        goto out;
+    size_t n = 0;
+    for (size_t i = 0; i < nk; i++)
+        if (!strcmp(ks[i].op, op) && !strcmp(ks[i].shape, shape))
+            for (size_t m = 0; m < nm; m++)
+                if (ks[i].cells[m]) {
+                    fill_entry(&es[n], m, &ks[i], ks[i].cells[m]);
+                    x[n] = es[n].t;
+                    y[n] = es[n].j;
+                    kind[n] = es[n].measured;
+                    n++;
+                }
+    pareto(x, y, kind, n, front);
+    pts = cJSON_CreateArray();
+    for (size_t i = 0; i < n; i++) {
+        cJSON *p = cJSON_CreateObject();
+        cJSON_AddNumberToObject(p, "machine", (double)es[i].machine);
+        cJSON_AddStringToObject(p, "variant", es[i].k->variant);
+        add_num(p, "time_ns", es[i].t);
+        add_num(p, "joules", es[i].j);
+        if (es[i].measured < 0)
+            cJSON_AddNullToObject(p, "energy_measured");
+        else
+            cJSON_AddNumberToObject(p, "energy_measured", es[i].measured);
+        cJSON_AddBoolToObject(p, "pareto", front[i]);
+        cJSON_AddItemToArray(pts, p);
+    }
+out:
+    free(es);
+    free(x);
+    free(y);
+    free(kind);
+    free(front);
+    return pts;
+}
+
+/* ---- The training run on each machine ------------------------------------------- */
+
+static cJSON *projection_of(const cJSON *const docs[], const machine *ms, size_t nm, const jb_machines_opts *o)
+{
+    cJSON *p = cJSON_CreateObject();
+    cJSON_AddStringToObject(p, "model", o->model->name);
+    cJSON_AddNumberToObject(p, "devices", o->devices);
+    cJSON_AddStringToObject(p, "grid", o->grid ? o->grid : "");
+    cJSON_AddNumberToObject(p, "kg_per_kwh", o->kg_per_kwh);
+    cJSON_AddNumberToObject(p, "pue", o->pue);
+    add_num(p, "price_kwh", o->price_kwh);
+    cJSON_AddBoolToObject(p, "prices", o->prices_csv != NULL);
+    cJSON *rows = cJSON_AddArrayToObject(p, "rows");
+    double *x = calloc(nm ? nm : 1, sizeof *x), *y = calloc(nm ? nm : 1, sizeof *y);
+    int *kind = calloc(nm ? nm : 1, sizeof *kind), *front = calloc(nm ? nm : 1, sizeof *front);
+    if (!x || !y || !kind || !front) {
+        free(x), free(y), free(kind), free(front);
+        cJSON_Delete(p);
+        return NULL;
+    }
+    for (size_t m = 0; m < nm; m++) {
+        jb_project_result q;
+        char why[512];
+        cJSON *r = cJSON_CreateObject();
+        cJSON_AddNumberToObject(r, "machine", (double)m);
+        kind[m] = -1;
+        x[m] = y[m] = NAN;
+        if (jb_project_run(docs[ms[m].doc], o->model, NULL, NULL, 1.0, o->pue, o->kg_per_kwh, &q, why, sizeof why)) {
+            static const char *const none[] = {"facility_mwh", "tco2e", "days", "machine_hours", "energy_cost",
+                                               "machine_cost", "total_cost", "energy_measured"};
+            for (size_t i = 0; i < sizeof none / sizeof none[0]; i++)
+                cJSON_AddNullToObject(r, none[i]);
+            cJSON_AddStringToObject(r, "label", "");
+            cJSON_AddStringToObject(r, "error", why);
+            cJSON_AddItemToArray(rows, r);
+            continue;
+        }
+        double days = q.pr.seconds / o->devices / 86400, hours = q.pr.seconds / 3600;
+        add_num(r, "facility_mwh", q.pr.mwh_facility);
+        add_num(r, "tco2e", q.pr.tco2e);
+        add_num(r, "days", days);
+        add_num(r, "machine_hours", hours);
+        double ecost = isnan(o->price_kwh) ? NAN : q.pr.mwh_facility * 1000 * o->price_kwh;
+        double hourly = NAN;
+        char row[256] = "";
+        if (o->prices_csv) {
+            const char *hay[] = {ms[m].label, ms[m].host, ms[m].node, ms[m].partition, ms[m].cpu, ms[m].gpu, NULL};
+            if (!jb_machine_price_find(o->prices_csv, hay, &hourly, row, sizeof row))
+                hourly = NAN;
+        }
+        double mcost = hours * hourly;
+        add_num(r, "energy_cost", ecost);
+        add_num(r, "machine_cost", mcost);
+        add_num(r, "total_cost", isnan(ecost) ? mcost : isnan(mcost) ? ecost : ecost + mcost);
+        cJSON_AddNumberToObject(r, "energy_measured", q.all_measured);
+        cJSON_AddStringToObject(r, "label", q.all_measured ? "energy: measured" : "energy: estimated");
+        cJSON_AddStringToObject(r, "matmul", q.mm.kernel);
+        cJSON_AddStringToObject(r, "attention", q.at.kernel);
+        cJSON_AddNullToObject(r, "error");
+        cJSON_AddItemToArray(rows, r);
+        kind[m] = q.all_measured;
+        x[m] = days;
+        y[m] = q.pr.mwh_facility;
+    }
+    pareto(x, y, kind, nm, front);
+    cJSON *r;
+    size_t m = 0;
+    cJSON_ArrayForEach(r, rows) cJSON_AddBoolToObject(r, "pareto", front[m++]);
+    free(x), free(y), free(kind), free(front);
+    return p;
+}
+
+/* ---- The section ------------------------------------------------------------------ */
+
+cJSON *jb_machines_data(const cJSON *page_files, const cJSON *const docs[], size_t n, const jb_machines_opts *o,
+                        char *msg, size_t len)
+{
+    if (o->prices_csv && jb_machine_prices_check(o->prices_csv, o->prices_path, msg, len))
+        return NULL;
+    size_t nm = 0, *of = calloc(n ? n : 1, sizeof *of);
+    machine *ms = of ? machines_of(docs, n, &nm, of) : NULL;
+    klass *ks = NULL;
+    size_t nk = 0, cap = 0;
+    cJSON *sec = NULL;
+    if (!ms)
+        goto oom;
+    label_machines(ms, nm);
+    for (size_t k = 0; k < nm; k++)
+        if (!(ms[k].files = cJSON_CreateArray()))
+            goto oom;
+    /* Every timed row of every file, keyed on op, variant and shape; a later
+     * file of the same machine overrides an earlier one. */
+    size_t i = 0;
+    const cJSON *f;
+    cJSON_ArrayForEach(f, page_files)
+    {
+        if (i >= n)
+            break;
+        size_t m = of[i++];
+        cJSON_AddItemToArray(ms[m].files, cJSON_CreateString(str(f, "path")));
+        const cJSON *r;
+        cJSON_ArrayForEach(r, cJSON_GetObjectItemCaseSensitive(f, "rows"))
+        {
+            if (!cJSON_IsNull(cJSON_GetObjectItemCaseSensitive(r, "error")) || !(num(r, "flop_per_s") > 0))
+                continue;
+            const char *op = str(r, "op"), *variant = str(r, "variant"), *shape = str(r, "shape");
+            size_t j;
+            for (j = 0; j < nk; j++)
+                if (!strcmp(ks[j].op, op) && !strcmp(ks[j].variant, variant) && !strcmp(ks[j].shape, shape))
+                    break;
+            if (j == nk) {
+                if (nk == cap) {
+                    cap = cap ? 2 * cap : 32;
+                    klass *p = realloc(ks, cap * sizeof *p);
+                    if (!p)
+                        goto oom;
+                    ks = p;
+                }
+                ks[nk] = (klass){op, variant, shape, nk, calloc(nm, sizeof(cJSON *))};
+                if (!ks[nk++].cells)
+                    goto oom;
+            }
+            ks[j].cells[m] = r;
+        }
+    }
+    qsort(ks, nk, sizeof *ks, klass_cmp);
+
+    sec = cJSON_CreateObject();
+    if (!sec)
+        goto oom;
+    cJSON_AddStringToObject(sec, "why", o->why ? o->why : "");
+    cJSON *jm = cJSON_AddArrayToObject(sec, "machines");
+    for (size_t k = 0; k < nm; k++) {
+        machine *m = &ms[k];
+        cJSON *x = cJSON_CreateObject();
+        cJSON_AddStringToObject(x, "label", m->label);
+        cJSON_AddStringToObject(x, "host", m->host);
+        cJSON_AddStringToObject(x, "cpu_model", m->cpu);
+        cJSON_AddStringToObject(x, "gpu", m->gpu);
+        cJSON_AddStringToObject(x, "node", m->node);
+        cJSON_AddStringToObject(x, "partition", m->partition);
+        cJSON_AddStringToObject(x, "cluster", m->cluster);
+        if (m->threads)
+            cJSON_AddNumberToObject(x, "threads", m->threads);
+        else
+            cJSON_AddNullToObject(x, "threads");
+        cJSON_AddStringToObject(x, "cpu_freq", m->freq);
+        cJSON_AddStringToObject(x, "energy", ctx_str(jb_results_context(docs[m->doc]), "energy"));
+        cJSON_AddItemToObject(x, "files", m->files);
+        m->files = NULL;
+        double price = NAN;
+        char row[256] = "";
+        const char *hay[] = {m->label, m->host, m->node, m->partition, m->cpu, m->gpu, NULL};
+        if (o->prices_csv && jb_machine_price_find(o->prices_csv, hay, &price, row, sizeof row))
+            cJSON_AddStringToObject(x, "price_row", row);
+        else
+            cJSON_AddNullToObject(x, "price_row");
+        add_num(x, "price_per_hour", price);
+        cJSON_AddItemToArray(jm, x);
+    }
+    cJSON *jc = cJSON_AddArrayToObject(sec, "classes");
+    for (size_t k = 0; k < nk; k++) {
+        cJSON *c = cJSON_CreateObject();
+        cJSON_AddStringToObject(c, "op", ks[k].op);
+        cJSON_AddStringToObject(c, "variant", ks[k].variant);
+        cJSON_AddStringToObject(c, "shape", ks[k].shape);
+        cJSON *cells = cJSON_AddArrayToObject(c, "cells");
+        for (size_t m = 0; m < nm; m++)
+            cJSON_AddItemToArray(cells, ks[k].cells[m] ? cell_json(ks[k].cells[m]) : cJSON_CreateNull());
+        cJSON_AddItemToArray(jc, c);
+    }
+    cJSON *jr = cJSON_AddArrayToObject(sec, "ranking"), *js = cJSON_AddArrayToObject(sec, "scatter");
+    static const char *const ops[] = {"matmul", "attention", "softmax"};
+    for (size_t k = 0; k < sizeof ops / sizeof ops[0]; k++) {
+        const char *shape = common_shape(ks, nk, ops[k], nm);
+        if (!shape)
+            continue;
+        cJSON *r = cJSON_CreateObject();
+        cJSON_AddStringToObject(r, "op", ops[k]);
+        cJSON_AddStringToObject(r, "shape", shape);
+        cJSON_AddItemToObject(r, "rows", ranking_of(ks, nk, ops[k], shape, nm));
+        cJSON_AddItemToArray(jr, r);
+        cJSON *s = cJSON_CreateObject();
+        cJSON_AddStringToObject(s, "op", ops[k]);
+        cJSON_AddStringToObject(s, "shape", shape);
+        cJSON_AddItemToObject(s, "points", scatter_of(ks, nk, ops[k], shape, nm));
+        cJSON_AddItemToArray(js, s);
+    }
+    if (o->model)
+        cJSON_AddItemToObject(sec, "projection", projection_of(docs, ms, nm, o));
+    else
+        cJSON_AddNullToObject(sec, "projection");
+    for (size_t k = 0; k < nk; k++)
+        free(ks[k].cells);
+    free(ks);
+    free(ms);
+    free(of);
+    return sec;
+oom:
+    for (size_t k = 0; k < nk; k++)
+        free(ks[k].cells);
+    free(ks);
+    for (size_t k = 0; ms && k < nm; k++)
+        cJSON_Delete(ms[k].files);
+    free(ms);
+    free(of);
+    cJSON_Delete(sec);
+    snprintf(msg, len, "out of memory");
+    return NULL;
+}
