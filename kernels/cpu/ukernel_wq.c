@@ -62,10 +62,13 @@ void jb_wq_quantize_q4_0(const float *x, int64_t stride, int count, uint8_t *q, 
 
 /* Byte offset, within a Q4_0 block's codes, of step s of column j, and the
  * shift of its nibble there. */
-static size_t q4_byte(int s, int j, int *shift)
+static size_t q4_byte(int s, int j)
 {
-    *shift = 4 * (s & 1);
     return (size_t)(s / 8) * 64 + (size_t)(j / 8) * 32 + (size_t)(j % 8) * 4 + (size_t)(s % 8) / 2;
+}
+static int q4_shift(int s)
+{
+    return 4 * (s & 1);
 }
 
 void jb_wq_pack_block(jb_wq_format f, const float *b, int64_t ldb, int steps, int cols, uint8_t *dst)
@@ -82,10 +85,8 @@ void jb_wq_pack_block(jb_wq_format f, const float *b, int64_t ldb, int steps, in
         } else {
             uint8_t q[JB_WQ_GROUP];
             jb_wq_quantize_q4_0(b + j, ldb, steps, q, &s);
-            for (int t = 0; t < steps; t++) {
-                int shift;
-                codes[q4_byte(t, j, &shift)] |= (uint8_t)(((q[t] - 8) & 0xF) << shift);
-            }
+            for (int t = 0; t < steps; t++)
+                codes[q4_byte(t, j)] |= (uint8_t)(((q[t] - 8) & 0xF) << q4_shift(t));
         }
         memcpy(dst + j * sizeof(float), &s, sizeof s);
     }
@@ -96,8 +97,7 @@ static int block_code(jb_wq_format f, const uint8_t *codes, int s, int j)
 {
     if (f == JB_WQ_Q8_0)
         return (int8_t)codes[s * JB_WQ_NR + j];
-    int shift;
-    const int nib = (codes[q4_byte(s, j, &shift)] >> shift) & 0xF;
+    const int nib = (codes[q4_byte(s, j)] >> q4_shift(s)) & 0xF;
     return nib >= 8 ? nib - 16 : nib;
 }
 
