@@ -44,9 +44,20 @@ static size_t thread_ws_bytes(void)
     return (size_t)JB_WQ_KC * JB_WQ_NR * sizeof(float);
 }
 
+/* The fused kernels' A, prepared once per run (jb_wq_prepare_a): rows of
+ * whole groups, then one correction per row and group. */
+static size_t prep_a_bytes(const jb_problem *p)
+{
+    const int64_t ng = (p->k + JB_WQ_GROUP - 1) / JB_WQ_GROUP;
+    return ((size_t)(p->m * ng * JB_WQ_GROUP) * sizeof(float) + 63) / 64 * 64;
+}
+
 static size_t workspace_size(const jb_problem *p)
 {
-    return p->m <= DIRECT_MAX_M ? 0 : thread_ws_bytes() * (size_t)jb_cpu_threads();
+    const int64_t ng = (p->k + JB_WQ_GROUP - 1) / JB_WQ_GROUP;
+    if (p->m <= DIRECT_MAX_M)
+        return prep_a_bytes(p) + (size_t)(p->m * ng) * sizeof(float);
+    return thread_ws_bytes() * (size_t)jb_cpu_threads();
 }
 
 static void teardown(jb_exec *e)
@@ -134,12 +145,18 @@ static int run(jb_exec *e)
     (void)threads; /* used only by the pragmas, absent without OpenMP */
 
     if (m <= DIRECT_MAX_M) {
+        const int64_t ng = (k + JB_WQ_GROUP - 1) / JB_WQ_GROUP, lda = ng * JB_WQ_GROUP;
+        const size_t abytes = prep_a_bytes(e->p);
+        if (!e->ws || e->ws_size < abytes + (size_t)(m * ng) * sizeof(float))
+            return JB_EINVAL;
+        float *ap = e->ws, *corr = (float *)(void *)((unsigned char *)e->ws + abytes);
+        jb_wq_prepare_a(f, m, k, a, ap, lda, corr, ng);
 #pragma omp parallel for schedule(static) num_threads(threads)
         for (int64_t pi = 0; pi < np; pi++) {
             const int nc = (int)jb_min64(JB_WQ_NR, n - pi * JB_WQ_NR);
             for (int64_t i = 0; i < m; i += JB_WQ_MR_DIRECT)
-                u->direct[f]((int)jb_min64(JB_WQ_MR_DIRECT, m - i), k, a + i * k, k, packed + (size_t)pi * panel_bytes,
-                             c + i * n + pi * JB_WQ_NR, n, nc);
+                u->direct[f]((int)jb_min64(JB_WQ_MR_DIRECT, m - i), ng, ap + i * lda, lda, corr + i * ng, ng,
+                             packed + (size_t)pi * panel_bytes, c + i * n + pi * JB_WQ_NR, n, nc);
         }
         return JB_OK;
     }

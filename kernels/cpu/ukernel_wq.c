@@ -2,9 +2,9 @@
  * The weight-only quantized micro-kernels (w8, w4) and the packed format they
  * read (wq.h): quantization of a group, packing of a block, and per
  * instruction set three kernels over one panel of JB_WQ_NR columns:
- *   direct   a few rows of A times the panel's whole k, dequantizing each
- *            step's codes in registers and using them for every row: for
- *            decode (m of 1 to a few), where B's bytes are the cost;
+ *   direct   a few rows of A times the panel's whole k, turning each step's
+ *            codes into floats in registers and using them for every row:
+ *            for decode (m of 1 to a few), where B's bytes are the cost;
  *   dequant  a block of groups into fp32, once, for
  *   rows     an fp32 kernel of up to 6 rows over it: for larger m, where
  *            dequantizing once per row group would cost more than the FMAs.
@@ -60,52 +60,88 @@ void jb_wq_quantize_q4_0(const float *x, int64_t stride, int count, uint8_t *q, 
     }
 }
 
-/* Byte offset, within a Q4_0 block's codes, of step s of column j, and the
- * shift of its nibble there. */
-static size_t q4_byte(int s, int j)
+/* Byte of step s, column j in a block's codes, and the shift of its code there. */
+static size_t code_byte(jb_wq_format f, int s, int j)
 {
-    return (size_t)(s / 8) * 64 + (size_t)(j / 8) * 32 + (size_t)(j % 8) * 4 + (size_t)(s % 8) / 2;
+    const int L = jb_wq_lane_steps(f);
+    return (size_t)(s / L) * 64 + (size_t)(j / 8) * 32 + (size_t)(j % 8) * 4 + (size_t)(s % L * jb_wq_code_bits(f) / 8);
 }
-static int q4_shift(int s)
+static int code_shift(jb_wq_format f, int s)
 {
-    return 4 * (s & 1);
+    return s % jb_wq_lane_steps(f) * jb_wq_code_bits(f) % 8;
+}
+
+/* The unsigned code u of step s, column j. */
+static unsigned code_get(jb_wq_format f, const uint8_t *codes, int s, int j)
+{
+    return (unsigned)(codes[code_byte(f, s, j)] >> code_shift(f, s)) & ((1u << jb_wq_code_bits(f)) - 1);
+}
+static void code_set(jb_wq_format f, uint8_t *codes, int s, int j, unsigned u)
+{
+    const size_t at = code_byte(f, s, j);
+    const unsigned mask = ((1u << jb_wq_code_bits(f)) - 1) << code_shift(f, s);
+    codes[at] = (uint8_t)((codes[at] & ~mask) | (u << code_shift(f, s)));
 }
 
 void jb_wq_pack_block(jb_wq_format f, const float *b, int64_t ldb, int steps, int cols, uint8_t *dst)
 {
     uint8_t *codes = dst + JB_WQ_NR * sizeof(float);
-    memset(dst, 0, jb_wq_block_bytes(f));
+    const unsigned off = (unsigned)jb_wq_offset(f);
+    memset(dst, 0, JB_WQ_NR * sizeof(float));
+    /* The padding holds the offset: code 0. */
+    for (int t = 0; t < JB_WQ_GROUP; t++)
+        for (int j = 0; j < JB_WQ_NR; j++)
+            code_set(f, codes, t, j, off);
     for (int j = 0; j < cols; j++) {
         float s;
         if (f == JB_WQ_Q8_0) {
             int8_t q[JB_WQ_GROUP];
             jb_wq_quantize_q8_0(b + j, ldb, steps, q, &s);
             for (int t = 0; t < steps; t++)
-                codes[t * JB_WQ_NR + j] = (uint8_t)q[t];
+                code_set(f, codes, t, j, (unsigned)(q[t] + 128));
         } else {
             uint8_t q[JB_WQ_GROUP];
             jb_wq_quantize_q4_0(b + j, ldb, steps, q, &s);
             for (int t = 0; t < steps; t++)
-                codes[q4_byte(t, j)] |= (uint8_t)(((q[t] - 8) & 0xF) << q4_shift(t));
+                code_set(f, codes, t, j, q[t]);
         }
         memcpy(dst + j * sizeof(float), &s, sizeof s);
     }
-}
-
-/* The signed code (Q8_0: q; Q4_0: q - 8) of step s, column j. */
-static int block_code(jb_wq_format f, const uint8_t *codes, int s, int j)
-{
-    if (f == JB_WQ_Q8_0)
-        return (int8_t)codes[s * JB_WQ_NR + j];
-    const int nib = (codes[q4_byte(s, j)] >> q4_shift(s)) & 0xF;
-    return nib >= 8 ? nib - 16 : nib;
 }
 
 float jb_wq_block_value(jb_wq_format f, const uint8_t *blk, int s, int j)
 {
     float sc;
     memcpy(&sc, blk + j * sizeof(float), sizeof sc);
-    return (float)block_code(f, blk + JB_WQ_NR * sizeof(float), s, j) * sc;
+    return (float)((int)code_get(f, blk + JB_WQ_NR * sizeof(float), s, j) - jb_wq_offset(f)) * sc;
+}
+
+/* E of jb_wq_prepare_a: every in-place product is a * u * 2^E. */
+static int prep_exp(jb_wq_format f)
+{
+    return jb_wq_code_bits(f) * (jb_wq_lane_steps(f) - 2);
+}
+
+void jb_wq_prepare_a(jb_wq_format f, int64_t rows, int64_t k, const float *a, float *ap, int64_t lda, float *corr,
+                     int64_t ldc)
+{
+    const int L = jb_wq_lane_steps(f), b = jb_wq_code_bits(f), e = prep_exp(f);
+    float fac[8];
+    for (int t = 0; t < L; t++)
+        fac[t] = ldexpf(1.0f, t == L - 1 ? e : e - b * t);
+    const float cf = -(float)jb_wq_offset(f) * ldexpf(1.0f, e);
+    const int64_t ng = (k + JB_WQ_GROUP - 1) / JB_WQ_GROUP;
+    for (int64_t i = 0; i < rows; i++)
+        for (int64_t g = 0; g < ng; g++) {
+            float sum = 0;
+            for (int t = 0; t < JB_WQ_GROUP; t++) {
+                const int64_t l = g * JB_WQ_GROUP + t;
+                const float x = l < k ? a[i * k + l] : 0.0f;
+                sum += x;
+                ap[i * lda + l] = x * fac[t % L];
+            }
+            corr[i * ldc + g] = cf * sum;
+        }
 }
 
 /* ---- Portable C ------------------------------------------------------------ */
@@ -113,12 +149,9 @@ float jb_wq_block_value(jb_wq_format f, const uint8_t *blk, int s, int j)
 /* One block into w[32][JB_WQ_NR]. */
 static void dequant_block_c(jb_wq_format f, const uint8_t *blk, float *w)
 {
-    float sc[JB_WQ_NR];
-    memcpy(sc, blk, sizeof sc);
-    const uint8_t *codes = blk + sizeof sc;
     for (int s = 0; s < JB_WQ_GROUP; s++)
         for (int j = 0; j < JB_WQ_NR; j++)
-            w[s * JB_WQ_NR + j] = (float)block_code(f, codes, s, j) * sc[j];
+            w[s * JB_WQ_NR + j] = jb_wq_block_value(f, blk, s, j);
 }
 
 static void dequant_c(jb_wq_format f, int64_t ng, const uint8_t *blocks, float *dst)
@@ -150,26 +183,49 @@ static void rows_c(int rows, int64_t kc, const float *a, int64_t lda, const floa
     }
 }
 
-/* Group by group: dequantized once into w, then used for every row. */
-static void direct_c(jb_wq_format f, int rows, int64_t k, const float *a, int64_t lda, const uint8_t *panel, float *c,
-                     int64_t ldc, int nc)
+/* The arithmetic of the AVX2 kernel, in C: per group, the codes in place
+ * (u * 2^(b*t), the top step u) times the prepared A, plus corr, times the
+ * scale; 2^-E at the end. */
+static void direct_c(jb_wq_format f, int rows, int64_t ng, const float *ap, int64_t lda, const float *corr,
+                     int64_t ldcorr, const uint8_t *panel, float *c, int64_t ldc, int nc)
 {
-    float w[JB_WQ_GROUP * JB_WQ_NR];
+    const int L = jb_wq_lane_steps(f), b = jb_wq_code_bits(f);
     const size_t bb = jb_wq_block_bytes(f);
-    for (int64_t k0 = 0; k0 < k; k0 += JB_WQ_GROUP, panel += bb) {
-        dequant_block_c(f, panel, w);
-        rows_c(rows, jb_min64(JB_WQ_GROUP, k - k0), a + k0, lda, w, c, ldc, k0 > 0, nc);
+    float w[JB_WQ_GROUP * JB_WQ_NR], acc[JB_WQ_MR_DIRECT][JB_WQ_NR] = {{0}};
+    for (int64_t g = 0; g < ng; g++, panel += bb) {
+        const uint8_t *codes = panel + JB_WQ_NR * sizeof(float);
+        float sc[JB_WQ_NR];
+        memcpy(sc, panel, sizeof sc);
+        for (int s = 0; s < JB_WQ_GROUP; s++)
+            for (int j = 0; j < JB_WQ_NR; j++) {
+                const uint32_t u = code_get(f, codes, s, j);
+                w[s * JB_WQ_NR + j] = (float)(s % L == L - 1 ? u : u << (b * (s % L)));
+            }
+        for (int i = 0; i < rows; i++) {
+            float sum[JB_WQ_NR] = {0};
+            for (int s = 0; s < JB_WQ_GROUP; s++) {
+                const float av = ap[i * lda + g * JB_WQ_GROUP + s];
+                for (int j = 0; j < JB_WQ_NR; j++)
+                    sum[j] += av * w[s * JB_WQ_NR + j];
+            }
+            for (int j = 0; j < JB_WQ_NR; j++)
+                acc[i][j] += (sum[j] + corr[i * ldcorr + g]) * sc[j];
+        }
     }
+    const float inv = ldexpf(1.0f, -prep_exp(f));
+    for (int i = 0; i < rows; i++)
+        for (int j = 0; j < nc; j++)
+            c[i * ldc + j] = acc[i][j] * inv;
 }
-static void direct_q8_c(int rows, int64_t k, const float *a, int64_t lda, const uint8_t *panel, float *c, int64_t ldc,
-                        int nc)
+static void direct_q8_c(int rows, int64_t ng, const float *ap, int64_t lda, const float *corr, int64_t ldcorr,
+                        const uint8_t *panel, float *c, int64_t ldc, int nc)
 {
-    direct_c(JB_WQ_Q8_0, rows, k, a, lda, panel, c, ldc, nc);
+    direct_c(JB_WQ_Q8_0, rows, ng, ap, lda, corr, ldcorr, panel, c, ldc, nc);
 }
-static void direct_q4_c(int rows, int64_t k, const float *a, int64_t lda, const uint8_t *panel, float *c, int64_t ldc,
-                        int nc)
+static void direct_q4_c(int rows, int64_t ng, const float *ap, int64_t lda, const float *corr, int64_t ldcorr,
+                        const uint8_t *panel, float *c, int64_t ldc, int nc)
 {
-    direct_c(JB_WQ_Q4_0, rows, k, a, lda, panel, c, ldc, nc);
+    direct_c(JB_WQ_Q4_0, rows, ng, ap, lda, corr, ldcorr, panel, c, ldc, nc);
 }
 
 static const jb_wq_ukr ukr_c = {
@@ -182,22 +238,22 @@ static const jb_wq_ukr ukr_c = {
 /* ---- AVX2 + FMA -------------------------------------------------------------- */
 
 #ifdef JB_X86
-/* The codes of one step as floats (Q4_0: q - 8), for 8 columns. Q4_0 holds
- * 8 steps of a column in a 32-bit lane: step t is sign-extended to int32 by
- * moving its nibble to the top and shifting it back arithmetically. */
-INLINE AVX2_FN __m256 q4_code(__m256i w, int t)
+/* Step t of a chunk's codes for 8 columns, in place: u * 2^(b*t) as a float
+ * (exact: at most 8 significant bits), by one AND; the top step, whose code
+ * holds the sign bit, shifted down to u instead. t is a constant. */
+INLINE AVX2_FN __m256 code_in_place(const jb_wq_format f, __m256i w, int t)
 {
-    const __m256i x = t == 7 ? w : _mm256_slli_epi32(w, 28 - 4 * t);
-    return _mm256_cvtepi32_ps(_mm256_srai_epi32(x, 28));
+    const int L = jb_wq_lane_steps(f), b = jb_wq_code_bits(f);
+    if (t == L - 1)
+        return _mm256_cvtepi32_ps(_mm256_srli_epi32(w, b * t));
+    return _mm256_cvtepi32_ps(_mm256_and_si256(w, _mm256_set1_epi32(((1 << b) - 1) << (b * t))));
 }
-/* The same for a step known only at run time (the last, partial group). */
-INLINE AVX2_FN __m256 q4_code_var(__m256i w, int t)
+/* Step t as u (shifted down and masked). */
+INLINE AVX2_FN __m256 code_u(const jb_wq_format f, __m256i w, int t)
 {
-    return _mm256_cvtepi32_ps(_mm256_srai_epi32(_mm256_sll_epi32(w, _mm_cvtsi32_si128(28 - 4 * t)), 28));
-}
-INLINE AVX2_FN __m256 q8_code(const uint8_t *q)
-{
-    return _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(_mm_loadl_epi64((const __m128i *)(const void *)q)));
+    const int L = jb_wq_lane_steps(f), b = jb_wq_code_bits(f);
+    const __m256i x = t == 0 ? w : _mm256_srli_epi32(w, b * t);
+    return _mm256_cvtepi32_ps(t == L - 1 ? x : _mm256_and_si256(x, _mm256_set1_epi32((1 << b) - 1)));
 }
 
 /* Lanes [0, n) of 8 set, n clamped to 0..8. */
@@ -240,68 +296,45 @@ INLINE AVX2_FN void store_row(float *c, __m256 v0, __m256 v1, int acc, int nc)
     }
 
 /*
- * MR rows of C times one panel. Each step's 16 codes are converted to fp32
- * once and used by all MR rows; the scales wait until the end of the group:
- * C += d * sum(a * code), so a step costs the conversion and MR FMAs, and
- * the multiplication by d is once per group. With one or two rows the sums
- * are split over P = 4 or 2 alternating steps, so that enough FMAs are in
- * flight to hide their latency. The group sums stay in registers; the
- * running sums (acc), touched once per group, may live in memory.
+ * MR rows of C times one panel, from A prepared by jb_wq_prepare_a. Each
+ * step's 16 codes become floats in place (one AND or shift, one convert) and
+ * serve all MR rows; the offset and the scale wait for the end of the group:
+ * C += d * (sum(a' * code) + corr), so a step costs two operations per 8
+ * codes besides the MR FMAs. With one or two rows the sums are split over
+ * P = 4 or 2 alternating steps, so that enough FMAs are in flight to hide
+ * their latency. The group sums stay in registers; the running sums (acc),
+ * touched once per group, may live in memory.
  */
-INLINE AVX2_FN void direct_body(const int MR, const jb_wq_format f, int64_t k, const float *a, int64_t lda,
-                                const uint8_t *p, float *c, int64_t ldc, int nc)
+INLINE AVX2_FN void direct_body(const int MR, const jb_wq_format f, int64_t ng, const float *ap, int64_t lda,
+                                const float *corr, int64_t ldcorr, const uint8_t *p, float *c, int64_t ldc, int nc)
 {
-    const int P = MR == 1 ? 4 : MR == 2 ? 2 : 1;
+    const int P = MR == 1 ? 4 : MR == 2 ? 2 : 1, L = jb_wq_lane_steps(f);
     const size_t bb = jb_wq_block_bytes(f);
     __m256 acc[JB_WQ_MR_DIRECT][2];
 #pragma GCC unroll 4
     for (int i = 0; i < MR; i++)
         acc[i][0] = acc[i][1] = _mm256_setzero_ps();
-    for (int64_t k0 = 0; k0 < k; k0 += JB_WQ_GROUP, p += bb) {
+    for (int64_t g = 0; g < ng; g++, p += bb, ap += JB_WQ_GROUP) {
         const uint8_t *q = p + JB_WQ_NR * sizeof(float);
-        const float *ak = a + k0;
-        const int ns = (int)jb_min64(JB_WQ_GROUP, k - k0);
         __m256 sum[4][2];
 #pragma GCC unroll 4
         for (int r = 0; r < MR * P; r++)
             sum[r][0] = sum[r][1] = _mm256_setzero_ps();
-        if (ns == JB_WQ_GROUP && f == JB_WQ_Q8_0) {
-            for (int s0 = 0; s0 < JB_WQ_GROUP; s0 += 4)
-#pragma GCC unroll 4
-                for (int u = 0; u < 4; u++) {
-                    const int s = s0 + u;
-                    const __m256 b0 = q8_code(q + s * JB_WQ_NR), b1 = q8_code(q + s * JB_WQ_NR + 8);
-                    FMA_ROWS(sum, MR, P, u % P, ak + s, lda, b0, b1)
-                }
-        } else if (ns == JB_WQ_GROUP) {
-            for (int ch = 0; ch < 4; ch++) {
-                const __m256i w0 = _mm256_load_si256((const __m256i *)(const void *)(q + 64 * ch));
-                const __m256i w1 = _mm256_load_si256((const __m256i *)(const void *)(q + 64 * ch + 32));
+        for (int ch = 0; ch < JB_WQ_GROUP / L; ch++) {
+            const __m256i w0 = _mm256_load_si256((const __m256i *)(const void *)(q + 64 * ch));
+            const __m256i w1 = _mm256_load_si256((const __m256i *)(const void *)(q + 64 * ch + 32));
 #pragma GCC unroll 8
-                for (int t = 0; t < 8; t++) {
-                    const __m256 b0 = q4_code(w0, t), b1 = q4_code(w1, t);
-                    FMA_ROWS(sum, MR, P, t % P, ak + 8 * ch + t, lda, b0, b1)
-                }
-            }
-        } else {
-            for (int s = 0; s < ns; s++) {
-                __m256 b0, b1;
-                if (f == JB_WQ_Q8_0) {
-                    b0 = q8_code(q + s * JB_WQ_NR);
-                    b1 = q8_code(q + s * JB_WQ_NR + 8);
-                } else {
-                    const uint8_t *ch = q + 64 * (s / 8);
-                    b0 = q4_code_var(_mm256_load_si256((const __m256i *)(const void *)ch), s % 8);
-                    b1 = q4_code_var(_mm256_load_si256((const __m256i *)(const void *)(ch + 32)), s % 8);
-                }
-                FMA_ROWS(sum, MR, P, 0, ak + s, lda, b0, b1)
+            for (int t = 0; t < L; t++) {
+                const __m256 b0 = code_in_place(f, w0, t), b1 = code_in_place(f, w1, t);
+                FMA_ROWS(sum, MR, P, t % P, ap + ch * L + t, lda, b0, b1)
             }
         }
         const __m256 d0 = _mm256_load_ps((const float *)(const void *)p);
         const __m256 d1 = _mm256_load_ps((const float *)(const void *)p + 8);
 #pragma GCC unroll 4
         for (int i = 0; i < MR; i++) {
-            __m256 v0 = sum[i * P][0], v1 = sum[i * P][1];
+            const __m256 cg = _mm256_broadcast_ss(corr + i * ldcorr + g);
+            __m256 v0 = _mm256_add_ps(sum[i * P][0], cg), v1 = _mm256_add_ps(sum[i * P][1], cg);
 #pragma GCC unroll 4
             for (int r = 1; r < P; r++) {
                 v0 = _mm256_add_ps(v0, sum[i * P + r][0]);
@@ -311,58 +344,57 @@ INLINE AVX2_FN void direct_body(const int MR, const jb_wq_format f, int64_t k, c
             acc[i][1] = _mm256_fmadd_ps(v1, d1, acc[i][1]);
         }
     }
+    const __m256 inv = _mm256_set1_ps(ldexpf(1.0f, -prep_exp(f)));
 #pragma GCC unroll 4
     for (int i = 0; i < MR; i++)
-        store_row(c + i * ldc, acc[i][0], acc[i][1], 0, nc);
+        store_row(c + i * ldc, _mm256_mul_ps(acc[i][0], inv), _mm256_mul_ps(acc[i][1], inv), 0, nc);
 }
 
 #define DIRECT_AVX2(NAME, F)                                                                                    \
-    static AVX2_FN void NAME(int rows, int64_t k, const float *a, int64_t lda, const uint8_t *panel, float *c,  \
-                             int64_t ldc, int nc)                                                               \
+    static AVX2_FN void NAME(int rows, int64_t ng, const float *ap, int64_t lda, const float *corr,             \
+                             int64_t ldcorr, const uint8_t *panel, float *c, int64_t ldc, int nc)               \
     {                                                                                                           \
         switch (rows) {                                                                                         \
-        case 1: direct_body(1, F, k, a, lda, panel, c, ldc, nc); break;                                         \
-        case 2: direct_body(2, F, k, a, lda, panel, c, ldc, nc); break;                                         \
-        case 3: direct_body(3, F, k, a, lda, panel, c, ldc, nc); break;                                         \
-        default: direct_body(4, F, k, a, lda, panel, c, ldc, nc); break;                                        \
+        case 1: direct_body(1, F, ng, ap, lda, corr, ldcorr, panel, c, ldc, nc); break;                         \
+        case 2: direct_body(2, F, ng, ap, lda, corr, ldcorr, panel, c, ldc, nc); break;                         \
+        case 3: direct_body(3, F, ng, ap, lda, corr, ldcorr, panel, c, ldc, nc); break;                         \
+        default: direct_body(4, F, ng, ap, lda, corr, ldcorr, panel, c, ldc, nc); break;                        \
         }                                                                                                       \
     }
 DIRECT_AVX2(direct_q8_avx2, JB_WQ_Q8_0)
 DIRECT_AVX2(direct_q4_avx2, JB_WQ_Q4_0)
 #undef DIRECT_AVX2
 
-static AVX2_FN void dequant_q8_avx2(int64_t ng, const uint8_t *p, float *dst)
+/* Blocks into fp32: (u - offset) * d as one FMA, u * d - offset * d, rounded
+ * once, so the values are jb_wq_block_value's. */
+INLINE AVX2_FN void dequant_body(const jb_wq_format f, int64_t ng, const uint8_t *p, float *dst)
 {
-    const size_t bb = jb_wq_block_bytes(JB_WQ_Q8_0);
+    const int L = jb_wq_lane_steps(f);
+    const size_t bb = jb_wq_block_bytes(f);
+    const __m256 noff = _mm256_set1_ps(-(float)jb_wq_offset(f));
     for (int64_t g = 0; g < ng; g++, p += bb) {
         const __m256 d0 = _mm256_load_ps((const float *)(const void *)p);
         const __m256 d1 = _mm256_load_ps((const float *)(const void *)p + 8);
+        const __m256 o0 = _mm256_mul_ps(noff, d0), o1 = _mm256_mul_ps(noff, d1);
         const uint8_t *q = p + JB_WQ_NR * sizeof(float);
-#pragma GCC unroll 4
-        for (int s = 0; s < JB_WQ_GROUP; s++, dst += JB_WQ_NR) {
-            _mm256_store_ps(dst, _mm256_mul_ps(q8_code(q + s * JB_WQ_NR), d0));
-            _mm256_store_ps(dst + 8, _mm256_mul_ps(q8_code(q + s * JB_WQ_NR + 8), d1));
-        }
-    }
-}
-
-static AVX2_FN void dequant_q4_avx2(int64_t ng, const uint8_t *p, float *dst)
-{
-    const size_t bb = jb_wq_block_bytes(JB_WQ_Q4_0);
-    for (int64_t g = 0; g < ng; g++, p += bb) {
-        const __m256 d0 = _mm256_load_ps((const float *)(const void *)p);
-        const __m256 d1 = _mm256_load_ps((const float *)(const void *)p + 8);
-        const uint8_t *q = p + JB_WQ_NR * sizeof(float);
-        for (int ch = 0; ch < 4; ch++) {
+        for (int ch = 0; ch < JB_WQ_GROUP / L; ch++) {
             const __m256i w0 = _mm256_load_si256((const __m256i *)(const void *)(q + 64 * ch));
             const __m256i w1 = _mm256_load_si256((const __m256i *)(const void *)(q + 64 * ch + 32));
 #pragma GCC unroll 8
-            for (int t = 0; t < 8; t++, dst += JB_WQ_NR) {
-                _mm256_store_ps(dst, _mm256_mul_ps(q4_code(w0, t), d0));
-                _mm256_store_ps(dst + 8, _mm256_mul_ps(q4_code(w1, t), d1));
+            for (int t = 0; t < L; t++, dst += JB_WQ_NR) {
+                _mm256_store_ps(dst, _mm256_fmadd_ps(code_u(f, w0, t), d0, o0));
+                _mm256_store_ps(dst + 8, _mm256_fmadd_ps(code_u(f, w1, t), d1, o1));
             }
         }
     }
+}
+static AVX2_FN void dequant_q8_avx2(int64_t ng, const uint8_t *p, float *dst)
+{
+    dequant_body(JB_WQ_Q8_0, ng, p, dst);
+}
+static AVX2_FN void dequant_q4_avx2(int64_t ng, const uint8_t *p, float *dst)
+{
+    dequant_body(JB_WQ_Q4_0, ng, p, dst);
 }
 
 /* MR rows x 16 columns of fp32: 2*MR accumulators, two B vectors, one broadcast. */
