@@ -39,7 +39,10 @@ typedef enum jb_status {
 const char *jb_strerror(int status);
 
 typedef enum jb_op { JB_OP_MATMUL, JB_OP_SOFTMAX, JB_OP_ATTENTION, JB_OP_COUNT } jb_op;
-typedef enum jb_dtype { JB_DT_F32, JB_DT_TF32, JB_DT_BF16, JB_DT_INT8, JB_DT_COUNT } jb_dtype;
+/* w8, w4: weight-only quantization: A stays fp32, B is stored as 8- or 4-bit codes
+ * with one fp32 scale per group of 32 consecutive k values of a column
+ * (ggml's Q8_0 and Q4_0 blocks), dequantized inside the kernel. */
+typedef enum jb_dtype { JB_DT_F32, JB_DT_TF32, JB_DT_BF16, JB_DT_INT8, JB_DT_W8, JB_DT_W4, JB_DT_COUNT } jb_dtype;
 typedef enum jb_backend { JB_BACKEND_CPU, JB_BACKEND_CUDA, JB_BACKEND_COUNT } jb_backend;
 
 const char *jb_op_name(jb_op op);

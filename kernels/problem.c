@@ -31,7 +31,7 @@ const char *jb_strerror(int status)
 
 static const char *const op_names[] = {"matmul", "softmax", "attention"};
 _Static_assert(sizeof op_names / sizeof op_names[0] == JB_OP_COUNT, "one name per op");
-static const char *const dtype_names[] = {"f32", "tf32", "bf16", "int8"};
+static const char *const dtype_names[] = {"f32", "tf32", "bf16", "int8", "w8", "w4"};
 _Static_assert(sizeof dtype_names / sizeof dtype_names[0] == JB_DT_COUNT, "one name per dtype");
 static const char *const backend_names[] = {"cpu", "cuda"};
 _Static_assert(sizeof backend_names / sizeof backend_names[0] == JB_BACKEND_COUNT,

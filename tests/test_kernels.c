@@ -5,6 +5,7 @@
  * kernel adds its tests here with no other change. Also checks that the
  * checker itself catches the faults it claims to catch.
  */
+#include <math.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -15,6 +16,7 @@
 #include <cmocka.h>
 
 #include "jb_kernels.h"
+#include "cpu/wq.h"
 #ifdef _OPENMP
 #include <omp.h>
 #endif
@@ -35,6 +37,13 @@ static const jb_problem shapes[] = {
      * packing B together. */
     {.op = JB_OP_MATMUL, .m = 14, .n = 200, .k = 2100},
     {.op = JB_OP_MATMUL, .m = 45, .n = 100, .k = 4200},
+    /* Decode batches (m 1 to 17) with k past whole groups of 32 (w8, w4: the
+     * last group partial) and n past whole 16-column panels. */
+    {.op = JB_OP_MATMUL, .m = 1, .n = 40, .k = 32},
+    {.op = JB_OP_MATMUL, .m = 3, .n = 17, .k = 33},
+    {.op = JB_OP_MATMUL, .m = 16, .n = 50, .k = 100},
+    {.op = JB_OP_MATMUL, .m = 17, .n = 33, .k = 4100},
+    {.op = JB_OP_MATMUL, .m = 1, .n = 300, .k = 4097},
     {.op = JB_OP_SOFTMAX, .rows = 1, .cols = 1},
     {.op = JB_OP_SOFTMAX, .rows = 7, .cols = 33},
     {.op = JB_OP_SOFTMAX, .rows = 33, .cols = 127, .causal = 1},
@@ -235,10 +244,151 @@ static void test_int8_block_change_race(void **state)
     assert_false(failed);
 }
 
+/* ---- Weight-only quantization (w8, w4) ----------------------------------- */
+
+/* Q4_0 and Q8_0 of known groups give the codes and scales of ggml's rule. */
+static void test_wq_quantize_known_groups(void **state)
+{
+    (void)state;
+    float x[32], d;
+    uint8_t q4[32];
+    int8_t q8[32];
+    /* d = the value of largest magnitude (-4) / -8 = 0.5, so 0.5 * (i - 8)
+     * has code i; the second half is 0.2 off, which rounds back. */
+    for (int i = 0; i < 32; i++)
+        x[i] = 0.5f * (float)(i % 16 - 8) + (i >= 16 ? 0.2f : 0.0f);
+    jb_wq_quantize_q4_0(x, 1, 32, q4, &d);
+    assert_true(d == 0.5f);
+    for (int i = 0; i < 32; i++)
+        assert_int_equal(q4[i], i % 16);
+    /* A positive extreme: d = 4 / -8 = -0.5, 4 -> 0, 1 -> 6, and -4, one
+     * step past the codes, is clamped to 15 (-3.5). Strided input. */
+    const float y[6] = {4.0f, 9.0f, -4.0f, 9.0f, 1.0f, 9.0f};
+    jb_wq_quantize_q4_0(y, 2, 3, q4, &d);
+    assert_true(d == -0.5f);
+    assert_int_equal(q4[0], 0);
+    assert_int_equal(q4[1], 15);
+    assert_int_equal(q4[2], 6);
+    /* An all-zero group: scale 0, codes that decode to 0. */
+    const float z[3] = {0};
+    jb_wq_quantize_q4_0(z, 1, 3, q4, &d);
+    assert_true(d == 0.0f);
+    assert_int_equal(q4[0], 8);
+    jb_wq_quantize_q8_0(z, 1, 3, q8, &d);
+    assert_true(d == 0.0f);
+    assert_int_equal(q8[0], 0);
+    /* Q8_0: s = max|x| / 127 = 2^-7 exactly; i * 2^-7 has code i, and
+     * 2.5 * 2^-7 rounds away from zero. */
+    for (int i = 0; i < 32; i++)
+        x[i] = ldexpf((float)(i - 16), -7);
+    x[0] = ldexpf(-127.0f, -7);
+    x[1] = ldexpf(2.5f, -7);
+    x[2] = ldexpf(-2.5f, -7);
+    jb_wq_quantize_q8_0(x, 1, 32, q8, &d);
+    assert_true(d == ldexpf(1.0f, -7));
+    assert_int_equal(q8[0], -127);
+    assert_int_equal(q8[1], 3);
+    assert_int_equal(q8[2], -3);
+    for (int i = 3; i < 32; i++)
+        assert_int_equal(q8[i], i - 16);
+}
+
+/* A packed block decodes to each column's own codes times its own scale,
+ * and to 0 in the padding (steps past k, columns past n). */
+static void test_wq_pack_roundtrip(void **state)
+{
+    (void)state;
+    float b[32 * JB_WQ_NR];
+    _Alignas(64) uint8_t blk[1024];
+    uint64_t s = 12345;
+    for (int i = 0; i < 32 * JB_WQ_NR; i++) {
+        s = s * 6364136223846793005ull + 1442695040888963407ull;
+        b[i] = ldexpf((float)(int)(s >> 40) / (float)(1 << 23) - 1.0f, i % JB_WQ_NR % 5 - 2);
+    }
+    static const int sizes[][2] = {{32, JB_WQ_NR}, {5, 3}, {31, 9}, {1, 1}};
+    for (int f = 0; f < JB_WQ_FORMAT_COUNT; f++)
+        for (size_t z = 0; z < sizeof sizes / sizeof sizes[0]; z++) {
+            const int steps = sizes[z][0], cols = sizes[z][1];
+            assert_true(jb_wq_block_bytes((jb_wq_format)f) <= sizeof blk);
+            jb_wq_pack_block((jb_wq_format)f, b, JB_WQ_NR, steps, cols, blk);
+            for (int j = 0; j < JB_WQ_NR; j++) {
+                int8_t q8[32];
+                uint8_t q4[32];
+                float d = 0;
+                if (j < cols && f == JB_WQ_Q8_0)
+                    jb_wq_quantize_q8_0(b + j, JB_WQ_NR, steps, q8, &d);
+                else if (j < cols)
+                    jb_wq_quantize_q4_0(b + j, JB_WQ_NR, steps, q4, &d);
+                for (int t = 0; t < 32; t++) {
+                    float want = 0;
+                    if (j < cols && t < steps)
+                        want = (float)(f == JB_WQ_Q8_0 ? q8[t] : q4[t] - 8) * d;
+                    float got = jb_wq_block_value((jb_wq_format)f, blk, t, j);
+                    if (got != want)
+                        fail_msg("format %d, %dx%d block: step %d column %d decodes to %g, not %g", f, steps, cols,
+                                 t, j, got, want);
+                }
+            }
+        }
+}
+
+/* The kernels against the oracle on a B whose scales differ by powers of two
+ * from group to group and column to column, so that a kernel that applied a
+ * neighbour's scale, or mixed up steps, would be off by far more than the
+ * tolerance; and the dequantized B they report holds the codes of ggml's
+ * rule: column 0 starts with the Q4_0 group of test_wq_quantize_known_groups,
+ * which round-trips exactly through w4. */
+static void test_wq_structured_scales(void **state)
+{
+    (void)state;
+    const char *isa = getenv("JB_ISA");
+    if (isa && !strcmp(isa, "portable"))
+        assert_string_equal(jb_wq_ukr_get()->name, "c");
+    print_message("w8/w4 micro-kernels: %s\n", jb_wq_ukr_get()->name);
+    static const jb_problem probs[] = {
+        {.op = JB_OP_MATMUL, .m = 1, .n = 37, .k = 100},
+        {.op = JB_OP_MATMUL, .m = 3, .n = 17, .k = 4100},
+        {.op = JB_OP_MATMUL, .m = 7, .n = 40, .k = 64},
+        {.op = JB_OP_MATMUL, .m = 17, .n = 33, .k = 290},
+        {.op = JB_OP_MATMUL, .m = 100, .n = 20, .k = 300},
+    };
+    static const char *const names[] = {"matmul/cpu/blocked/w8", "matmul/cpu/blocked/w4"};
+    for (size_t ki = 0; ki < 2; ki++) {
+        const jb_kernel *k = jb_registry_find(names[ki]);
+        assert_non_null(k);
+        for (size_t pi = 0; pi < sizeof probs / sizeof probs[0]; pi++) {
+            const jb_problem *p = &probs[pi];
+            jb_buffers b;
+            jb_exec e;
+            jb_verify_result r;
+            assert_int_equal(jb_buffers_init(&b, k, p, 7 + pi), JB_OK);
+            for (int64_t l = 0; l < p->k; l++)
+                for (int64_t j = 0; j < p->n; j++)
+                    b.in[1][l * p->n + j] *= ldexpf(1.0f, (int)((l / 32 + 3 * j) % 5) - 2);
+            for (int64_t l = 0; l < 32 && l < p->k; l++)
+                b.in[1][l * p->n] = 0.5f * (float)(l % 16 - 8) + (l >= 16 ? 0.2f : 0.0f);
+            int rc = jb_verify(k, &b, &e, &r);
+            if (rc != JB_OK)
+                fail_msg("%s m=%lld n=%lld k=%lld: %s", k->name, (long long)p->m, (long long)p->n, (long long)p->k,
+                         r.msg);
+            assert_true(r.max_err <= k->tolerance);
+            for (int64_t l = 0; l < 32 && l < p->k; l++) {
+                /* w4 decodes 0.5 * (code - 8) exactly; w8 (scale 4/127) within half a step. */
+                const float want = 0.5f * (float)(l % 16 - 8), got = b.deq[1][l * p->n];
+                if (ki == 1 ? got != want : fabsf(got - b.in[1][l * p->n]) > 0.5f * 4.0f / 127.0f)
+                    fail_msg("%s: dequantized B[%lld][0] = %g (input %g)", k->name, (long long)l, got,
+                             b.in[1][l * p->n]);
+            }
+            jb_exec_teardown(k, &e);
+            jb_buffers_free(&b);
+        }
+    }
+}
+
 int main(void)
 {
     size_t nk = jb_registry_count();
-    size_t cap = nk * NSHAPES + 5, n = 0;
+    size_t cap = nk * NSHAPES + 32, n = 0; /* the shapes, and room for the named tests below */
     struct CMUnitTest *tests = calloc(cap, sizeof *tests);
     kcase *cases = calloc(cap, sizeof *cases);
     char (*names)[200] = calloc(cap, sizeof *names);
@@ -250,6 +400,10 @@ int main(void)
     tests[n++] = (struct CMUnitTest){"unsupported in setup is skip", test_setup_unsupported_is_skip, NULL, NULL, NULL};
     tests[n++] = (struct CMUnitTest){"int8 blocks of another depth, 3 threads", test_int8_block_change_race, NULL, NULL,
                                      NULL};
+    tests[n++] = (struct CMUnitTest){"w8/w4 quantization of known groups", test_wq_quantize_known_groups, NULL, NULL,
+                                     NULL};
+    tests[n++] = (struct CMUnitTest){"w8/w4 packed blocks round-trip", test_wq_pack_roundtrip, NULL, NULL, NULL};
+    tests[n++] = (struct CMUnitTest){"w8/w4 scales per group and column", test_wq_structured_scales, NULL, NULL, NULL};
     for (size_t i = 0; i < nk; i++) {
         const jb_kernel *k = jb_registry_get(i);
         for (size_t s = 0; s < NSHAPES; s++) {
