@@ -160,43 +160,23 @@ JB_VEXP_AVX2 static inline __m256 load8_s8(const int8_t *p)
     return _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(_mm_loadl_epi64((const __m128i *)p)));
 }
 
-JB_VEXP_AVX2 static inline __m256 reduce8_avx2(__m256 a0, __m256 a1, __m256 a2, __m256 a3, __m256 a4, __m256 a5,
-                                               __m256 a6, __m256 a7)
-{
-    const __m256 u0 = _mm256_hadd_ps(_mm256_hadd_ps(a0, a1), _mm256_hadd_ps(a2, a3));
-    const __m256 u1 = _mm256_hadd_ps(_mm256_hadd_ps(a4, a5), _mm256_hadd_ps(a6, a7));
-    return _mm256_add_ps(_mm256_permute2f128_ps(u0, u1, 0x20), _mm256_permute2f128_ps(u0, u1, 0x31));
-}
-
+/* Rows one after the other, in memory order, as in attention/cpu/splitkv/f32. */
 JB_VEXP_AVX2 static void scores_avx2(const void *vctx, int64_t bh, const float *qs, int64_t j0, int64_t kc,
                                      float *s)
 {
     const int8_ctx *c = vctx;
     const int64_t dp = c->st->dp;
-    const int8_t *k = c->st->k8 + (bh * c->n + j0) * dp;
-    int64_t j = 0;
-    for (; j + 8 <= kc; j += 8) {
-        const int8_t *k0 = k + j * dp;
-        __m256 a0 = _mm256_setzero_ps(), a1 = a0, a2 = a0, a3 = a0, a4 = a0, a5 = a0, a6 = a0, a7 = a0;
-        for (int64_t x = 0; x < dp; x += 8) {
-            const __m256 q = _mm256_load_ps(qs + x);
-            a0 = _mm256_fmadd_ps(load8_s8(k0 + x), q, a0);
-            a1 = _mm256_fmadd_ps(load8_s8(k0 + dp + x), q, a1);
-            a2 = _mm256_fmadd_ps(load8_s8(k0 + 2 * dp + x), q, a2);
-            a3 = _mm256_fmadd_ps(load8_s8(k0 + 3 * dp + x), q, a3);
-            a4 = _mm256_fmadd_ps(load8_s8(k0 + 4 * dp + x), q, a4);
-            a5 = _mm256_fmadd_ps(load8_s8(k0 + 5 * dp + x), q, a5);
-            a6 = _mm256_fmadd_ps(load8_s8(k0 + 6 * dp + x), q, a6);
-            a7 = _mm256_fmadd_ps(load8_s8(k0 + 7 * dp + x), q, a7);
-        }
-        _mm256_storeu_ps(s + j, reduce8_avx2(a0, a1, a2, a3, a4, a5, a6, a7));
-    }
-    for (; j < kc; j++) {
-        const int8_t *kj = k + j * dp;
-        __m256 a = _mm256_setzero_ps();
-        for (int64_t x = 0; x < dp; x += 8)
+    const int8_t *kj = c->st->k8 + (bh * c->n + j0) * dp;
+    for (int64_t j = 0; j < kc; j++, kj += dp) {
+        __m256 a = _mm256_setzero_ps(), b = a;
+        int64_t x = 0;
+        for (; x + 16 <= dp; x += 16) {
             a = _mm256_fmadd_ps(load8_s8(kj + x), _mm256_load_ps(qs + x), a);
-        s[j] = jb_hsum_avx2(a);
+            b = _mm256_fmadd_ps(load8_s8(kj + x + 8), _mm256_load_ps(qs + x + 8), b);
+        }
+        if (x < dp)
+            a = _mm256_fmadd_ps(load8_s8(kj + x), _mm256_load_ps(qs + x), a);
+        s[j] = jb_hsum_avx2(_mm256_add_ps(a, b));
     }
 }
 
@@ -204,23 +184,8 @@ JB_VEXP_AVX2 static void pv_avx2(const void *vctx, int64_t bh, const float *p, i
 {
     const int8_ctx *c = vctx;
     const int64_t dp = c->st->dp;
-    const int8_t *v = c->st->v8 + (bh * c->n + j0) * dp;
-    int64_t j = 0;
-    for (; j + 4 <= kc; j += 4) {
-        const int8_t *v0 = v + j * dp;
-        const __m256 b0 = _mm256_broadcast_ss(p + j), b1 = _mm256_broadcast_ss(p + j + 1);
-        const __m256 b2 = _mm256_broadcast_ss(p + j + 2), b3 = _mm256_broadcast_ss(p + j + 3);
-        for (int64_t x = 0; x < dp; x += 8) {
-            __m256 a = _mm256_load_ps(acc + x);
-            a = _mm256_fmadd_ps(b0, load8_s8(v0 + x), a);
-            a = _mm256_fmadd_ps(b1, load8_s8(v0 + dp + x), a);
-            a = _mm256_fmadd_ps(b2, load8_s8(v0 + 2 * dp + x), a);
-            a = _mm256_fmadd_ps(b3, load8_s8(v0 + 3 * dp + x), a);
-            _mm256_store_ps(acc + x, a);
-        }
-    }
-    for (; j < kc; j++) {
-        const int8_t *vj = v + j * dp;
+    const int8_t *vj = c->st->v8 + (bh * c->n + j0) * dp;
+    for (int64_t j = 0; j < kc; j++, vj += dp) {
         const __m256 b = _mm256_broadcast_ss(p + j);
         for (int64_t x = 0; x < dp; x += 8)
             _mm256_store_ps(acc + x, _mm256_fmadd_ps(b, load8_s8(vj + x), _mm256_load_ps(acc + x)));

@@ -40,7 +40,7 @@ void jb_splitkv_make_plan(const jb_problem *p, int threads, jb_splitkv_plan *pl)
         if (nchunks < 1)
             nchunks = 1;
     }
-    pl->chunk = ceil_div(ceil_div(pl->n, nchunks), JB_SPLITKV_BLOCK) * JB_SPLITKV_BLOCK;
+    pl->chunk = ceil_div(ceil_div(pl->n, nchunks), JB_SPLITKV_ALIGN) * JB_SPLITKV_ALIGN;
     pl->nchunks = ceil_div(pl->n, pl->chunk);
     pl->ntasks = base * pl->nchunks;
     pl->thread_bytes = round64((size_t)(2 * JB_SPLITKV_QB * pl->dp + JB_SPLITKV_BLOCK + 2 * JB_SPLITKV_QB) *

