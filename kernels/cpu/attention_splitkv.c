@@ -4,9 +4,9 @@
  * query rows over a long cache, where attention is a stream over K and V
  * and the goal is the memory bandwidth: each key row is read from memory
  * once per query group, by one dot product per query, and each value row
- * once, by broadcast FMAs into the query's accumulator (the other queries
- * of a group find the block in cache). q = n works (groups of 8 query rows)
- * but is no match for attention/cpu/flash/f32 there.
+ * once, by broadcast FMAs into each query's accumulator, while the next key
+ * row streams in (splitkv.h). q = n works (groups of 8 query rows) but is
+ * no match for attention/cpu/flash/f32 there.
  */
 #include "../jb_kernels.h"
 #include "cpu.h"
@@ -36,78 +36,85 @@ static void prep_q(const void *vctx, int64_t bh, int64_t qrow, int64_t rows, flo
 
 /* ---- portable ----------------------------------------------------------- */
 
-static void scores_portable(const void *vctx, int64_t bh, const float *qs, int64_t j0, int64_t kc, float *s)
+static void step_portable(const void *vctx, int64_t bh, int64_t rows, const float *qs, int64_t jk, int64_t nk,
+                          float *s, int64_t jv, int64_t nv, const float *p, float *acc)
 {
     const f32_ctx *c = vctx;
-    const int64_t d = c->d;
-    const float *k = c->k + (bh * c->n + j0) * d;
-    for (int64_t j = 0; j < kc; j++) {
-        /* Eight partial sums: a dependency chain the compiler can vectorize. */
-        float acc[8] = {0};
-        int64_t x = 0;
-        for (; x + 8 <= d; x += 8)
-            for (int u = 0; u < 8; u++)
-                acc[u] += qs[x + u] * k[j * d + x + u];
-        for (; x < d; x++)
-            acc[0] += qs[x] * k[j * d + x];
-        s[j] = ((acc[0] + acc[1]) + (acc[2] + acc[3])) + ((acc[4] + acc[5]) + (acc[6] + acc[7]));
+    const int64_t d = c->d, dp = c->dp, nmax = nk > nv ? nk : nv;
+    const float *k = c->k + (bh * c->n + jk) * d, *v = c->v + (bh * c->n + jv) * d;
+    for (int64_t r = 0; r < nmax; r++) {
+        for (int64_t i = 0; i < rows && r < nk; i++) {
+            const float *qi = qs + i * dp, *kr = k + r * d;
+            /* Eight partial sums: a dependency chain the compiler can vectorize. */
+            float a[8] = {0};
+            int64_t x = 0;
+            for (; x + 8 <= d; x += 8)
+                for (int u = 0; u < 8; u++)
+                    a[u] += qi[x + u] * kr[x + u];
+            for (; x < d; x++)
+                a[0] += qi[x] * kr[x];
+            s[i * JB_SPLITKV_BLOCK + r] = ((a[0] + a[1]) + (a[2] + a[3])) + ((a[4] + a[5]) + (a[6] + a[7]));
+        }
+        for (int64_t i = 0; i < rows && r < nv; i++) {
+            const float pr = p[i * JB_SPLITKV_BLOCK + r], *vr = v + r * d;
+            float *ai = acc + i * dp;
+            for (int64_t x = 0; x < d; x++)
+                ai[x] += pr * vr[x];
+        }
     }
-}
-
-static void pv_portable(const void *vctx, int64_t bh, const float *p, int64_t j0, int64_t kc, float *acc)
-{
-    const f32_ctx *c = vctx;
-    const int64_t d = c->d;
-    const float *v = c->v + (bh * c->n + j0) * d;
-    for (int64_t j = 0; j < kc; j++)
-        for (int64_t x = 0; x < d; x++)
-            acc[x] += p[j] * v[j * d + x];
 }
 
 #ifdef JB_VEXP_X86
 
-/* Both products walk the rows in memory order, one key row after the other.
- * Reading 4 or 8 rows side by side (to share the loads of acc or qs across
- * them) measured 20-30% slower here: the cache is a stream, and the hardware
- * prefetchers keep up with one stream per array better than with a row
- * interleave. Rows need not be 32-byte aligned (d is any size): unaligned
- * loads, and the head dim's last d % 8 values through a mask. */
-JB_VEXP_AVX2 static void scores_avx2(const void *vctx, int64_t bh, const float *qs, int64_t j0, int64_t kc,
-                                     float *s)
+/* A row at a time, in memory order: reading 4 or 8 rows side by side (to
+ * share loads of qs or acc across them) streamed 20-30% slower here. Rows
+ * need not be 32-byte aligned (d is any size): unaligned loads, and the head
+ * dim's last d % 8 values through a mask (qs is zero there). */
+JB_VEXP_AVX2 static inline float dot_avx2(const float *q, const float *k, int64_t d8, int64_t d, __m256i tail)
 {
-    const f32_ctx *c = vctx;
-    const int64_t d = c->d, d8 = d & ~(int64_t)7;
-    const __m256i tail = jb_tail_mask8(d - d8);
-    const float *kj = c->k + (bh * c->n + j0) * d;
-    for (int64_t j = 0; j < kc; j++, kj += d) {
-        /* Two accumulators halve the FMA latency chain. qs is zero from d on. */
-        __m256 a = _mm256_setzero_ps(), b = a;
-        int64_t x = 0;
-        for (; x + 16 <= d8; x += 16) {
-            a = _mm256_fmadd_ps(_mm256_loadu_ps(kj + x), _mm256_load_ps(qs + x), a);
-            b = _mm256_fmadd_ps(_mm256_loadu_ps(kj + x + 8), _mm256_load_ps(qs + x + 8), b);
-        }
-        if (x < d8)
-            a = _mm256_fmadd_ps(_mm256_loadu_ps(kj + x), _mm256_load_ps(qs + x), a);
-        if (d8 < d)
-            b = _mm256_fmadd_ps(_mm256_maskload_ps(kj + d8, tail), _mm256_load_ps(qs + d8), b);
-        s[j] = jb_hsum_avx2(_mm256_add_ps(a, b));
+    /* Two accumulators halve the FMA latency chain. */
+    __m256 a = _mm256_setzero_ps(), b = a;
+    int64_t x = 0;
+    for (; x + 16 <= d8; x += 16) {
+        a = _mm256_fmadd_ps(_mm256_loadu_ps(k + x), _mm256_load_ps(q + x), a);
+        b = _mm256_fmadd_ps(_mm256_loadu_ps(k + x + 8), _mm256_load_ps(q + x + 8), b);
     }
+    if (x < d8)
+        a = _mm256_fmadd_ps(_mm256_loadu_ps(k + x), _mm256_load_ps(q + x), a);
+    if (d8 < d)
+        b = _mm256_fmadd_ps(_mm256_maskload_ps(k + d8, tail), _mm256_load_ps(q + d8), b);
+    return jb_hsum_avx2(_mm256_add_ps(a, b));
 }
 
-JB_VEXP_AVX2 static void pv_avx2(const void *vctx, int64_t bh, const float *p, int64_t j0, int64_t kc, float *acc)
+JB_VEXP_AVX2 static inline void axpy_avx2(float *acc, float p, const float *v, int64_t d8, int64_t d, __m256i tail)
+{
+    const __m256 b = _mm256_set1_ps(p);
+    for (int64_t x = 0; x < d8; x += 8)
+        _mm256_store_ps(acc + x, _mm256_fmadd_ps(b, _mm256_loadu_ps(v + x), _mm256_load_ps(acc + x)));
+    if (d8 < d)
+        _mm256_store_ps(acc + d8, _mm256_fmadd_ps(b, _mm256_maskload_ps(v + d8, tail), _mm256_load_ps(acc + d8)));
+}
+
+JB_VEXP_AVX2 static void step_avx2(const void *vctx, int64_t bh, int64_t rows, const float *qs, int64_t jk,
+                                   int64_t nk, float *s, int64_t jv, int64_t nv, const float *p, float *acc)
 {
     const f32_ctx *c = vctx;
-    const int64_t d = c->d, d8 = d & ~(int64_t)7;
+    const int64_t d = c->d, dp = c->dp, d8 = d & ~(int64_t)7;
     const __m256i tail = jb_tail_mask8(d - d8);
-    const float *vj = c->v + (bh * c->n + j0) * d;
-    for (int64_t j = 0; j < kc; j++, vj += d) {
-        const __m256 b = _mm256_broadcast_ss(p + j);
-        for (int64_t x = 0; x < d8; x += 8)
-            _mm256_store_ps(acc + x, _mm256_fmadd_ps(b, _mm256_loadu_ps(vj + x), _mm256_load_ps(acc + x)));
-        if (d8 < d)
-            _mm256_store_ps(acc + d8, _mm256_fmadd_ps(b, _mm256_maskload_ps(vj + d8, tail), _mm256_load_ps(acc + d8)));
+    const float *k = c->k + (bh * c->n + jk) * d, *v = c->v + (bh * c->n + jv) * d;
+    int64_t r = 0;
+    for (; r < nk && r < nv; r++, k += d, v += d) {
+        for (int64_t i = 0; i < rows; i++)
+            s[i * JB_SPLITKV_BLOCK + r] = dot_avx2(qs + i * dp, k, d8, d, tail);
+        for (int64_t i = 0; i < rows; i++)
+            axpy_avx2(acc + i * dp, p[i * JB_SPLITKV_BLOCK + r], v, d8, d, tail);
     }
+    for (; r < nk; r++, k += d)
+        for (int64_t i = 0; i < rows; i++)
+            s[i * JB_SPLITKV_BLOCK + r] = dot_avx2(qs + i * dp, k, d8, d, tail);
+    for (; r < nv; r++, v += d)
+        for (int64_t i = 0; i < rows; i++)
+            axpy_avx2(acc + i * dp, p[i * JB_SPLITKV_BLOCK + r], v, d8, d, tail);
 }
 
 #endif /* JB_VEXP_X86 */
@@ -117,13 +124,11 @@ static int run(jb_exec *e)
     const jb_problem *p = e->p;
     const f32_ctx ctx = {.q = e->in[0], .k = e->in[1], .v = e->in[2], .n = p->seq, .d = p->d,
                          .dp = (p->d + 7) / 8 * 8, .scale = (float)(1.0 / sqrt((double)p->d))};
-    jb_splitkv_ops ops = {.ctx = &ctx, .prep_q = prep_q, .scores = scores_portable, .pv = pv_portable};
+    jb_splitkv_ops ops = {.ctx = &ctx, .prep_q = prep_q, .step = step_portable};
 #ifdef JB_VEXP_X86
     /* AVX-512 machines take the AVX2 path: no AVX-512 code here until it can be tested. */
-    if (jb_cpu_isa() >= JB_ISA_AVX2) {
-        ops.scores = scores_avx2;
-        ops.pv = pv_avx2;
-    }
+    if (jb_cpu_isa() >= JB_ISA_AVX2)
+        ops.step = step_avx2;
 #endif
     return jb_splitkv_run(e, &ops);
 }

@@ -18,6 +18,11 @@ static int64_t ceil_div(int64_t a, int64_t b)
     return (a + b - 1) / b;
 }
 
+static int64_t max64(int64_t a, int64_t b)
+{
+    return a > b ? a : b;
+}
+
 static size_t round64(size_t bytes)
 {
     return (bytes + 63) / 64 * 64;
@@ -43,7 +48,9 @@ void jb_splitkv_make_plan(const jb_problem *p, int threads, jb_splitkv_plan *pl)
     pl->chunk = ceil_div(ceil_div(pl->n, nchunks), JB_SPLITKV_ALIGN) * JB_SPLITKV_ALIGN;
     pl->nchunks = ceil_div(pl->n, pl->chunk);
     pl->ntasks = base * pl->nchunks;
-    pl->thread_bytes = round64((size_t)(2 * JB_SPLITKV_QB * pl->dp + JB_SPLITKV_BLOCK + 2 * JB_SPLITKV_QB) *
+    /* qs and acc, two score blocks (the pipeline's current and previous), m and l. */
+    pl->thread_bytes = round64((size_t)(2 * JB_SPLITKV_QB * pl->dp + 2 * JB_SPLITKV_QB * JB_SPLITKV_BLOCK +
+                                        2 * JB_SPLITKV_QB) *
                                sizeof(float));
     pl->partial_bytes = pl->nchunks > 1 ? (size_t)(pl->heads * pl->nq * pl->nchunks) *
                                               (size_t)JB_SPLITKV_PSTRIDE(pl->dp) * sizeof(float)
@@ -92,7 +99,6 @@ void jb_splitkv_merge_row(const float *part, int64_t nchunks, int64_t dp, int64_
             out[x] *= inv;
 }
 
-/* Max of s[0..n), then s = e^(s - m) for the m given; returns the sum. */
 static float row_max(jb_isa isa, const float *s, int64_t n)
 {
 #ifdef JB_VEXP_X86
@@ -103,6 +109,7 @@ static float row_max(jb_isa isa, const float *s, int64_t n)
     return jb_row_max_portable(s, n);
 }
 
+/* s = e^(s - m) over s[0..n); returns the sum. */
 static float row_exp_sum(jb_isa isa, float *s, int64_t n, float m)
 {
 #ifdef JB_VEXP_X86
@@ -125,36 +132,41 @@ static void run_task(const jb_splitkv_plan *pl, const jb_splitkv_ops *ops, int c
     const int64_t pos0 = pl->n - nq + i0; /* position of the group's first query */
     const int64_t c0 = c * pl->chunk, c1 = jb_min64(pl->n, c0 + pl->chunk);
     const int64_t cend = causal ? jb_min64(c1, pos0 + rows) : c1;
-    float *qs = scratch, *acc = qs + JB_SPLITKV_QB * dp, *s = acc + JB_SPLITKV_QB * dp;
-    float *m = s + JB_SPLITKV_BLOCK, *l = m + JB_SPLITKV_QB;
+    float *qs = scratch, *acc = qs + JB_SPLITKV_QB * dp, *sbuf = acc + JB_SPLITKV_QB * dp;
+    float *m = sbuf + 2 * JB_SPLITKV_QB * JB_SPLITKV_BLOCK, *l = m + JB_SPLITKV_QB;
     for (int64_t i = 0; i < rows; i++) {
         m[i] = -INFINITY;
         l[i] = 0;
     }
-    if (cend > c0)
+    memset(acc, 0, (size_t)(rows * dp) * sizeof(float));
+    const int64_t nblocks = cend > c0 ? (cend - c0 + JB_SPLITKV_BLOCK - 1) / JB_SPLITKV_BLOCK : 0;
+    if (nblocks)
         ops->prep_q(ops->ctx, bh, bh * nq + i0, rows, qs);
-    for (int64_t j0 = c0; j0 < cend; j0 += JB_SPLITKV_BLOCK) {
-        const int64_t kc = jb_min64(JB_SPLITKV_BLOCK, cend - j0);
-        for (int64_t i = 0; i < rows; i++) {
-            const int64_t kv = causal ? jb_min64(kc, pos0 + i + 1 - j0) : kc;
-            if (kv <= 0)
-                continue;
-            float *ai = acc + i * dp;
-            ops->scores(ops->ctx, bh, qs + i * dp, j0, kv, s);
-            const float mb = row_max(isa, s, kv), mn = mb > m[i] ? mb : m[i];
-            const float sum = row_exp_sum(isa, s, kv, mn);
-            if (m[i] == -INFINITY) {
-                memset(ai, 0, (size_t)dp * sizeof(float));
-                l[i] = sum;
-            } else {
-                const float alpha = expf(m[i] - mn);
+    /* Step b scores block b and adds block b-1's P*V; one more step drains. */
+    for (int64_t b = 0; b <= nblocks && nblocks; b++) {
+        const int64_t jk = c0 + b * JB_SPLITKV_BLOCK, nk = b < nblocks ? jb_min64(JB_SPLITKV_BLOCK, cend - jk) : 0;
+        const int64_t jv = jk - JB_SPLITKV_BLOCK, nv = b > 0 ? jb_min64(JB_SPLITKV_BLOCK, cend - jv) : 0;
+        float *s = sbuf + (b & 1) * JB_SPLITKV_QB * JB_SPLITKV_BLOCK;
+        const float *pp = sbuf + ((b & 1) ^ 1) * JB_SPLITKV_QB * JB_SPLITKV_BLOCK;
+        ops->step(ops->ctx, bh, rows, qs, nk ? jk : c0, nk, s, nv ? jv : c0, nv, pp, acc);
+        /* The online softmax of block b: acc already holds block b-1's P*V,
+         * at the max the previous update set, so alpha rescales it all. */
+        for (int64_t i = 0; i < rows && nk; i++) {
+            float *si = s + i * JB_SPLITKV_BLOCK, *ai = acc + i * dp;
+            const int64_t kv = causal ? jb_min64(nk, max64(0, pos0 + i + 1 - jk)) : nk;
+            if (kv > 0) {
+                const float mb = row_max(isa, si, kv), mn = mb > m[i] ? mb : m[i];
+                const float sum = row_exp_sum(isa, si, kv, mn);
+                const float alpha = m[i] == -INFINITY ? 0.0f : expf(m[i] - mn);
                 if (alpha != 1.0f)
                     for (int64_t x = 0; x < dp; x++)
                         ai[x] *= alpha;
                 l[i] = l[i] * alpha + sum;
+                m[i] = mn;
             }
-            m[i] = mn;
-            ops->pv(ops->ctx, bh, s, j0, kv, ai);
+            /* Keys after the query weigh 0 in the next step's P*V. */
+            for (int64_t j = kv; j < nk; j++)
+                si[j] = 0;
         }
     }
     const float *vs = ops->vscale ? ops->vscale(ops->ctx, bh) : NULL;

@@ -6,16 +6,21 @@
  *
  * Decode has few query rows (q = 1, or a handful for speculative decoding)
  * over a long cache, so parallelizing over heads and query tiles alone may
- * leave cores idle and, worse, each core bound by one head's stream. Here
- * the keys of each head are cut into chunks, and a task is one (head, group
- * of up to JB_SPLITKV_QB query rows, chunk); every task keeps, per query,
- * its own running max m, running sum l of e^(s - m) and unnormalized output
- * acc over its chunk (an online softmax over blocks of JB_SPLITKV_BLOCK
- * keys). A second step merges the chunks of each query row with log-sum-exp
- * rescaling:
+ * leave cores idle. Here the keys of each head are cut into chunks, and a
+ * task is one (head, group of up to JB_SPLITKV_QB query rows, chunk); every
+ * task keeps, per query, its own running max m, running sum l of e^(s - m)
+ * and unnormalized output acc over its chunk (an online softmax over blocks
+ * of JB_SPLITKV_BLOCK keys). A second step merges the chunks of each query
+ * row with log-sum-exp rescaling:
  *   M = max_c m_c,  w_c = e^(m_c - M),  O = (sum_c w_c acc_c) / (sum_c w_c l_c).
  * Chunks a causal query cannot see (l_c = 0) are left out. When one chunk
  * per head gives the threads enough tasks, there is no merge: tasks write O.
+ *
+ * Decode is a stream over K and V, so what matters is how fast one core
+ * pulls them from memory. A task is a pipeline: while it computes the
+ * scores of block b, it adds block b-1's P*V, key rows and value rows in
+ * turn, so the K and the V stream are read at once (two streams per core
+ * read 20-30% faster here than one, and than blocks of K and V in turn).
  *
  * The plan (chunk size, task count, workspace) is a function of the problem
  * and the thread count only, so workspace_size and run agree on it.
@@ -28,9 +33,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-/* Keys per block: its scores, the softmax update, then its P*V. Blocks of
- * 64 to 256 keys streamed the cache 15-25% faster than blocks of 32 here
- * (fewer switches between the K and the V stream). */
+/* Keys per block of the pipeline (its scores, softmax update, then P*V). */
 #define JB_SPLITKV_BLOCK 128
 #define JB_SPLITKV_QB 8          /* query rows per task */
 #define JB_SPLITKV_MIN_CHUNK 128 /* keys per chunk at least, so a chunk's merge costs < 1% of it */
@@ -73,10 +76,17 @@ typedef struct jb_splitkv_ops {
      * times 1/sqrt(d) and whatever per-channel key scale the storage folds
      * in; zero from d to dp. */
     void (*prep_q)(const void *ctx, int64_t bh, int64_t qrow, int64_t rows, float *qs);
-    /* s[j] = qs . K[j0 + j] for j < kc, keys of head bh. */
-    void (*scores)(const void *ctx, int64_t bh, const float *qs, int64_t j0, int64_t kc, float *s);
-    /* acc[0..dp) += sum over j < kc of p[j] V[j0 + j] (acc 32-byte aligned; from d on it may hold anything). */
-    void (*pv)(const void *ctx, int64_t bh, const float *p, int64_t j0, int64_t kc, float *acc);
+    /*
+     * One step of a task's pipeline, for its `rows` query rows (qs[i] and
+     * acc[i] are dp floats apart, s[i] and p[i] JB_SPLITKV_BLOCK apart):
+     *   s[i][j] = qs[i] . K[jk + j]           for j < nk
+     *   acc[i] += sum over j < nv of p[i][j] V[jv + j]
+     * keys and values of head bh, their rows read in turn so that both
+     * stream at once. nk or nv may be 0. acc is 32-byte aligned; from d on
+     * it may hold anything.
+     */
+    void (*step)(const void *ctx, int64_t bh, int64_t rows, const float *qs, int64_t jk, int64_t nk, float *s,
+                 int64_t jv, int64_t nv, const float *p, float *acc);
     /* Per-channel factor of head bh's output, or NULL (the ops may leave it NULL). */
     const float *(*vscale)(const void *ctx, int64_t bh);
 } jb_splitkv_ops;
