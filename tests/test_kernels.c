@@ -344,10 +344,42 @@ static void test_splitkv_chunks_far_apart(void **state)
 #endif
 }
 
+/* The harness sizes the workspace once; if the thread count grows before
+ * the run, the split-KV kernels plan for as many threads as it has room for
+ * rather than overrun it (the guard bytes would tell). */
+static void test_splitkv_more_threads_than_sized(void **state)
+{
+    (void)state;
+#ifdef _OPENMP
+    const int before = omp_get_max_threads();
+    const jb_problem p = {.op = JB_OP_ATTENTION, .b = 1, .h = 1, .q = 1, .seq = 2000, .d = 64};
+    const char *const names[] = {"attention/cpu/splitkv/f32", "attention/cpu/splitkv/int8"};
+    for (int ki = 0; ki < 2; ki++) {
+        const jb_kernel *k = jb_registry_find(names[ki]);
+        jb_buffers b;
+        jb_exec e;
+        jb_verify_result r;
+        omp_set_num_threads(2);
+        assert_int_equal(jb_buffers_init(&b, k, &p, 3), JB_OK);
+        omp_set_num_threads(8);
+        assert_true(jb_kernel_workspace(k, &p) > b.ws_size);
+        int rc = jb_verify(k, &b, &e, &r);
+        if (rc == JB_OK)
+            jb_exec_teardown(k, &e);
+        jb_buffers_free(&b);
+        omp_set_num_threads(before);
+        if (rc != JB_OK)
+            fail_msg("%s: %s", k->name, r.msg);
+    }
+#else
+    skip();
+#endif
+}
+
 int main(void)
 {
     size_t nk = jb_registry_count();
-    size_t cap = nk * NSHAPES + 7, n = 0;
+    size_t cap = nk * NSHAPES + 8, n = 0;
     struct CMUnitTest *tests = calloc(cap, sizeof *tests);
     kcase *cases = calloc(cap, sizeof *cases);
     char (*names)[200] = calloc(cap, sizeof *names);
@@ -362,6 +394,8 @@ int main(void)
     tests[n++] = (struct CMUnitTest){"split-KV merge of one row", test_splitkv_merge_row, NULL, NULL, NULL};
     tests[n++] = (struct CMUnitTest){"split-KV chunks with far apart maxima", test_splitkv_chunks_far_apart, NULL, NULL,
                                      NULL};
+    tests[n++] = (struct CMUnitTest){"split-KV with more threads than sized for", test_splitkv_more_threads_than_sized,
+                                     NULL, NULL, NULL};
     for (size_t i = 0; i < nk; i++) {
         const jb_kernel *k = jb_registry_get(i);
         for (size_t s = 0; s < NSHAPES; s++) {
