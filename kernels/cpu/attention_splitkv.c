@@ -3,10 +3,10 @@
  * splitkv.h) reading the fp32 KV cache as it is. Built for q = 1 or a few
  * query rows over a long cache, where attention is a stream over K and V
  * and the goal is the memory bandwidth: each key row is read from memory
- * once per query group, by one dot product per query, and each value row
- * once, by broadcast FMAs into each query's accumulator, while the next key
- * row streams in (splitkv.h). q = n works (groups of 8 query rows) but is
- * no match for attention/cpu/flash/f32 there.
+ * once per query group, by a dot product per query (up to four sharing its
+ * loads), and each value row once, by broadcast FMAs into each query's
+ * accumulator, key and value rows in turn (splitkv.h). q = n works (groups
+ * of 8 query rows) but is no match for attention/cpu/flash/f32 there.
  */
 #include "../jb_kernels.h"
 #include "cpu.h"
@@ -66,7 +66,7 @@ static void step_portable(const void *vctx, int64_t bh, int64_t rows, const floa
 
 #ifdef JB_VEXP_X86
 
-/* A row at a time, in memory order: reading 4 or 8 rows side by side (to
+/* A row at a time, in memory order: reading 2, 4 or 8 rows side by side (to
  * share loads of qs or acc across them) streamed 20-30% slower here. Rows
  * need not be 32-byte aligned (d is any size): unaligned loads, and the head
  * dim's last d % 8 values through a mask (qs is zero there). */

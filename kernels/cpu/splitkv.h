@@ -20,7 +20,7 @@
  * pulls them from memory. A task is a pipeline: while it computes the
  * scores of block b, it adds block b-1's P*V, key rows and value rows in
  * turn, so the K and the V stream are read at once (two streams per core
- * read 20-30% faster here than one, and than blocks of K and V in turn).
+ * read about 20% faster here than one, or than blocks of K and V in turn).
  *
  * The plan (chunk size, task count, workspace) is a function of the problem
  * and the thread count only, so workspace_size and run agree on it.
