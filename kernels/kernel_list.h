@@ -21,6 +21,8 @@ JB_KERNEL(attention_cpu_naive_f32)
 JB_KERNEL(attention_cpu_fused_f32)
 JB_KERNEL(attention_cpu_flash_f32)
 JB_KERNEL(attention_cpu_flash_int8)
+JB_KERNEL(attention_cpu_splitkv_f32)
+JB_KERNEL(attention_cpu_splitkv_int8)
 JB_KERNEL(attention_cpu_onednn_f32)
 /* CUDA */
 JB_KERNEL(matmul_cuda_naive_f32)

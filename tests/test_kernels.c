@@ -17,6 +17,7 @@
 
 #include "jb_kernels.h"
 #include "cpu/wq.h"
+#include "cpu/splitkv.h" /* the split-KV plan and merge, checked directly below */
 #ifdef _OPENMP
 #include <omp.h>
 #endif
@@ -68,6 +69,13 @@ static const jb_problem shapes[] = {
     {.op = JB_OP_ATTENTION, .b = 1, .h = 1, .q = 5, .seq = 33, .d = 80},
     {.op = JB_OP_ATTENTION, .b = 1, .h = 2, .q = 3, .seq = 1000, .d = 64, .causal = 1},
     {.op = JB_OP_ATTENTION, .b = 1, .h = 8, .q = 1, .seq = 4099, .d = 128, .causal = 1},
+    /* Split-KV at 2 threads: 8 chunks, the last shorter; 5 chunks, the last
+     * (3 keys) after the first of 4 causal queries; n under one chunk; a
+     * head dim that is no multiple of 8, 2 chunks. */
+    {.op = JB_OP_ATTENTION, .b = 1, .h = 1, .q = 1, .seq = 1500, .d = 80, .causal = 1},
+    {.op = JB_OP_ATTENTION, .b = 1, .h = 1, .q = 4, .seq = 643, .d = 128, .causal = 1},
+    {.op = JB_OP_ATTENTION, .b = 2, .h = 1, .q = 1, .seq = 100, .d = 64},
+    {.op = JB_OP_ATTENTION, .b = 1, .h = 2, .q = 7, .seq = 300, .d = 20, .causal = 1},
 };
 #define NSHAPES (sizeof shapes / sizeof shapes[0])
 
@@ -385,6 +393,138 @@ static void test_wq_structured_scales(void **state)
     }
 }
 
+/* ---- Split-KV: the merge of the chunks ---------------------------------- */
+
+/* Three chunks of one row, d = 3: the merge weighs each by e^(m_c - M),
+ * and leaves out a chunk no key of which the row sees (l = 0), whatever its
+ * accumulator holds. */
+static void test_splitkv_merge_row(void **state)
+{
+    (void)state;
+    enum { DP = 8, ST = JB_SPLITKV_PSTRIDE(8) };
+    float part[4 * ST] = {0};
+    const float m[4] = {2.0f, -5.0f, 7.0f, 0.0f}, l[4] = {3.0f, 1.5f, 2.0f, 0.0f};
+    const float acc[4][3] = {{1, 2, 3}, {-4, 5, 6}, {0.5f, -1, 2}, {NAN, NAN, NAN}};
+    for (int c = 0; c < 4; c++) {
+        for (int x = 0; x < 3; x++)
+            part[c * ST + x] = acc[c][x];
+        part[c * ST + DP] = m[c];
+        part[c * ST + DP + 1] = l[c];
+    }
+    const float vs[3] = {1.0f, 2.0f, 0.5f};
+    float out[3];
+    jb_splitkv_merge_row(part, 4, DP, 3, vs, out);
+    double den = 0, num[3] = {0};
+    for (int c = 0; c < 3; c++) {
+        double w = exp((double)m[c] - 7.0);
+        den += w * l[c];
+        for (int x = 0; x < 3; x++)
+            num[x] += w * acc[c][x];
+    }
+    for (int x = 0; x < 3; x++)
+        assert_true(fabs(out[x] - vs[x] * num[x] / den) <= 1e-6 * fabs(vs[x] * num[x] / den) + 1e-7);
+}
+
+/* The split-KV kernels on inputs whose chunks have far apart maxima: key
+ * channel 0 carries a score offset per chunk (query channel 0 is 1), from
+ * -30 to +30, so a chunk whose partial result the merge forgets to rescale,
+ * or rescales by the wrong max, weighs e^5 to e^60 times too much. Each
+ * problem is checked to split into several chunks at the thread count used;
+ * one has a chunk that a causal query sees nothing of, one is q = n. */
+static void test_splitkv_chunks_far_apart(void **state)
+{
+    (void)state;
+    static const float offset[] = {4.0f, -30.0f, 25.0f, 0.0f, 12.0f, -8.0f, 30.0f, 18.0f};
+    const int noff = (int)(sizeof offset / sizeof offset[0]);
+    jb_problem probs[3] = {
+        {.op = JB_OP_ATTENTION, .b = 1, .h = 1, .q = 1, .seq = 2000, .d = 64},
+        {.op = JB_OP_ATTENTION, .b = 1, .h = 1, .q = 4, .d = 40, .causal = 1}, /* seq found below */
+        {.op = JB_OP_ATTENTION, .b = 1, .h = 1, .seq = 300, .d = 32, .causal = 1},
+    };
+    const int threads[3] = {2, 2, 16};
+    /* An n whose last chunk lies wholly after the first causal query. */
+    for (int64_t n = 256; n < 4096 && !probs[1].seq; n++) {
+        jb_problem t = probs[1];
+        t.seq = n;
+        jb_splitkv_plan pl;
+        jb_splitkv_make_plan(&t, threads[1], &pl);
+        if (pl.nchunks > 1 && (pl.nchunks - 1) * pl.chunk > n - t.q)
+            probs[1].seq = n;
+    }
+    assert_true(probs[1].seq > 0);
+    const char *const names[] = {"attention/cpu/splitkv/f32", "attention/cpu/splitkv/int8"};
+#ifdef _OPENMP
+    const int before = omp_get_max_threads();
+#endif
+    for (int ki = 0; ki < 2; ki++) {
+        const jb_kernel *k = jb_registry_find(names[ki]);
+        assert_non_null(k);
+        for (int pi = 0; pi < 3; pi++) {
+            const jb_problem *p = &probs[pi];
+            jb_splitkv_plan pl;
+            jb_splitkv_make_plan(p, threads[pi], &pl);
+            assert_true(pl.nchunks >= 2);
+#ifdef _OPENMP
+            omp_set_num_threads(threads[pi]);
+#endif
+            jb_buffers b;
+            jb_exec e;
+            jb_verify_result r;
+            assert_int_equal(jb_buffers_init(&b, k, p, 7), JB_OK);
+            const int64_t nq = jb_attention_q(p), heads = p->b * p->h, d = p->d;
+            for (int64_t row = 0; row < heads * nq; row++)
+                b.in[0][row * d] = 1.0f;
+            for (int64_t bh = 0; bh < heads; bh++)
+                for (int64_t j = 0; j < p->seq; j++)
+                    b.in[1][(bh * p->seq + j) * d] = offset[(j / pl.chunk) % noff] * sqrtf((float)d);
+            int rc = jb_verify(k, &b, &e, &r);
+            if (rc == JB_OK)
+                jb_exec_teardown(k, &e);
+            jb_buffers_free(&b);
+            char shape[128];
+            jb_problem_format(p, shape, sizeof shape);
+            if (rc != JB_OK)
+                fail_msg("%s %s (%lld chunks of %lld keys): %s", k->name, shape, (long long)pl.nchunks,
+                         (long long)pl.chunk, r.msg);
+        }
+    }
+#ifdef _OPENMP
+    omp_set_num_threads(before);
+#endif
+}
+
+/* The harness sizes the workspace once; if the thread count grows before
+ * the run, the split-KV kernels plan for as many threads as it has room for
+ * rather than overrun it (the guard bytes would tell). */
+static void test_splitkv_more_threads_than_sized(void **state)
+{
+    (void)state;
+#ifdef _OPENMP
+    const int before = omp_get_max_threads();
+    const jb_problem p = {.op = JB_OP_ATTENTION, .b = 1, .h = 1, .q = 1, .seq = 2000, .d = 64};
+    const char *const names[] = {"attention/cpu/splitkv/f32", "attention/cpu/splitkv/int8"};
+    for (int ki = 0; ki < 2; ki++) {
+        const jb_kernel *k = jb_registry_find(names[ki]);
+        jb_buffers b;
+        jb_exec e;
+        jb_verify_result r;
+        omp_set_num_threads(2);
+        assert_int_equal(jb_buffers_init(&b, k, &p, 3), JB_OK);
+        omp_set_num_threads(8);
+        assert_true(jb_kernel_workspace(k, &p) > b.ws_size);
+        int rc = jb_verify(k, &b, &e, &r);
+        if (rc == JB_OK)
+            jb_exec_teardown(k, &e);
+        jb_buffers_free(&b);
+        omp_set_num_threads(before);
+        if (rc != JB_OK)
+            fail_msg("%s: %s", k->name, r.msg);
+    }
+#else
+    skip();
+#endif
+}
+
 int main(void)
 {
     size_t nk = jb_registry_count();
@@ -404,6 +544,11 @@ int main(void)
                                      NULL};
     tests[n++] = (struct CMUnitTest){"w8/w4 packed blocks round-trip", test_wq_pack_roundtrip, NULL, NULL, NULL};
     tests[n++] = (struct CMUnitTest){"w8/w4 scales per group and column", test_wq_structured_scales, NULL, NULL, NULL};
+    tests[n++] = (struct CMUnitTest){"split-KV merge of one row", test_splitkv_merge_row, NULL, NULL, NULL};
+    tests[n++] = (struct CMUnitTest){"split-KV chunks with far apart maxima", test_splitkv_chunks_far_apart, NULL, NULL,
+                                     NULL};
+    tests[n++] = (struct CMUnitTest){"split-KV with more threads than sized for", test_splitkv_more_threads_than_sized,
+                                     NULL, NULL, NULL};
     for (size_t i = 0; i < nk; i++) {
         const jb_kernel *k = jb_registry_get(i);
         for (size_t s = 0; s < NSHAPES; s++) {

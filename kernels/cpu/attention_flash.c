@@ -5,7 +5,9 @@
  * accumulator as the max grows (flash_tile.h), so no more than one 64 x 48
  * tile of scores ever exists per thread and the workspace does not depend
  * on n. Causal: tiles wholly after the tile's last query are never visited,
- * the diagonal ones are masked.
+ * the diagonal ones are masked. Decode (q < n) tiles the q query rows the
+ * same way, at their positions n - q + i (one tile for q <= 48, mostly
+ * padding when q is 1: this kernel is built for self-attention).
  *
  * Scores are computed transposed, S^T = K Q^T: the query tile is packed once,
  * transposed and pre-scaled by log2(e)/sqrt(d), into qt[l][i]; a micro-kernel
@@ -171,8 +173,8 @@ JB_VEXP_AVX2 static void scores_avx2(const void *vctx, jb_flash_tile *t, int64_t
 static int run(jb_exec *e)
 {
     const jb_problem *p = e->p;
-    const int64_t n = p->seq, d = p->d, heads = p->b * p->h;
-    const int64_t ntiles = (n + JB_FLASH_BR - 1) / JB_FLASH_BR, ntasks = heads * ntiles;
+    const int64_t n = p->seq, nq = jb_attention_q(p), d = p->d, heads = p->b * p->h;
+    const int64_t ntiles = (nq + JB_FLASH_BR - 1) / JB_FLASH_BR, ntasks = heads * ntiles;
     const float c = (float)(1.4426950408889634 / sqrt((double)d));
     const size_t per_thread = thread_floats(d);
     /* Never more threads than the workspace has slices for, whatever the
@@ -203,11 +205,13 @@ static int run(jb_exec *e)
         /* Last query tiles first: under a causal mask they are the longest,
          * and handing them out early balances the threads. */
         const int64_t tile = ntiles - 1 - task / heads, bh = task % heads;
-        const int64_t i0 = tile * JB_FLASH_BR, rows = n - i0 < JB_FLASH_BR ? n - i0 : JB_FLASH_BR;
+        const int64_t i0 = tile * JB_FLASH_BR, rows = nq - i0 < JB_FLASH_BR ? nq - i0 : JB_FLASH_BR;
         const size_t head = (size_t)bh * (size_t)n * (size_t)d;
-        pack_q(qt, e->in[0] + head + (size_t)i0 * (size_t)d, rows, d, c);
+        const size_t qrow = ((size_t)bh * (size_t)nq + (size_t)i0) * (size_t)d; /* the tile's first Q and O row */
+        pack_q(qt, e->in[0] + qrow, rows, d, c);
         const scores_ctx ctx = {.qt = qt, .k = e->in[1] + head};
-        jb_flash_query_tile(isa, &t, i0, rows, n, p->causal, scores, &ctx, e->in[2] + head, e->out + head);
+        jb_flash_query_tile(isa, &t, n - nq + i0, rows, n, p->causal, scores, &ctx, e->in[2] + head,
+                            e->out + qrow);
     }
     return JB_OK;
 }
@@ -220,6 +224,7 @@ const jb_kernel jb_k_attention_cpu_flash_f32 = {
     .dtype = JB_DT_F32,
     .tolerance = 1e-5,
     .summary = "FlashAttention-2: 48x64 tiles, online softmax, broadcast-FMA micro-kernels, causal tiles skipped",
+    .decode = 1,
     .workspace_size = workspace,
     .run = run,
 };

@@ -12,7 +12,8 @@
  * per vector) and -128 * sum(k_j), added to each dot product, cancels the
  * offset exactly. With AVX2 (or AVX-512 without VNNI), vpmaddwd on
  * int16 copies does the same exactly, two head-dim values per lane; the
- * portable path is plain int32 loops.
+ * portable path is plain int32 loops. Decode (q < n) tiles the q query rows
+ * as attention/cpu/flash/f32 does.
  */
 #include "../jb_kernels.h"
 #include "cpu.h"
@@ -29,7 +30,7 @@
 
 typedef struct int8_state {
     int64_t dp;      /* row length of q8 and k8: d rounded up to 4, zero padded */
-    int8_t *q8, *k8; /* [b*h*n][dp] */
+    int8_t *q8, *k8; /* [b*h*q][dp] and [b*h*n][dp] */
     int16_t *k16;    /* k8 widened, for vpmaddwd */
     float *sq, *sk;  /* per row scale */
     int32_t *kcorr;  /* -128 * sum of each row of k8 */
@@ -37,7 +38,8 @@ typedef struct int8_state {
 
 typedef struct scores_ctx {
     const int8_state *st;
-    int64_t head;        /* first row of this head in q8/k8 */
+    int64_t head;        /* first row of this head in k8 */
+    int64_t qrow;        /* first row of this tile in q8 */
     const uint8_t *qp;   /* VNNI-packed query tile: [dp/4][BR][4], q + 128 */
     const int16_t *qp16; /* vpmaddwd-packed query tile: [dp/2][BR][2] */
     const float *sqc;    /* [BR]: sq[i] * log2(e)/sqrt(d), 0 past the last query */
@@ -83,21 +85,22 @@ static void teardown(jb_exec *e)
 static int setup(jb_exec *e)
 {
     const jb_problem *p = e->p;
-    const int64_t rows = p->b * p->h * p->seq, d = p->d, dp = padded_d(d);
+    const int64_t rows = p->b * p->h * p->seq, qrows = p->b * p->h * jb_attention_q(p), d = p->d;
+    const int64_t dp = padded_d(d);
     int8_state *st = calloc(1, sizeof *st);
     if (!st)
         return JB_ENOMEM;
     e->state = st;
     st->dp = dp;
-    st->q8 = calloc((size_t)rows, (size_t)dp);
+    st->q8 = calloc((size_t)qrows, (size_t)dp);
     st->k8 = calloc((size_t)rows, (size_t)dp);
     st->k16 = malloc((size_t)rows * (size_t)dp * sizeof(int16_t));
-    st->sq = malloc((size_t)rows * sizeof(float));
+    st->sq = malloc((size_t)qrows * sizeof(float));
     st->sk = malloc((size_t)rows * sizeof(float));
     st->kcorr = malloc((size_t)rows * sizeof(int32_t));
     if (!st->q8 || !st->k8 || !st->k16 || !st->sq || !st->sk || !st->kcorr)
         return JB_ENOMEM; /* the caller's teardown frees what was made */
-    jb_quantize_rows_s8(e->in[0], rows, d, d, st->q8, dp, st->sq);
+    jb_quantize_rows_s8(e->in[0], qrows, d, d, st->q8, dp, st->sq);
     jb_quantize_rows_s8(e->in[1], rows, d, d, st->k8, dp, st->sk);
     for (int64_t r = 0; r < rows; r++) {
         int32_t s = 0;
@@ -114,14 +117,15 @@ static int dequantized_inputs(const jb_exec *e, float *const deq[])
 {
     const int8_state *st = e->state;
     const jb_problem *p = e->p;
-    const int64_t rows = p->b * p->h * p->seq, d = p->d;
+    const int64_t rows = p->b * p->h * p->seq, qrows = p->b * p->h * jb_attention_q(p), d = p->d;
     if (!st)
         return JB_EINVAL;
-    for (int64_t r = 0; r < rows; r++)
-        for (int64_t l = 0; l < d; l++) {
+    for (int64_t r = 0; r < qrows; r++)
+        for (int64_t l = 0; l < d; l++)
             deq[0][r * d + l] = (float)st->q8[r * st->dp + l] * st->sq[r];
+    for (int64_t r = 0; r < rows; r++)
+        for (int64_t l = 0; l < d; l++)
             deq[1][r * d + l] = (float)st->k8[r * st->dp + l] * st->sk[r];
-        }
     memcpy(deq[2], e->in[2], (size_t)rows * (size_t)d * sizeof(float));
     return JB_OK;
 }
@@ -138,7 +142,7 @@ static void scores_portable(const void *vctx, jb_flash_tile *t, int64_t j0, int6
         for (int64_t i = 0; i < JB_FLASH_BR; i++) {
             int32_t acc = 0;
             if (i < t->rows) {
-                const int8_t *qi = st->q8 + (ctx->head + t->i0 + i) * dp;
+                const int8_t *qi = st->q8 + (ctx->qrow + i) * dp;
                 for (int64_t l = 0; l < d; l++)
                     acc += (int32_t)qi[l] * (int32_t)kj[l];
             }
@@ -293,8 +297,8 @@ static int run(jb_exec *e)
     const int8_state *st = e->state;
     if (!st)
         return JB_EINVAL;
-    const int64_t n = p->seq, d = p->d, dp = st->dp, heads = p->b * p->h;
-    const int64_t ntiles = (n + JB_FLASH_BR - 1) / JB_FLASH_BR, ntasks = heads * ntiles;
+    const int64_t n = p->seq, nq = jb_attention_q(p), d = p->d, dp = st->dp, heads = p->b * p->h;
+    const int64_t ntiles = (nq + JB_FLASH_BR - 1) / JB_FLASH_BR, ntasks = heads * ntiles;
     const float c = (float)(1.4426950408889634 / sqrt((double)d));
     const size_t per_thread = thread_bytes(d);
     int nthreads = jb_cpu_threads();
@@ -327,17 +331,18 @@ static int run(jb_exec *e)
         float *sqc = (float *)mine + jb_flash_tile_floats(d);
         uint8_t *qp = (uint8_t *)mine + float_bytes(d);
         const int64_t tile = ntiles - 1 - task / heads, bh = task % heads;
-        const int64_t i0 = tile * JB_FLASH_BR, rows = n - i0 < JB_FLASH_BR ? n - i0 : JB_FLASH_BR;
-        const int64_t head = bh * n;
+        const int64_t i0 = tile * JB_FLASH_BR, rows = nq - i0 < JB_FLASH_BR ? nq - i0 : JB_FLASH_BR;
+        const int64_t head = bh * n, qrow = bh * nq + i0;
         for (int64_t i = 0; i < JB_FLASH_BR; i++)
-            sqc[i] = i < rows ? st->sq[head + i0 + i] * c : 0.0f;
+            sqc[i] = i < rows ? st->sq[qrow + i] * c : 0.0f;
         if (packing == 4)
-            pack_q(qp, st->q8 + (head + i0) * dp, rows, dp);
+            pack_q(qp, st->q8 + qrow * dp, rows, dp);
         else if (packing == 2)
-            pack_q16((int16_t *)qp, st->q8 + (head + i0) * dp, rows, dp);
-        const scores_ctx ctx = {.st = st, .head = head, .qp = qp, .qp16 = (const int16_t *)qp, .sqc = sqc};
-        const size_t off = (size_t)head * (size_t)d;
-        jb_flash_query_tile(isa, &t, i0, rows, n, p->causal, scores, &ctx, e->in[2] + off, e->out + off);
+            pack_q16((int16_t *)qp, st->q8 + qrow * dp, rows, dp);
+        const scores_ctx ctx = {.st = st, .head = head, .qrow = qrow, .qp = qp, .qp16 = (const int16_t *)qp,
+                                .sqc = sqc};
+        jb_flash_query_tile(isa, &t, n - nq + i0, rows, n, p->causal, scores, &ctx, e->in[2] + (size_t)head * (size_t)d,
+                            e->out + (size_t)qrow * (size_t)d);
     }
     return JB_OK;
 }
@@ -350,6 +355,7 @@ const jb_kernel jb_k_attention_cpu_flash_int8 = {
     .dtype = JB_DT_INT8,
     .tolerance = 1e-5,
     .summary = "FlashAttention-2 with per-token int8 Q and K (AVX-512 VNNI scores), fp32 softmax and P*V",
+    .decode = 1,
     .workspace_size = workspace,
     .setup = setup,
     .run = run,

@@ -7,7 +7,9 @@
  *   P = exp(S/sqrt(d) - rowmax), unnormalized, masked entries set to 0
  *   O_blk = P V     (jb_sgemm_st), then each row scaled by 1/rowsum,
  * which spares a normalization pass over P. Blocks of all heads run in
- * parallel.
+ * parallel. Decode (q < n) is the same over the q query rows, which sit at
+ * positions n - q .. n - 1: a causal block sees keys up to its last row's
+ * position.
  */
 #include "../jb_kernels.h"
 #include "cpu.h"
@@ -69,8 +71,8 @@ static float softmax_row(jb_isa isa, float *s, int64_t ncols, int64_t valid, flo
 static int run(jb_exec *e)
 {
     const jb_problem *p = e->p;
-    const int64_t n = p->seq, d = p->d, heads = p->b * p->h;
-    const int64_t nblk = (n + BM - 1) / BM, ntasks = heads * nblk;
+    const int64_t n = p->seq, nq = jb_attention_q(p), d = p->d, heads = p->b * p->h;
+    const int64_t nblk = (nq + BM - 1) / BM, ntasks = heads * nblk;
     const float scale = (float)(1.0 / sqrt((double)d));
     const int causal = p->causal;
     const size_t per_thread = thread_bytes(p), pack_off = per_thread - pack_bytes(p);
@@ -93,15 +95,16 @@ static int run(jb_exec *e)
         void *pack = mine + pack_off;
         /* Last blocks first: with a causal mask they are the widest. */
         const int64_t blk = nblk - 1 - task / heads, bh = task % heads;
-        const int64_t i0 = blk * BM, rows = n - i0 < BM ? n - i0 : BM;
-        const int64_t ncols = causal ? i0 + rows : n;
-        const size_t head = (size_t)bh * (size_t)n * (size_t)d;
-        const float *q = e->in[0] + head + (size_t)i0 * (size_t)d, *k = e->in[1] + head, *v = e->in[2] + head;
-        float *o = e->out + head + (size_t)i0 * (size_t)d;
+        const int64_t i0 = blk * BM, rows = nq - i0 < BM ? nq - i0 : BM;
+        const int64_t pos0 = n - nq + i0; /* position of the block's first query */
+        const int64_t ncols = causal ? pos0 + rows : n;
+        const size_t head = (size_t)bh * (size_t)n * (size_t)d, qhead = (size_t)bh * (size_t)nq * (size_t)d;
+        const float *q = e->in[0] + qhead + (size_t)i0 * (size_t)d, *k = e->in[1] + head, *v = e->in[2] + head;
+        float *o = e->out + qhead + (size_t)i0 * (size_t)d;
 
         jb_sgemm_st(rows, ncols, d, q, d, k, d, 1, s, ncols, 0.0f, pack);
         for (int64_t i = 0; i < rows; i++)
-            rinv[i] = 1.0f / softmax_row(isa, s + i * ncols, ncols, causal ? i0 + i + 1 : n, scale);
+            rinv[i] = 1.0f / softmax_row(isa, s + i * ncols, ncols, causal ? pos0 + i + 1 : n, scale);
         jb_sgemm_st(rows, d, ncols, s, ncols, v, d, 0, o, d, 0.0f, pack);
         for (int64_t i = 0; i < rows; i++)
             for (int64_t l = 0; l < d; l++)
@@ -118,6 +121,7 @@ const jb_kernel jb_k_attention_cpu_fused_f32 = {
     .dtype = JB_DT_F32,
     .tolerance = 1e-5,
     .summary = "per 64-row block: sgemm Q K^T, masked row softmax, sgemm P V; only a 64 x n block of scores per thread",
+    .decode = 1,
     .workspace_size = workspace,
     .run = run,
 };

@@ -35,7 +35,7 @@
 #define JB_FLASH_INLINE static inline __attribute__((always_inline))
 
 typedef struct jb_flash_tile {
-    int64_t i0, rows, d;   /* query tile [i0, i0 + rows), rows <= BR; head dim */
+    int64_t i0, rows, d;   /* query tile at positions [i0, i0 + rows), rows <= BR; head dim */
     float *s, *ot, *m, *l, *alpha, *tmax;
 } jb_flash_tile;
 
@@ -126,7 +126,7 @@ static inline void jb_flash_pv_portable(jb_flash_tile *t, const float *v, int64_
     }
 }
 
-/* o: the output rows of this tile, O[i0][0]. */
+/* o: the output rows of this tile, its first row's O[.][0]. */
 static inline void jb_flash_finalize(const jb_flash_tile *t, float *o)
 {
     const int64_t d = t->d;
@@ -418,9 +418,12 @@ JB_VEXP_AVX2 static inline void jb_flash_pv_avx2(jb_flash_tile *t, const float *
 typedef void (*jb_flash_scores_fn)(const void *ctx, jb_flash_tile *t, int64_t j0, int64_t kc, int mask);
 
 /*
- * Runs query tile [i0, i0 + rows) of one head to completion: for each
- * key/value tile, scores, online softmax, P*V; keys after the tile's last
- * query are never visited when causal. v is the head's V, o its O.
+ * Runs the query tile at positions [i0, i0 + rows) of one head to completion:
+ * for each key/value tile, scores, online softmax, P*V; keys after the tile's
+ * last query are never visited when causal. Positions are in the sequence of
+ * n keys, so a decode tile (q < n query rows, the last q positions) passes
+ * i0 = n - q + its first row. v is the head's V; o the tile's first output
+ * row (O is q x d, so its rows are not the positions).
  */
 static inline void jb_flash_query_tile(jb_isa isa, jb_flash_tile *t, int64_t i0, int64_t rows, int64_t n,
                                        int causal, jb_flash_scores_fn scores, const void *ctx, const float *v,
@@ -451,7 +454,7 @@ static inline void jb_flash_query_tile(jb_isa isa, jb_flash_tile *t, int64_t i0,
         jb_flash_softmax_portable(t, kc);
         jb_flash_pv_portable(t, vt, kc, j0 == 0);
     }
-    jb_flash_finalize(t, o + i0 * t->d);
+    jb_flash_finalize(t, o);
 }
 
 #endif

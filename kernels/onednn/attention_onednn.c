@@ -6,7 +6,7 @@
  *   1. S = Q K^T / sqrt(d): a matmul; K^T is K itself seen through a
  *      transposed memory descriptor (strides), so nothing is copied, and
  *      1/sqrt(d) is the matmul's output scale.
- *   2. causal only: S += M, a binary add, in place, of a precomputed n x n
+ *   2. causal only: S += M, a binary add, in place, of a precomputed q x n
  *      mask (0 on and below the diagonal, -inf above) broadcast over b*h.
  *   3. P = softmax(S) along the last axis, in place.
  *   4. O = P V: a second matmul.
@@ -16,8 +16,11 @@
  * (it falls back to the reference matmul, about 100x slower), and the 4-D
  * [1][b*h][n][n] form it does accept measured slower than the separate pass.
  *
- * S is materialized: b*h*n*n floats in the caller's workspace. Causal problems
- * still compute the full n x n products (oneDNN cannot skip the masked half)
+ * Decode (q < n) is the same with q query rows: S is q x n, and the causal
+ * mask lets query i, at position n - q + i, see keys 0 .. n - q + i.
+ *
+ * S is materialized: b*h*q*n floats in the caller's workspace. Causal problems
+ * still compute the full q x n products (oneDNN cannot skip the masked half)
  * while the op's FLOPs count only half, so the baseline's FLOP/s shows that
  * waste honestly.
  */
@@ -29,9 +32,10 @@
 
 static int supports(const jb_problem *p, char *why, size_t len)
 {
-    /* Divide before multiplying: b*h*n*n itself may overflow. */
-    if (p->seq > JB_DIM_MAX / p->seq || p->b * p->h > JB_DIM_MAX / (p->seq * p->seq)) {
-        snprintf(why, len, "the b*h*n*n score tensor would exceed %lld elements", (long long)JB_DIM_MAX);
+    /* Divide before multiplying: b*h*q*n itself may overflow. */
+    const int64_t nq = jb_attention_q(p);
+    if (nq > JB_DIM_MAX / p->seq || p->b * p->h > JB_DIM_MAX / (nq * p->seq)) {
+        snprintf(why, len, "the b*h*q*n score tensor would exceed %lld elements", (long long)JB_DIM_MAX);
         return JB_EUNSUPPORTED;
     }
     return JB_OK;
@@ -39,7 +43,7 @@ static int supports(const jb_problem *p, char *why, size_t len)
 
 static size_t workspace(const jb_problem *p)
 {
-    return (size_t)(p->b * p->h) * (size_t)p->seq * (size_t)p->seq * sizeof(float);
+    return (size_t)(p->b * p->h) * (size_t)jb_attention_q(p) * (size_t)p->seq * sizeof(float);
 }
 
 #ifdef JB_HAVE_ONEDNN
@@ -48,7 +52,7 @@ typedef struct att_state {
     jb_onednn_plan plan;
     dnnl_memory_t q, kt, s, v, o, mask;
     dnnl_primitive_t qk, add_mask, sm, pv; /* add_mask: causal only */
-    float *mask_buf;                       /* n x n, causal only */
+    float *mask_buf;                       /* q x n, causal only */
 } att_state;
 
 static void teardown(jb_exec *e)
@@ -65,7 +69,7 @@ static void teardown(jb_exec *e)
 static int setup(jb_exec *e)
 {
     const jb_problem *p = e->p;
-    const dnnl_dim_t bh = p->b * p->h, n = p->seq, d = p->d;
+    const dnnl_dim_t bh = p->b * p->h, n = p->seq, nq = jb_attention_q(p), d = p->d;
     dnnl_primitive_attr_t attr = NULL;
     int rc;
     att_state *st = calloc(1, sizeof *st);
@@ -76,13 +80,13 @@ static int setup(jb_exec *e)
         return rc;
 
     dnnl_memory_desc_t q_md, kt_md, s_md, v_md, o_md, mask_md;
-    JB_DNNL_TRY(dnnl_memory_desc_init_by_tag(&q_md, 3, (dnnl_dims_t){bh, n, d}, dnnl_f32, dnnl_abc));
+    JB_DNNL_TRY(dnnl_memory_desc_init_by_tag(&q_md, 3, (dnnl_dims_t){bh, nq, d}, dnnl_f32, dnnl_abc));
     /* K is [bh][n][d] row-major; read as the [bh][d][n] operand K^T its strides are (n*d, 1, d). */
     JB_DNNL_TRY(dnnl_memory_desc_init_by_strides(&kt_md, 3, (dnnl_dims_t){bh, d, n}, dnnl_f32,
                                                  (dnnl_dims_t){n * d, 1, d}));
-    JB_DNNL_TRY(dnnl_memory_desc_init_by_tag(&s_md, 3, (dnnl_dims_t){bh, n, n}, dnnl_f32, dnnl_abc));
+    JB_DNNL_TRY(dnnl_memory_desc_init_by_tag(&s_md, 3, (dnnl_dims_t){bh, nq, n}, dnnl_f32, dnnl_abc));
     JB_DNNL_TRY(dnnl_memory_desc_init_by_tag(&v_md, 3, (dnnl_dims_t){bh, n, d}, dnnl_f32, dnnl_abc));
-    JB_DNNL_TRY(dnnl_memory_desc_init_by_tag(&o_md, 3, (dnnl_dims_t){bh, n, d}, dnnl_f32, dnnl_abc));
+    JB_DNNL_TRY(dnnl_memory_desc_init_by_tag(&o_md, 3, (dnnl_dims_t){bh, nq, d}, dnnl_f32, dnnl_abc));
 
     /* 1. S = Q K^T / sqrt(d) */
     dnnl_matmul_desc_t qk_desc;
@@ -95,16 +99,16 @@ static int setup(jb_exec *e)
 
     /* 2. S += causal mask */
     if (p->causal) {
-        if (!(st->mask_buf = malloc((size_t)n * (size_t)n * sizeof *st->mask_buf))) {
+        if (!(st->mask_buf = malloc((size_t)nq * (size_t)n * sizeof *st->mask_buf))) {
             rc = JB_ENOMEM;
             goto fail;
         }
         /* -inf, not a large negative number: exp gives exactly 0, as the oracle's masked entries are. */
-        for (dnnl_dim_t i = 0; i < n; i++)
+        for (dnnl_dim_t i = 0; i < nq; i++)
             for (dnnl_dim_t j = 0; j < n; j++)
-                st->mask_buf[i * n + j] = j <= i ? 0.0f : -INFINITY;
+                st->mask_buf[i * n + j] = j <= n - nq + i ? 0.0f : -INFINITY;
         dnnl_binary_desc_t add_desc;
-        JB_DNNL_TRY(dnnl_memory_desc_init_by_tag(&mask_md, 3, (dnnl_dims_t){1, n, n}, dnnl_f32, dnnl_abc));
+        JB_DNNL_TRY(dnnl_memory_desc_init_by_tag(&mask_md, 3, (dnnl_dims_t){1, nq, n}, dnnl_f32, dnnl_abc));
         JB_DNNL_TRY(dnnl_binary_desc_init(&add_desc, dnnl_binary_add, &s_md, &mask_md, &s_md));
         if ((rc = jb_onednn_plan_primitive(&st->plan, &add_desc, NULL, "binary primitive (causal mask)",
                                            &st->add_mask)) ||
@@ -180,7 +184,8 @@ const jb_kernel jb_k_attention_cpu_onednn_f32 = {
     .variant = "onednn",
     .dtype = JB_DT_F32,
     .tolerance = 1e-5,
-    .summary = "oneDNN matmul (Q K^T) [+ binary mask] + softmax + matmul (P V), n x n scores in workspace",
+    .summary = "oneDNN matmul (Q K^T) [+ binary mask] + softmax + matmul (P V), q x n scores in workspace",
+    .decode = 1,
     .available = jb_onednn_available,
     .supports = supports,
     .workspace_size = workspace,
