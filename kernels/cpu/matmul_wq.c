@@ -4,13 +4,15 @@
  * (untimed) quantizes B into Q8_0 or Q4_0 blocks (one fp32 scale per 32 k
  * values of a column) laid out in panels of 16 columns (wq.h), and the timed
  * run dequantizes them inside the micro-kernels (ukernel_wq.c). The threads
- * split the panels, so each streams its own contiguous part of the packed B,
- * once:
- *   m <= DIRECT_MAX_M (decode): per panel, rows four at a time through the
- *     fused kernel; no workspace;
- *   larger m: per thread, a chunk of panels is dequantized JB_WQ_KC k values
- *     at a time into the workspace, and every row of A is multiplied by it
- *     with an fp32 kernel, so each code is dequantized once per run.
+ * split the panels (OpenMP, static), so each streams its own contiguous part
+ * of the packed B, once:
+ *   m <= DIRECT_MAX_M (decode): A is prepared once (jb_wq_prepare_a, into
+ *     the workspace), then per panel the fused kernel takes the rows four at
+ *     a time;
+ *   larger m: per panel and block of MC rows, JB_WQ_KC k values of the panel
+ *     at a time are dequantized into the thread's part of the workspace and
+ *     the rows multiplied by them with an fp32 kernel, so each code is
+ *     dequantized once per block of MC rows.
  * The oracle sees the dequantized B (dequantized_inputs), so the check is of
  * the kernel, not of the quantization.
  */
@@ -24,8 +26,9 @@
 #include <omp.h>
 #endif
 
-/* Up to this many rows, re-dequantizing a panel per four rows (in
- * registers) costs less than one pass through memory. */
+/* Up to this many rows, converting a panel's codes again per four rows (in
+ * registers) costs no more than dequantizing them once through memory
+ * (measured at m = 8 to 32 on Zen 3: within the noise from 8 to 16). */
 #define DIRECT_MAX_M 8
 /* Rows of A that pass over one dequantized block (JB_WQ_KC x 16 floats,
  * 16 KiB, in L1) when m is larger: their JB_WQ_KC columns (96 KiB) stay in
@@ -164,9 +167,9 @@ static int run(jb_exec *e)
     const size_t per = thread_ws_bytes();
     if (!e->ws || e->ws_size < per)
         return JB_EINVAL;
-    /* Tasks: a panel times a block of MC rows, panel-major, so a thread's
-     * tasks walk the packed B front to back; rows are split too only when
-     * there are fewer panels than threads. */
+    /* Tasks: a panel times a block of MC rows, panel-major, so that a
+     * thread's tasks walk the packed B front to back, and a B of few panels
+     * still gives every thread work when m is large. */
     const int64_t nmb = (m + MC - 1) / MC, ntasks = np * nmb;
     threads = (int)jb_min64(jb_min64(jb_cpu_threads(), ntasks), (int64_t)(e->ws_size / per));
     const size_t bb = jb_wq_block_bytes(f);
