@@ -150,6 +150,11 @@ typedef struct jb_kernel {
     /* Attention: 1 when the kernel takes q < n (decode over a KV cache). The
      * others are asked only self-attention (jb_kernel_supports says why). */
     int decode;
+    /* Optional (NULL: jb_problem_min_bytes, every operand at fp32): the least
+     * bytes a run moves when the kernel holds an operand quantized since setup
+     * (weight-only matmuls, an int8 KV cache), so that its GB/s and % of the
+     * copy bandwidth count the bytes it really reads. */
+    double (*min_bytes)(const jb_problem *p);
     /* Optional (NULL: 0). Workspace the caller provides in jb_exec.ws. */
     size_t (*workspace_size)(const jb_problem *p);
     /* Optional, untimed: per-problem preparation (primitive creation, packing or
@@ -183,6 +188,8 @@ int jb_kernel_available(const jb_kernel *k, char *why, size_t len);
 /* Validates p, checks op, then the kernel's own supports(). */
 int jb_kernel_supports(const jb_kernel *k, const jb_problem *p, char *why, size_t len);
 size_t jb_kernel_workspace(const jb_kernel *k, const jb_problem *p);
+/* The kernel's min_bytes, else jb_problem_min_bytes. */
+double jb_kernel_min_bytes(const jb_kernel *k, const jb_problem *p);
 
 /* ---- The machine, as the harness may ask about it --------------------------- */
 

@@ -70,3 +70,8 @@ size_t jb_kernel_workspace(const jb_kernel *k, const jb_problem *p)
 {
     return k && k->workspace_size ? k->workspace_size(p) : 0;
 }
+
+double jb_kernel_min_bytes(const jb_kernel *k, const jb_problem *p)
+{
+    return k && k->min_bytes ? k->min_bytes(p) : jb_problem_min_bytes(p);
+}

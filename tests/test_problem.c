@@ -139,6 +139,26 @@ static void test_decode_shape(void **state)
     assert_true(jb_problem_flops(&b2) - jb_problem_flops(&a) == 4.0 * 32 * 128);
 }
 
+/* Bytes a run moves: every operand at fp32, unless the kernel holds one
+ * quantized since setup (weight-only matmuls, an int8 KV cache). */
+static void test_kernel_bytes(void **state)
+{
+    (void)state;
+    const jb_problem mm = {.op = JB_OP_MATMUL, .m = 1, .n = 4096, .k = 4096};
+    const double f32 = jb_problem_min_bytes(&mm);
+    assert_true(jb_kernel_min_bytes(jb_registry_find("matmul/cpu/blocked/f32"), &mm) == f32);
+    assert_true(jb_kernel_min_bytes(jb_registry_find("matmul/cpu/blocked/w8"), &mm) ==
+                4.0 * 4096 + 1.125 * 4096 * 4096 + 4.0 * 4096);
+    assert_true(jb_kernel_min_bytes(jb_registry_find("matmul/cpu/blocked/w4"), &mm) ==
+                4.0 * 4096 + 0.625 * 4096 * 4096 + 4.0 * 4096);
+    const jb_problem at = {.op = JB_OP_ATTENTION, .b = 1, .h = 32, .q = 1, .seq = 8192, .d = 128, .causal = 1};
+    const double bhd = 32.0 * 128;
+    assert_true(jb_kernel_min_bytes(jb_registry_find("attention/cpu/splitkv/f32"), &at) == jb_problem_min_bytes(&at));
+    assert_true(jb_kernel_min_bytes(jb_registry_find("attention/cpu/splitkv/int8"), &at) ==
+                4.0 * bhd * 2 + 2.0 * bhd * 8192 + 8.0 * bhd);
+    assert_true(jb_kernel_min_bytes(NULL, &at) == jb_problem_min_bytes(&at));
+}
+
 static void test_registry(void **state)
 {
     (void)state;
@@ -193,6 +213,7 @@ int main(void)
         cmocka_unit_test(test_parse_good), cmocka_unit_test(test_parse_bad), cmocka_unit_test(test_validate),
         cmocka_unit_test(test_work),       cmocka_unit_test(test_registry),  cmocka_unit_test(test_names),
         cmocka_unit_test(test_fill_reproducible), cmocka_unit_test(test_decode_shape),
+        cmocka_unit_test(test_kernel_bytes),
     };
     return cmocka_run_group_tests_name("problem and registry", tests, NULL, NULL);
 }

@@ -90,6 +90,9 @@ void jb_dtype_bytes(const char *kernel, double *wb, double *ab)
 double jb_row_min_bytes(const jb_class_pick *pk)
 {
     const jb_problem *p = &pk->problem;
+    const jb_kernel *k = jb_registry_find(pk->kernel);
+    if (k && k->min_bytes) /* the kernel's own count: an operand held quantized since setup */
+        return jb_kernel_min_bytes(k, p);
     if (p->op == JB_OP_MATMUL) {
         double wb, ab;
         jb_dtype_bytes(pk->kernel, &wb, &ab);

@@ -89,7 +89,7 @@ void jb_runner_body(jb_gb_state *st, void *arg)
     if (!isnan(steal))
         jb_gb_set_counter(st, "steal_pct", steal);
     jb_gb_set_counter(st, "ctx_switches", switches);
-    double flops = jb_problem_flops(p), bytes = jb_problem_min_bytes(p);
+    double flops = jb_problem_flops(p), bytes = jb_kernel_min_bytes(k, p);
     jb_gb_set_counter(st, "flop_per_s", flops / t);
     jb_gb_set_counter(st, "bytes_per_s", bytes / t);
     jb_gb_set_counter(st, "intensity", flops / bytes);

@@ -255,6 +255,14 @@ static int run(jb_exec *e)
     return jb_splitkv_run(e, &ops);
 }
 
+/* Q and O at fp32, the cached K and V at one byte, and their per-head,
+ * per-channel scales. */
+static double bytes_int8_cache(const jb_problem *p)
+{
+    const double bhd = (double)p->b * (double)p->h * (double)p->d;
+    return 4.0 * bhd * 2.0 * (double)jb_attention_q(p) + 2.0 * bhd * (double)p->seq + 2.0 * 4.0 * bhd;
+}
+
 const jb_kernel jb_k_attention_cpu_splitkv_int8 = {
     .name = "attention/cpu/splitkv/int8",
     .op = JB_OP_ATTENTION,
@@ -264,6 +272,7 @@ const jb_kernel jb_k_attention_cpu_splitkv_int8 = {
     .tolerance = 1e-5,
     .summary = "split-KV decode over an int8 KV cache (per-head, per-channel scales), fp32 Q, softmax and accumulation",
     .decode = 1,
+    .min_bytes = bytes_int8_cache,
     .workspace_size = jb_splitkv_workspace,
     .setup = setup,
     .run = run,

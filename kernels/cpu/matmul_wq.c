@@ -198,6 +198,18 @@ static int run(jb_exec *e)
     return JB_OK;
 }
 
+/* A and C at fp32, B at its stored size: the codes and an fp32 scale per 32. */
+static double bytes_w8(const jb_problem *p)
+{
+    return 4.0 * (double)p->m * (double)p->k + (1.0 + 4.0 / 32) * (double)p->k * (double)p->n +
+           4.0 * (double)p->m * (double)p->n;
+}
+static double bytes_w4(const jb_problem *p)
+{
+    return 4.0 * (double)p->m * (double)p->k + (0.5 + 4.0 / 32) * (double)p->k * (double)p->n +
+           4.0 * (double)p->m * (double)p->n;
+}
+
 const jb_kernel jb_k_matmul_cpu_blocked_w8 = {
     .name = "matmul/cpu/blocked/w8",
     .op = JB_OP_MATMUL,
@@ -211,6 +223,7 @@ const jb_kernel jb_k_matmul_cpu_blocked_w8 = {
     .setup = setup_w8,
     .run = run,
     .teardown = teardown,
+    .min_bytes = bytes_w8,
     .dequantized_inputs = dequantized_inputs,
 };
 
@@ -227,5 +240,6 @@ const jb_kernel jb_k_matmul_cpu_blocked_w4 = {
     .setup = setup_w4,
     .run = run,
     .teardown = teardown,
+    .min_bytes = bytes_w4,
     .dequantized_inputs = dequantized_inputs,
 };
