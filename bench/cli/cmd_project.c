@@ -237,6 +237,20 @@ static int serving(const opts *o)
     return jb_project_serve(&so);
 }
 
+cJSON *jb_project_read_results(const char *path, int *rc, char *msg, size_t len)
+{
+    cJSON *res = jb_results_read(path, msg, len);
+    if (!res)
+        jb_cli_usage_error("project: %s", msg);
+    jb_bench_set check;
+    jb_bench_set_init(&check);
+    *rc = jb_bench_set_from_json(res, &check, msg, len);
+    jb_bench_set_free(&check);
+    if (*rc == JB_ENOMEM)
+        jb_cli_oom("project");
+    return res;
+}
+
 int jb_cmd_project(int argc, char **argv)
 {
     opts o;
@@ -270,15 +284,8 @@ int jb_cmd_project(int argc, char **argv)
     int nv = 0;
     if (o.results) {
         /* Everything that can be wrong with the results is found before anything is printed. */
-        res = jb_results_read(o.results, msg, sizeof msg);
-        if (!res)
-            jb_cli_usage_error("project: %s", msg);
-        jb_bench_set check;
-        jb_bench_set_init(&check);
-        int rc = jb_bench_set_from_json(res, &check, msg, sizeof msg);
-        jb_bench_set_free(&check);
-        if (rc == JB_ENOMEM)
-            jb_cli_oom("project");
+        int rc;
+        res = jb_project_read_results(o.results, &rc, msg, sizeof msg);
         if (!rc)
             rc = jb_project_run(res, &m, o.matmul, o.attention, o.host, o.pue, kg, &pj, msg, sizeof msg);
         nv = rc ? 0 : jb_project_variants(res, &m, "attention", vars, 32);

@@ -141,15 +141,8 @@ int jb_project_serve(const jb_serve_opts *o)
     static whatif wi[MAX_WHATIF];
     int nwi = 0;
     if (o->results) {
-        res = jb_results_read(o->results, msg, sizeof msg);
-        if (!res)
-            jb_cli_usage_error("project: %s", msg);
-        jb_bench_set check;
-        jb_bench_set_init(&check);
-        int rc = jb_bench_set_from_json(res, &check, msg, sizeof msg);
-        jb_bench_set_free(&check);
-        if (rc == JB_ENOMEM)
-            jb_cli_oom("project");
+        int rc;
+        res = jb_project_read_results(o->results, &rc, msg, sizeof msg);
         if (!rc)
             rc = jb_infer_run(res, &m, s, o->matmul, o->attention, o->host, o->pue, &r, msg, sizeof msg);
         if (rc) {

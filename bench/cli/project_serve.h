@@ -5,6 +5,8 @@
 #ifndef JB_PROJECT_SERVE_H
 #define JB_PROJECT_SERVE_H
 
+#include <stddef.h>
+
 #include "analysis/project_infer.h"
 
 typedef struct jb_serve_opts {
@@ -19,6 +21,12 @@ typedef struct jb_serve_opts {
     const char *grid;        /* where kg came from */
     int json;
 } jb_serve_opts;
+
+/* Reads a results file and checks it the way every reader of results does
+ * (harness/results.c): the document, with *rc JB_OK, or with *rc the error
+ * and the reason in msg. Exits 2 when the file cannot be read, and on
+ * running out of memory as every command does. */
+struct cJSON *jb_project_read_results(const char *path, int *rc, char *msg, size_t len);
 
 /* Prints the serving projection; a usage error (exit 2) for bad input found
  * on the way (unknown model, no usable row, unknown published id). */
