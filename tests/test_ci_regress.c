@@ -1,7 +1,7 @@
 /*
  * scripts/ci-regress.sh, the A/B mode, end to end without building: the two
  * binaries are given with --base-exe and --exe. The same binary against
- * itself passes; a "current" binary whose results say one row got 1.5x
+ * itself passes; a "current" binary whose results say one row got 3x
  * slower (a wrapper that rewrites that row's times in the file joulebench
  * wrote) fails, naming that row and no other; bad input exits 2. The real
  * thing, a commit that slows a kernel, is measured in docs/measurement.md.
@@ -77,15 +77,15 @@ static void test_slowdown_fails_and_names_the_row(void **state)
     (void)state;
     int rc = script("--base-exe %s --exe %s --filter " FILTER " --threshold 10", JB_EXE, slow_exe);
     if (rc != 1)
-        fail_msg("a 1.5x slower row: exit %d, want 1\n%s", rc, out);
+        fail_msg("a 3x slower row: exit %d, want 1\n%s", rc, out);
     const char *l = line_of(SLOWED);
-    /* Its change: the columns after the two medians ("+48.7%"), about +50% give or take the machine's noise. */
+    /* Its change: the columns after the two medians ("+197.3%"), about +200% give or take the machine's noise. */
     const char *pct = l ? strstr(l, "%") : NULL;
     while (pct && pct > l && pct[-1] != ' ')
         pct--;
     double change = pct ? strtod(pct, NULL) : 0;
-    if (!l || !strstr(l, "worse") || change < 30 || change > 80)
-        fail_msg("the slowed row is not named worse at about +50%%: '%s'", l ? l : "(missing)");
+    if (!l || !strstr(l, "worse") || change < 100 || change > 400)
+        fail_msg("the slowed row is not named worse at about +200%%: '%s'", l ? l : "(missing)");
     assert_non_null(strstr(out, "1 worse"));
     /* No other row is flagged. */
     const char *others[] = {"softmax/cpu/naive/f32/rows:256/cols:1024/causal:0",
@@ -114,7 +114,8 @@ static int setup(void **state)
     (void)state;
     if (!mkdtemp(tmpdir))
         return -1;
-    /* "current": joulebench, then the row SLOWED made 1.5x slower in the file it wrote. */
+    /* "current": joulebench, then the row SLOWED made 3x slower in the file it wrote (a
+     * change a noisy machine cannot hide: every pair must show more than the 10% threshold). */
     snprintf(slow_exe, sizeof slow_exe, "%s/slow-joulebench", tmpdir);
     FILE *f = fopen(slow_exe, "w");
     if (!f)
@@ -128,7 +129,7 @@ static int setup(void **state)
             "d = json.load(open(sys.argv[1]))\n"
             "for b in d['benchmarks']:\n"
             "    if b.get('run_name') == '%s' and b.get('run_type') == 'iteration':\n"
-            "        b['real_time'] *= 1.5\n"
+            "        b['real_time'] *= 3\n"
             "json.dump(d, open(sys.argv[1], 'w'))\n"
             "EOF\n"
             "exit $rc\n",
