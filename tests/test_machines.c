@@ -16,6 +16,7 @@
 
 #include <cmocka.h>
 
+#include "analysis/machine_prices.h"
 #include "analysis/machines.h"
 #include "analysis/report_data.h"
 #include "cli_test.h"

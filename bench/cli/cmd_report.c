@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "analysis/machines.h"
+#include "analysis/machine_prices.h"
 #include "analysis/report_data.h"
 #include "cli/cli.h"
 #include "harness/results.h"
