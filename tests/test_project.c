@@ -613,6 +613,23 @@ static void test_report_serving(void **state)
     cJSON_Delete(res);
 }
 
+/* The bytes a row's J/B is taken over match how the model's bytes are counted:
+ * a weight-only matmul at its stored size, an attention row per element of
+ * the cache (fp32-equivalent) whatever the kernel stores, since the model's
+ * cache is counted at --kv-bytes for every kernel. */
+static void test_row_bytes(void **state)
+{
+    (void)state;
+    jb_class_pick mm = {.kernel = "matmul/cpu/blocked/w4", .problem = {.op = JB_OP_MATMUL, .m = 1, .n = 4096, .k = 4096}};
+    assert_true(jb_row_min_bytes(&mm) == jb_kernel_min_bytes(jb_registry_find(mm.kernel), &mm.problem));
+    assert_true(jb_row_min_bytes(&mm) < jb_problem_min_bytes(&mm.problem) / 5);
+    jb_class_pick at = {.kernel = "attention/cpu/splitkv/int8",
+                        .problem = {.op = JB_OP_ATTENTION, .b = 1, .h = 32, .q = 1, .seq = 512, .d = 128, .causal = 1}};
+    assert_true(jb_row_min_bytes(&at) == jb_problem_min_bytes(&at.problem));
+    snprintf(at.kernel, sizeof at.kernel, "attention/cpu/splitkv/f32");
+    assert_true(jb_row_min_bytes(&at) == jb_problem_min_bytes(&at.problem));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -621,7 +638,7 @@ int main(void)
         cmocka_unit_test(test_kv_and_specs), cmocka_unit_test(test_serving_work),
         cmocka_unit_test(test_serving_method1), cmocka_unit_test(test_lifecycle),
         cmocka_unit_test(test_published_serving), cmocka_unit_test(test_cli_serving),
-        cmocka_unit_test(test_report_serving),
+        cmocka_unit_test(test_report_serving),     cmocka_unit_test(test_row_bytes),
     };
     return cmocka_run_group_tests_name("project", tests, NULL, NULL);
 }

@@ -90,8 +90,14 @@ void jb_dtype_bytes(const char *kernel, double *wb, double *ab)
 double jb_row_min_bytes(const jb_class_pick *pk)
 {
     const jb_problem *p = &pk->problem;
+    /* A weight-only matmul's row counts B at its stored size (the kernel's own
+     * count), as the model's weights are counted below at the kernel's dtype.
+     * Attention rows stay at fp32-equivalent bytes (per element of the cache)
+     * whatever the kernel stores, because the model's cache is counted at
+     * --kv-bytes for every kernel: so an int8 cache's advantage shows as fewer
+     * joules per element, not as a J/B applied to bytes it does not read. */
     const jb_kernel *k = jb_registry_find(pk->kernel);
-    if (k && k->min_bytes) /* the kernel's own count: an operand held quantized since setup */
+    if (p->op == JB_OP_MATMUL && k && k->min_bytes)
         return jb_kernel_min_bytes(k, p);
     if (p->op == JB_OP_MATMUL) {
         double wb, ab;
