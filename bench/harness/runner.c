@@ -125,6 +125,15 @@ static void on_report(const jb_gb_run *r, void *arg)
         rep->time_ns = rep->mean_ns;
     m->nreps++;
     m->timed_s += 1e-9 * rep->mean_ns * (double)r->iterations * runs;
+    /* A warm-up whose last trial was slowed by the machine (the process off its
+     * core for a while) finds too few iterations, and every repetition after it
+     * is short and noisy: the next rounds get as many as the min time needs. */
+    const double per_iter_s = 1e-9 * r->real_time_ns;
+    if (per_iter_s > 0 && per_iter_s * (double)r->iterations < 0.5 * m->min_time) {
+        const double want = ceil(m->min_time / per_iter_s);
+        if (want > (double)m->iterations)
+            m->iterations = want < 1e9 ? (int64_t)want : (int64_t)1e9;
+    }
 }
 
 /* A row that will not be timed: skipped or failed, with why. */
@@ -279,6 +288,8 @@ static int run_round(group *gp, int warmup, const jb_runner_config *cfg, jb_runn
         m->warming = warmup;
         nt++;
     }
+    for (size_t g = 0; g < gp->n; g++)
+        gp->m[g].min_time = min_time;
     if (!nt)
         return JB_OK;
     jb_gb_options gopt = {.repetitions = 1, .min_time = min_time, .min_warmup_time = warmup ? min_time / 2 : 0,

@@ -52,7 +52,9 @@ typedef struct member {
     rep_rec *reps;            /* one per round */
     size_t nreps, capreps;
     int warming;              /* in the warm-up round: its repetition is not kept */
-    int64_t iterations;       /* learned in the warm-up round, fixed afterwards */
+    int64_t iterations;       /* learned in the warm-up round; raised when a repetition came out
+                               * shorter than half the min time (runner.c: on_report) */
+    double min_time;          /* the group's seconds per repetition in its last round */
     double timed_s;           /* seconds of timed runs so far (the budget) */
     int converged;            /* its interval is as narrow as asked */
     jb_row_result res;
