@@ -591,6 +591,12 @@ int jb_cmd_run(int argc, char **argv)
     /* The probes run the peak's FMA loop: a better reading than the one at the start raised it. */
     cJSON_ReplaceItemInObject(ctx, "peak_flop_per_s", cJSON_CreateNumber(peaks.flop_per_s));
     cJSON_AddNumberToObject(ctx, "peak_flop_per_s_start", peaks.flop_per_s_start);
+    cJSON_ReplaceItemInObject(ctx, "peak_bytes_per_s", cJSON_CreateNumber(peaks.bytes_per_s));
+    cJSON_AddNumberToObject(ctx, "peak_bytes_per_s_start", peaks.bytes_per_s_start);
+    if (peaks.bytes_per_s > 1.05 * peaks.bytes_per_s_start)
+        warn(&ui, "the copy bandwidth read %.1f GB/s at the start and %.1f GB/s after the rows: the start was "
+                  "disturbed, and %%bw uses the higher reading",
+             peaks.bytes_per_s_start / 1e9, peaks.bytes_per_s / 1e9);
     if (peaks.flop_per_s > 1.05 * peaks.flop_per_s_start)
         warn(&ui, "the FMA peak read %.1f GFLOP/s at the start, %.1f GFLOP/s in the run's probes: the start was "
                   "disturbed, and %%peak uses the higher reading",

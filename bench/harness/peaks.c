@@ -72,6 +72,17 @@ int jb_peaks_measure(jb_peaks *out)
     memset(out, 0, sizeof *out);
     out->threads = jb_cpu_threads();
     out->flop_per_s = out->flop_per_s_start = jb_cpu_fma_peak(&out->isa);
-    out->bytes_per_s = measure_copy(&out->copy_bytes);
+    out->bytes_per_s = out->bytes_per_s_start = measure_copy(&out->copy_bytes);
     return out->bytes_per_s > 0 ? JB_OK : JB_ENOMEM;
+}
+
+int jb_peaks_recheck_copy(jb_peaks *p)
+{
+    size_t bytes;
+    double bw = measure_copy(&bytes);
+    if (bw <= 0)
+        return JB_ENOMEM;
+    if (bw > p->bytes_per_s)
+        p->bytes_per_s = bw;
+    return JB_OK;
 }

@@ -202,11 +202,15 @@ static void finish_member(member *m, const member *grp, size_t gn, const jb_runn
     size_t disturbed = 0, fastest = 0;
     for (size_t i = 0; i < n; i++) {
         rep_rec *r = &m->reps[i];
-        /* The fraction of the FMA peak against the best reading by now, the same for
-         * every repetition (runner.h: the probes can raise the peak during the run). */
-        for (int c = 0; c < r->ncounters && m->rc.peaks && m->rc.peaks->flop_per_s > 0; c++)
-            if (!strcmp(r->names[c], "pct_peak_flops"))
+        /* The fractions of the peaks against their best readings by now, the same for
+         * every repetition (runner.h: the probes can raise the FMA peak during the
+         * run, and the copy bandwidth is read again before a chunk is reported). */
+        for (int c = 0; c < r->ncounters && m->rc.peaks; c++) {
+            if (!strcmp(r->names[c], "pct_peak_flops") && m->rc.peaks->flop_per_s > 0)
                 r->values[c] = 100.0 * jb_rep_counter(r, "flop_per_s") / m->rc.peaks->flop_per_s;
+            else if (!strcmp(r->names[c], "pct_peak_bw") && m->rc.peaks->bytes_per_s > 0)
+                r->values[c] = 100.0 * jb_rep_counter(r, "bytes_per_s") / m->rc.peaks->bytes_per_s;
+        }
         t[i] = r->time_ns;
         cpu[i] = r->cpu_ns;
         disturbed += r->disturbed != 0;
