@@ -179,7 +179,10 @@ size_t jb_median_ci_min_n(double level)
     return n;
 }
 
-int jb_median_ci(const double *x, size_t n, double level, double *lo, double *hi, double *coverage)
+/* The interval of the median that an independent sample of m values would
+ * give, at the same relative ranks among the n values of x (m = n: the plain
+ * order-statistic interval). */
+static int order_ci(const double *x, size_t n, size_t m, double level, double *lo, double *hi, double *coverage)
 {
     *lo = *hi = NAN;
     if (coverage)
@@ -197,23 +200,20 @@ int jb_median_ci(const double *x, size_t n, double level, double *lo, double *hi
             return JB_EINVAL;
         }
     qsort(t, n, sizeof *t, cmp_double);
-    size_t l = lower_index(n, level);
-    int rc = JB_OK;
-    if (l == 0) { /* too few samples: the extremes, and what they cover */
-        *lo = t[0];
-        *hi = t[n - 1];
-        if (coverage)
-            *coverage = 1 - 2 * binom_half_cdf(n, 0);
-        rc = JB_EINVAL;
-    } else {
-        *lo = t[l - 1];
-        *hi = t[n - l];
-        if (coverage)
-            *coverage = 1 - 2 * binom_half_cdf(n, l - 1);
-    }
+    /* l = 0: too few samples, the extremes and what they cover. */
+    size_t l = lower_index(m, level), i = l ? (size_t)floor((double)(l - 1) * (double)n / (double)m) : 0;
+    *lo = t[i];
+    *hi = t[n - 1 - i];
+    if (coverage)
+        *coverage = 1 - 2 * binom_half_cdf(m, l ? l - 1 : 0);
     if (t != small)
         free(t);
-    return rc;
+    return l ? JB_OK : JB_EINVAL;
+}
+
+int jb_median_ci(const double *x, size_t n, double level, double *lo, double *hi, double *coverage)
+{
+    return order_ci(x, n, n, level, lo, hi, coverage);
 }
 
 /* Average ranks (1-based, ties averaged) of x[0..n-1] into r. */
@@ -280,32 +280,7 @@ int jb_median_ci_dependent(const double *x, size_t n, double level, double *lo, 
         m = 1;
     if (n_eff)
         *n_eff = ne;
-    *lo = *hi = NAN;
-    if (coverage)
-        *coverage = NAN;
-    if (n == 0)
-        return JB_EINVAL;
-    double small[64], *t = n <= 64 ? small : malloc(n * sizeof *t);
-    if (!t)
-        return JB_ENOMEM;
-    memcpy(t, x, n * sizeof *t);
-    for (size_t i = 0; i < n; i++)
-        if (isnan(t[i])) {
-            if (t != small)
-                free(t);
-            return JB_EINVAL;
-        }
-    qsort(t, n, sizeof *t, cmp_double);
-    /* The order statistic an independent sample of m would use, at the same
-     * relative rank among the n values. */
-    size_t l = lower_index(m, level), i = l ? (size_t)floor((double)(l - 1) * (double)n / (double)m) : 0;
-    *lo = t[i];
-    *hi = t[n - 1 - i];
-    if (coverage)
-        *coverage = 1 - 2 * binom_half_cdf(m, l ? l - 1 : 0);
-    if (t != small)
-        free(t);
-    return l ? JB_OK : JB_EINVAL;
+    return order_ci(x, n, m, level, lo, hi, coverage);
 }
 
 /* ---- Wilcoxon signed-rank ------------------------------------------------------ */
