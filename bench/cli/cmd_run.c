@@ -20,6 +20,7 @@
 #include "analysis/stats.h"
 #include "cli/cli.h"
 #include "harness/gbench.h"
+#include "harness/observed.h"
 #include "harness/peaks.h"
 #include "harness/reporter.h"
 #include "harness/results.h"
@@ -378,82 +379,6 @@ static void add_run_context(cJSON *ctx, const jb_suite *suite, const char *spath
                                                 "runs_per_batch, batches sized to about 2 ms (at most 128 runs)");
 }
 
-/* The energy of the whole run, by a second meter of each device's kind opened
- * beside the rows' own: the figure a batch system's accounting (Slurm's
- * ConsumedEnergy for the job step) gives for the same process, so the two can
- * be put side by side. A device whose meter cannot be opened twice has none. */
-static void open_span_meters(const device_meter meters[], const jb_meter_config *mcfg, jb_meter *span[])
-{
-    for (int d = 0; d < JB_BACKEND_COUNT; d++) {
-        char why[256];
-        span[d] = NULL;
-        if (meters[d].meter && jb_meter_open(jb_meter_kind_of(meters[d].meter), mcfg, &span[d], why, sizeof why) == 0 &&
-            jb_meter_start(span[d]) != 0) {
-            jb_meter_free(span[d]);
-            span[d] = NULL;
-        }
-    }
-}
-
-/* context.run_energy: per device, joules and seconds from the meters' start
- * (before the peaks) to the last row. */
-static void add_run_energy(cJSON *ctx, jb_meter *span[])
-{
-    cJSON *re = NULL;
-    for (int d = 0; d < JB_BACKEND_COUNT; d++) {
-        jb_meter_reading r;
-        if (span[d] && jb_meter_stop(span[d], &r) == 0) {
-            if (!re)
-                re = cJSON_AddObjectToObject(ctx, "run_energy");
-            cJSON *x = cJSON_AddObjectToObject(re, jb_backend_name((jb_backend)d));
-            cJSON_AddNumberToObject(x, "joules", r.joules);
-            cJSON_AddNumberToObject(x, "seconds", r.seconds);
-            cJSON_AddStringToObject(x, "meter", jb_meter_kind_name(jb_meter_kind_of(span[d])));
-            cJSON_AddStringToObject(x, "energy", r.measured ? "measured" : "estimated");
-        }
-        jb_meter_free(span[d]);
-    }
-}
-
-/* The spread of one probe figure over the run: min, median, max and cv. */
-static void add_spread(cJSON *o, const char *key, const double *x, size_t n)
-{
-    double mn = INFINITY, mx = 0, sum = 0, sq = 0;
-    for (size_t i = 0; i < n; i++) {
-        mn = fmin(mn, x[i]);
-        mx = fmax(mx, x[i]);
-        sum += x[i];
-    }
-    double mean = sum / (double)n;
-    for (size_t i = 0; i < n; i++)
-        sq += (x[i] - mean) * (x[i] - mean);
-    cJSON *s = cJSON_AddObjectToObject(o, key);
-    cJSON_AddNumberToObject(s, "min", mn);
-    cJSON_AddNumberToObject(s, "median", jb_median(x, n));
-    cJSON_AddNumberToObject(s, "max", mx);
-    cJSON_AddNumberToObject(s, "cv", n > 1 && mean > 0 ? sqrt(sq / (double)(n - 1)) / mean : 0);
-}
-
-/* context.probe: how fast the machine itself was between rounds (harness/machine.h). */
-static void add_probe_context(cJSON *ctx, const jb_runner_stats *st)
-{
-    if (!st->nprobes)
-        return;
-    double *f = malloc(2 * (size_t)st->nprobes * sizeof *f), *b = f ? f + st->nprobes : NULL;
-    if (!f)
-        return;
-    for (int i = 0; i < st->nprobes; i++) {
-        f[i] = st->probes[i].flop_per_s;
-        b[i] = st->probes[i].bytes_per_s;
-    }
-    cJSON *p = cJSON_AddObjectToObject(ctx, "probe");
-    cJSON_AddStringToObject(p, "what", "after each round: 5 ms of the FMA loop on every thread, 4 copies of 16 MiB");
-    cJSON_AddNumberToObject(p, "rounds", st->nprobes);
-    add_spread(p, "flop_per_s", f, (size_t)st->nprobes);
-    add_spread(p, "bytes_per_s", b, (size_t)st->nprobes);
-    free(f);
-}
-
 int jb_cmd_run(int argc, char **argv)
 {
     run_opts o;
@@ -516,8 +441,10 @@ int jb_cmd_run(int argc, char **argv)
                             .nvml_pci_bus_id = pci_bus_id[0] ? pci_bus_id : NULL};
     device_meter meters[JB_BACKEND_COUNT];
     open_meters(&o, &suite, dev_rows, &mcfg, meters);
-    jb_meter *span[JB_BACKEND_COUNT];
-    open_span_meters(meters, &mcfg, span);
+    jb_meter *rows_meters[JB_BACKEND_COUNT], *span[JB_BACKEND_COUNT];
+    for (int d = 0; d < JB_BACKEND_COUNT; d++)
+        rows_meters[d] = meters[d].meter;
+    jb_observed_span_open(rows_meters, &mcfg, span);
 
     /* From here on Ctrl-C (or a TERM from a batch system) stops the run cleanly:
      * the file keeps the rows that finished. */
@@ -586,13 +513,8 @@ int jb_cmd_run(int argc, char **argv)
     cJSON_AddNumberToObject(ctx, "noisy_rows", st->noisy);
     if (repetitions <= 0)
         cJSON_AddNumberToObject(ctx, "unconverged_rows", st->unconverged);
-    add_probe_context(ctx, st);
-    add_run_energy(ctx, span);
-    /* The probes run the peak's FMA loop: a better reading than the one at the start raised it. */
-    cJSON_ReplaceItemInObject(ctx, "peak_flop_per_s", cJSON_CreateNumber(peaks.flop_per_s));
-    cJSON_AddNumberToObject(ctx, "peak_flop_per_s_start", peaks.flop_per_s_start);
-    cJSON_ReplaceItemInObject(ctx, "peak_bytes_per_s", cJSON_CreateNumber(peaks.bytes_per_s));
-    cJSON_AddNumberToObject(ctx, "peak_bytes_per_s_start", peaks.bytes_per_s_start);
+    if (jb_observed_probe(ctx, st) || jb_observed_run_energy(ctx, span) || jb_observed_peaks(ctx, &peaks))
+        jb_cli_oom("run");
     if (peaks.bytes_per_s > 1.05 * peaks.bytes_per_s_start)
         warn(&ui, "the copy bandwidth read %.1f GB/s at the start and %.1f GB/s after the rows: the start was "
                   "disturbed, and %%bw uses the higher reading",
