@@ -77,6 +77,8 @@ def main(paths):
     if s_n:
         print(f"speed-up: {s_in}/{s_n} other-run speed-ups inside this run's interval ({100 * s_in / s_n:.0f}%); "
               f"median half-width {statistics.median(s_w):.1f}%; {s_none} without an interval")
+    elif s_none:
+        print(f"speed-up: no interval to test ({s_none} speed-ups without one: too few effective rounds)")
     return 0
 
 
