@@ -44,10 +44,25 @@ typedef enum jb_op { JB_OP_MATMUL, JB_OP_SOFTMAX, JB_OP_ATTENTION, JB_OP_COUNT }
  * (ggml's Q8_0 and Q4_0 blocks), dequantized inside the kernel. */
 typedef enum jb_dtype { JB_DT_F32, JB_DT_TF32, JB_DT_BF16, JB_DT_INT8, JB_DT_W8, JB_DT_W4, JB_DT_COUNT } jb_dtype;
 typedef enum jb_backend { JB_BACKEND_CPU, JB_BACKEND_CUDA, JB_BACKEND_COUNT } jb_backend;
+/* The instruction families whose ceilings the CPU's peaks measure, one each:
+ * fp32 FMA (vfmadd*ps), bf16 dot product (AVX-512 BF16 vdpbf16ps), int8 dot
+ * product (VNNI vpdpbusd, or AVX2 vpmaddubsw+vpmaddwd without it), and the AMX
+ * tile products (tdpbf16ps, tdpbusd). A CPU kernel declares which family its
+ * inner loop runs on (jb_kernel.path), and its % of peak is against that one. */
+typedef enum jb_family {
+    JB_FAM_FP32_FMA,
+    JB_FAM_BF16_DOT,
+    JB_FAM_INT8_DOT,
+    JB_FAM_AMX_BF16,
+    JB_FAM_AMX_INT8,
+    JB_FAM_COUNT
+} jb_family;
 
 const char *jb_op_name(jb_op op);
 const char *jb_dtype_name(jb_dtype dt);
 const char *jb_backend_name(jb_backend be);
+/* "fp32_fma", "bf16_dot", "int8_dot", "amx_bf16", "amx_int8". */
+const char *jb_family_name(jb_family f);
 /* Returns the enum value, or -1 when the name is unknown. */
 int jb_op_from_name(const char *name);
 
@@ -63,6 +78,10 @@ typedef struct jb_problem {
     int64_t b, h, seq, d;     /* attention */
     int64_t q;                /* attention: query rows, 1..seq; 0 means seq (see jb_attention_q) */
     int causal;               /* softmax and attention: 0 or 1 */
+    int packed;               /* matmul: 1 converts B to the kernel's preferred layout in
+                               * setup (pre-packed weights, as inference holds them), 0
+                               * (default) inside the timed run (as training re-packs each
+                               * step); row names gain "packed:1" only when 1 */
     double scale;             /* softmax: inputs are multiplied by scale before exp; 0 means 1 */
 } jb_problem;
 
@@ -155,6 +174,12 @@ typedef struct jb_kernel {
      * (weight-only matmuls, an int8 KV cache), so that its GB/s and % of the
      * copy bandwidth count the bytes it really reads. */
     double (*min_bytes)(const jb_problem *p);
+    /* Optional (NULL: fp32 FMA, path jb_cpu_isa_name() on the CPU). The
+     * instructions the kernel's inner loop runs on this machine for p, as
+     * chosen at run time: *family, whose measured ceiling its % of peak is
+     * against, and the return, a short name of the path ("amx", "avx512_bf16",
+     * "avx2_fma", "avx512_vnni"), which the run writes beside the row. */
+    const char *(*path)(const jb_problem *p, jb_family *family);
     /* Optional (NULL: 0). Workspace the caller provides in jb_exec.ws. */
     size_t (*workspace_size)(const jb_problem *p);
     /* Optional, untimed: per-problem preparation (primitive creation, packing or
@@ -190,6 +215,9 @@ int jb_kernel_supports(const jb_kernel *k, const jb_problem *p, char *why, size_
 size_t jb_kernel_workspace(const jb_kernel *k, const jb_problem *p);
 /* The kernel's min_bytes, else jb_problem_min_bytes. */
 double jb_kernel_min_bytes(const jb_kernel *k, const jb_problem *p);
+/* The kernel's path, else fp32 FMA and jb_cpu_isa_name() (CPU) or the backend's
+ * name (others). family may be NULL. Never NULL. */
+const char *jb_kernel_path(const jb_kernel *k, const jb_problem *p, jb_family *family);
 
 /* ---- The machine, as the harness may ask about it --------------------------- */
 
@@ -201,7 +229,7 @@ const char *jb_cpu_isa_name(void);
 const char *jb_cpu_flags(void);
 int jb_cpu_threads(void);
 size_t jb_cpu_llc_bytes(void);
-/* JB_OK when JB_ISA is unset, empty or one of portable, avx2, avx512;
+/* JB_OK when JB_ISA is unset, empty or one of portable, avx2, avx512, amx;
  * otherwise JB_EINVAL with a line naming the allowed values (a bad value is
  * ignored by the kernels, so programs check it first). */
 int jb_cpu_isa_env_check(char *msg, size_t len);
@@ -211,6 +239,19 @@ double jb_cpu_fma_peak(const char **isa);
 /* The same loop for about `seconds` (a few milliseconds): FLOP/s now, a probe
  * of how fast the machine is at this moment rather than at its best. */
 double jb_cpu_fma_rate(double seconds);
+/* Whether this CPU (and the JB_ISA cap) has family f's instructions, and for
+ * AMX whether the kernel granted tile permission; when not, why (may be NULL). */
+int jb_cpu_has_family(jb_family f, char *why, size_t len);
+/* Peak operations per second of family f on every thread (a FLOP for the
+ * float families, a multiply-add counted as 2 ops for int8), best of a few
+ * trials of a loop of independent accumulators, about a quarter second; 0
+ * when the CPU lacks it. *what (may be NULL) names the loop's instruction. */
+double jb_cpu_family_peak(jb_family f, const char **what);
+/* The same, measured once per process and kept (for kernels choosing a path). */
+double jb_cpu_family_peak_cached(jb_family f);
+/* Bytes of the data cache at level 1, 2 or 3 that one core sees (sysconf, then
+ * sysfs; 0 when unknown). */
+size_t jb_cpu_cache_bytes(int level);
 
 /* "2.6.3", or "none" in a build without oneDNN (static storage). */
 const char *jb_onednn_version(void);

@@ -37,6 +37,14 @@ static const char *const backend_names[] = {"cpu", "cuda"};
 _Static_assert(sizeof backend_names / sizeof backend_names[0] == JB_BACKEND_COUNT,
                "one name per backend");
 
+static const char *const family_names[] = {"fp32_fma", "bf16_dot", "int8_dot", "amx_bf16", "amx_int8"};
+_Static_assert(sizeof family_names / sizeof family_names[0] == JB_FAM_COUNT, "one name per family");
+
+const char *jb_family_name(jb_family f)
+{
+    return (unsigned)f < JB_FAM_COUNT ? family_names[f] : "?";
+}
+
 const char *jb_op_name(jb_op op)
 {
     return (unsigned)op < JB_OP_COUNT ? op_names[op] : "?";

@@ -75,3 +75,14 @@ double jb_kernel_min_bytes(const jb_kernel *k, const jb_problem *p)
 {
     return k && k->min_bytes ? k->min_bytes(p) : jb_problem_min_bytes(p);
 }
+
+const char *jb_kernel_path(const jb_kernel *k, const jb_problem *p, jb_family *family)
+{
+    jb_family f = JB_FAM_FP32_FMA;
+    const char *path = k && k->path ? k->path(p, &f) : NULL;
+    if (family)
+        *family = f;
+    if (path)
+        return path;
+    return k && k->backend != JB_BACKEND_CPU ? jb_backend_name(k->backend) : jb_cpu_isa_name();
+}

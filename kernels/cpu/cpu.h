@@ -37,6 +37,12 @@ const char *jb_isa_name(jb_isa isa);
 /* AVX-512 VNNI and AVX-512 BF16, also capped by JB_ISA (below avx512: no). */
 int jb_cpu_has_avx512_vnni(void);
 int jb_cpu_has_avx512_bf16(void);
+/* AMX-BF16 and AMX-INT8, ready to use: the CPU has them, JB_ISA is unset or
+ * "amx", and the kernel granted this process tile permission (asked once).
+ * When not, why says what was missing (why may be NULL). Each thread that runs
+ * tile instructions loads its own tile configuration. */
+int jb_cpu_has_amx_bf16(char *why, size_t len);
+int jb_cpu_has_amx_int8(char *why, size_t len);
 
 /*
  * Single-threaded sgemm for use inside a parallel region:
