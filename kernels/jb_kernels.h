@@ -252,6 +252,11 @@ double jb_cpu_family_peak_cached(jb_family f);
 /* Bytes of the data cache at level 1, 2 or 3 that one core sees (sysconf, then
  * sysfs; 0 when unknown). */
 size_t jb_cpu_cache_bytes(int level);
+/* The block sizes the blocked GEMMs derived from those caches (the analytic
+ * rule of kernels/cpu/gemm_blocking.c), one line: "f32 avx2_6x16 mc=204
+ * kc=320 nc=4096; int8 ...", and the bf16 dot kernel's where the CPU has it
+ * (static storage; not for use from several threads at once). */
+const char *jb_gemm_blocking(void);
 
 /* "2.6.3", or "none" in a build without oneDNN (static storage). */
 const char *jb_onednn_version(void);

@@ -7,8 +7,10 @@
  *   ukernel_f32.c   AVX-512 14x32, AVX2+FMA 6x16, portable C 6x8;
  *   ukernel_int8.c  AVX-512 VNNI 14x32 (with 1..13-row kernels), AVX2 4x16,
  *                   portable C 4x16;
- *   ukernel_bf16.c  AVX-512 BF16 14x32, and nothing without it.
- * The f32 pieces are also what jb_sgemm_st (cpu_gemm.c) builds on.
+ *   ukernel_bf16.c  AVX-512 BF16 14x32, and the fp32 path every CPU has:
+ *                   bf16 widened to fp32 while packed into the f32 panels.
+ * The f32 pieces are also what jb_sgemm_st (cpu_gemm.c) builds on. Block
+ * sizes come from the caches at first use (gemm_blocking.c).
  */
 #ifndef JB_GEMM_UKERNEL_H
 #define JB_GEMM_UKERNEL_H
@@ -18,6 +20,25 @@
 
 #include "cpu.h"
 #include "gemm_driver.h"
+
+/* ---- Block sizes (gemm_blocking.c) -------------------------------------- */
+
+/*
+ * The analytic rule (Low et al., TOMS 2016) for a micro-kernel of mr x nr
+ * whose packed panels hold esize-byte elements, kstep to a lane, on a
+ * machine with caches of l1, l2 and l3 bytes per core (0: unknown, a
+ * default is taken) and `threads` threads: kc, a multiple of 16 and kstep in
+ * [64, 2048], the largest for which an A and a B micro-panel, each in whole
+ * ways of L1 (size / 4 KiB ways), take all ways but one; mc, a multiple of
+ * mr, the A block (mc x kc) in half of L2; nc, a multiple of nr up to 4096,
+ * the B block (kc x nc) in half of L3 less the threads' A blocks, but at
+ * least a quarter of L3. Pure: no state, no machine.
+ */
+void jb_gemm_block_sizes(size_t l1, size_t l2, size_t l3, int mr, int nr, int esize, int kstep, int threads,
+                         int64_t *mc, int64_t *kc, int64_t *nc);
+
+/* Sets d's mc, kc and nc by the rule for this machine's caches and threads. */
+void jb_gemm_driver_block(jb_gemm_driver *d);
 
 /* ---- f32 ---------------------------------------------------------------- */
 
@@ -75,9 +96,30 @@ int8_t jb_s8gemm_a_at(const jb_gemm_driver *d, const int8_t *pa, int64_t m, int6
 
 /* ---- bf16 --------------------------------------------------------------- */
 
-/* The bf16 descriptor: A and B bf16 (uint16_t), row-major, k padded to 2;
- * packs both in the run. NULL where the build has no x86 intrinsics; the
- * caller checks jb_cpu_has_avx512_bf16() before running it. */
+/* The bf16 dot-product descriptor (AVX-512 BF16 vdpbf16ps): A and B bf16
+ * (uint16_t), row-major, k padded to 2; packs both in the run. NULL where the
+ * build has no x86 intrinsics; the caller checks jb_cpu_has_avx512_bf16()
+ * before running it. Not AMX: matmul/cpu/amx/bf16 is a kernel of its own. */
 const jb_gemm_driver *jb_bf16gemm_kernel_get(void);
+
+/* The f32 descriptor's A and B packing from bf16 sources (lda, ldb count
+ * bf16): each value widened to fp32 on the way (a 16-bit shift), into the
+ * same panels jb_sgemm_pack_a and jb_sgemm_pack_b write from floats. */
+void jb_sgemm_pack_a_bf16(const jb_sgemm_kernel *kr, int64_t mc, int64_t kc, const uint16_t *a, int64_t lda,
+                          float *dst);
+void jb_sgemm_pack_b_bf16(const jb_sgemm_kernel *kr, int64_t kc, int64_t nc, const uint16_t *b, int64_t ldb,
+                          float *dst);
+
+/*
+ * The fp32 path of the bf16 GEMM, for any CPU: C = A * B with g->a and g->b
+ * bf16 (any k; lda and ldb count bf16), packed block by block into fp32
+ * panels of the f32 descriptor for this CPU (its block sizes too) and
+ * multiplied by its micro-kernel, on jb_cpu_threads() threads or as many as
+ * ws has A blocks for. Its own loop nest rather than jb_gemm_run, whose
+ * packed blocks have the source's element size. Returns JB_OK, or JB_EINVAL
+ * when ws is NULL or too small for one thread.
+ */
+size_t jb_bf16gemm_wide_workspace_size(int64_t m, int64_t n, int64_t k, int threads);
+int jb_bf16gemm_wide_run(const jb_gemm_args *g, void *ws, size_t ws_size);
 
 #endif

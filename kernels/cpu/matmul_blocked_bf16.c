@@ -1,56 +1,56 @@
 /*
- * matmul/cpu/blocked/bf16: C = A*B with bf16 inputs and fp32 accumulation on
- * AVX-512 BF16. Setup (untimed) rounds A and B to bf16, to nearest even; the
- * timed run is jb_gemm_run over the bf16 descriptor (ukernel_bf16.c), which
- * packs bf16 panels and runs a 14x32 micro-kernel, with the blocking and
- * threading of matmul/cpu/blocked/f32; the oracle sees the bf16-rounded
- * values through dequantized_inputs. There is no fallback: without AVX-512
- * BF16 the kernel is unavailable.
+ * matmul/cpu/blocked/bf16: C = A*B with bf16 inputs and fp32 accumulation, on
+ * every CPU. Setup (untimed) rounds A and B to bf16, to nearest even, and
+ * picks the path (bf16.h): the AVX-512 BF16 dot product where the CPU has it
+ * and its measured peak beats fp32 FMA's (jb_gemm_run over the bf16
+ * descriptor, ukernel_bf16.c: bf16 panels, a 14x32 vdpbf16ps micro-kernel),
+ * else the fp32 path (jb_bf16gemm_wide_run: the bf16 operands widened to
+ * fp32 while packed into the f32 micro-kernel's panels, with the blocking
+ * and threading of matmul/cpu/blocked/f32). Either way the timed run reads
+ * bf16 and packs in the run; the oracle sees the bf16-rounded values through
+ * dequantized_inputs. AMX is not used here: matmul/cpu/amx/bf16 is its own
+ * kernel.
  */
 #include "../jb_kernels.h"
 #include "cpu.h"
+#include "bf16.h"
 #include "gemm_ukernel.h"
 
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-/* Round to nearest even; inputs are finite. */
-static uint16_t to_bf16(float x)
-{
-    uint32_t u;
-    memcpy(&u, &x, 4);
-    u += 0x7fffu + ((u >> 16) & 1u);
-    return (uint16_t)(u >> 16);
-}
-
-static float from_bf16(uint16_t h)
-{
-    uint32_t u = (uint32_t)h << 16;
-    float x;
-    memcpy(&x, &u, 4);
-    return x;
-}
-
 static int available(char *why, size_t len)
 {
-    if (jb_cpu_has_avx512_bf16())
-        return JB_OK;
-    snprintf(why, len, "CPU lacks AVX-512 BF16");
-    return JB_EUNAVAILABLE;
+    jb_bf16_path path;
+    return jb_bf16_path_get(&path, why, len) ? JB_EUNAVAILABLE : JB_OK;
 }
 
 /* What setup makes: A [m][k2] and B [k2][n] in bf16, k2 = k rounded up to 2
  * (the padding is zero). */
 typedef struct state {
+    jb_bf16_path path;
     int64_t k2;
     uint16_t *a, *b;
 } state;
 
+/* Enough for either path, so a path forced between sizing and setup fits. */
 static size_t workspace_size(const jb_problem *p)
 {
     const jb_gemm_driver *d = jb_bf16gemm_kernel_get();
-    return d ? jb_gemm_workspace_size(d, p->m, p->n, jb_round_up(p->k, 2), jb_cpu_threads()) : 0;
+    const int64_t k2 = jb_round_up(p->k, 2);
+    const size_t wide = jb_bf16gemm_wide_workspace_size(p->m, p->n, k2, jb_cpu_threads());
+    const size_t dot = d ? jb_gemm_workspace_size(d, p->m, p->n, k2, jb_cpu_threads()) : 0;
+    return wide > dot ? wide : dot;
+}
+
+static const char *path(const jb_problem *p, jb_family *family)
+{
+    jb_bf16_path bp;
+    (void)p;
+    if (jb_bf16_path_get(&bp, NULL, 0))
+        bp = JB_BF16_PATH_FP32;
+    *family = bp == JB_BF16_PATH_DOT ? JB_FAM_BF16_DOT : JB_FAM_FP32_FMA;
+    return jb_bf16_path_name(bp);
 }
 
 static void teardown(jb_exec *e)
@@ -72,6 +72,9 @@ static int setup(jb_exec *e)
     if (!st)
         return JB_ENOMEM;
     e->state = st;
+    int rc = jb_bf16_path_get(&st->path, e->why, sizeof e->why);
+    if (rc)
+        return rc;
     st->k2 = k2;
     st->a = calloc((size_t)(m * k2), sizeof(uint16_t));
     st->b = calloc((size_t)(k2 * n), sizeof(uint16_t));
@@ -81,10 +84,10 @@ static int setup(jb_exec *e)
     }
     for (int64_t i = 0; i < m; i++)
         for (int64_t l = 0; l < k; l++)
-            st->a[i * k2 + l] = to_bf16(e->in[0][i * k + l]);
+            st->a[i * k2 + l] = jb_bf16_round(e->in[0][i * k + l]);
     for (int64_t l = 0; l < k; l++)
         for (int64_t j = 0; j < n; j++)
-            st->b[l * n + j] = to_bf16(e->in[1][l * n + j]);
+            st->b[l * n + j] = jb_bf16_round(e->in[1][l * n + j]);
     return JB_OK;
 }
 
@@ -96,21 +99,18 @@ static int dequantized_inputs(const jb_exec *e, float *const deq[])
         return JB_EINVAL;
     for (int64_t i = 0; i < m; i++)
         for (int64_t l = 0; l < k; l++)
-            deq[0][i * k + l] = from_bf16(st->a[i * st->k2 + l]);
+            deq[0][i * k + l] = jb_bf16_float(st->a[i * st->k2 + l]);
     for (int64_t l = 0; l < k; l++)
         for (int64_t j = 0; j < n; j++)
-            deq[1][l * n + j] = from_bf16(st->b[l * n + j]);
+            deq[1][l * n + j] = jb_bf16_float(st->b[l * n + j]);
     return JB_OK;
 }
 
 static int run(jb_exec *e)
 {
     const state *st = e->state;
-    const jb_gemm_driver *d = jb_bf16gemm_kernel_get();
     if (!st)
         return JB_EINVAL;
-    if (!d || !jb_cpu_has_avx512_bf16())
-        return JB_EUNAVAILABLE;
     const jb_gemm_args g = {
         .m = e->p->m,
         .n = e->p->n,
@@ -122,7 +122,9 @@ static int run(jb_exec *e)
         .c = e->out,
         .ldc = e->p->n,
     };
-    return jb_gemm_run(d, &g, e->ws, e->ws_size);
+    if (st->path == JB_BF16_PATH_DOT)
+        return jb_gemm_run(jb_bf16gemm_kernel_get(), &g, e->ws, e->ws_size);
+    return jb_bf16gemm_wide_run(&g, e->ws, e->ws_size);
 }
 
 const jb_kernel jb_k_matmul_cpu_blocked_bf16 = {
@@ -132,8 +134,10 @@ const jb_kernel jb_k_matmul_cpu_blocked_bf16 = {
     .variant = "blocked",
     .dtype = JB_DT_BF16,
     .tolerance = 1e-5,
-    .summary = "bf16 A and B (rounded in setup), fp32 accumulation with AVX-512 BF16 vdpbf16ps, 14x32 tiles, OpenMP",
+    .summary = "bf16 A and B (rounded in setup), fp32 accumulation: AVX-512 BF16 vdpbf16ps 14x32 where it beats fp32 "
+               "FMA, else widened to fp32 while packing (AVX-512/AVX2/C f32 micro-kernels), OpenMP",
     .available = available,
+    .path = path,
     .workspace_size = workspace_size,
     .setup = setup,
     .run = run,

@@ -1,17 +1,30 @@
 /*
- * The bf16 micro-kernel layer: a 14x32 micro-kernel on AVX-512 BF16
- * (vdpbf16ps: per fp32 lane, two bf16 products added to the accumulator),
- * its block sizes as a driver descriptor, and its packing. vdpbf16ps pairs
- * consecutive k, so two bf16 share a 32-bit lane (gemm_driver.h):
- *   A block: micro-panels of 14 rows, each kc/2 steps of 14 lanes (one row's
- *            two k values each), packed by jb_pack_lanes32;
- *   B block: micro-panels of 32 columns, each kc/2 steps of 32 lanes (one
- *            column's two k values each).
- * There is no fallback: without AVX-512 BF16 nothing here may run.
+ * The bf16 GEMM layer, on one of two paths (bf16.h says which, and why):
+ *   dot   a 14x32 micro-kernel on AVX-512 BF16 (vdpbf16ps: per fp32 lane, two
+ *         bf16 products added to the accumulator), its block sizes as a
+ *         driver descriptor, and its packing, run by jb_gemm_run. vdpbf16ps
+ *         pairs consecutive k, so two bf16 share a 32-bit lane
+ *         (gemm_driver.h):
+ *           A block: micro-panels of 14 rows, each kc/2 steps of 14 lanes
+ *                    (one row's two k values each), packed by jb_pack_lanes32;
+ *           B block: micro-panels of 32 columns, each kc/2 steps of 32 lanes
+ *                    (one column's two k values each);
+ *   fp32  any CPU: bf16 widened to fp32 while packed into the f32
+ *         descriptor's panels (jb_sgemm_pack_a_bf16, jb_sgemm_pack_b_bf16),
+ *         then its micro-kernel, in jb_bf16gemm_wide_run's loop nest.
+ * Neither uses AMX (the tile GEMM is matmul/cpu/amx/bf16, a kernel of its own).
+ * Also here: the choice between the paths, for every bf16 kernel.
  */
 #include "gemm_ukernel.h"
+#include "bf16.h"
 
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#ifdef _OPENMP
+#include <omp.h>
+#endif
 
 #if defined(__x86_64__) || defined(__i386__)
 #include <immintrin.h>
@@ -120,26 +133,174 @@ static void pack_b(const jb_gemm_driver *d, int64_t kc, int64_t nc, const void *
     pack_b_bf16(kc, nc, b, ldb, dst);
 }
 
-/* kc counts k values (even). The B micro-panel is kc*64 bytes, 32 KiB at
- * kc = 512, within L1; the 168 x 512 A block is 168 KiB of L2. */
-static const jb_gemm_driver bf16_14x32 = {
+/* kc counts k values (even); the block sizes come from the caches at first
+ * use (jb_gemm_block_sizes). The constants tuned on a Zen 5 were mc = 168,
+ * kc = 512 (a 32 KiB B micro-panel, within its 48 KiB L1), nc = 4096; the
+ * rule gives kc = 448 there, leaving room for the A micro-panel too. */
+static jb_gemm_driver bf16_14x32 = {
     .name = "avx512bf16_14x32",
     .isa = JB_ISA_AVX512,
     .mr = MR,
     .nr = NR,
     .kstep = 2,
-    .mc = MR * 12,
-    .kc = 512,
-    .nc = 4096,
     .ukr = ukr_bf16_14x32,
     .pack_a = pack_a,
     .pack_b = pack_b,
 };
 
-const jb_gemm_driver *jb_bf16gemm_kernel_get(void) { return &bf16_14x32; }
+static pthread_once_t blocked = PTHREAD_ONCE_INIT;
+
+static void block_dot(void) { jb_gemm_driver_block(&bf16_14x32); }
+
+const jb_gemm_driver *jb_bf16gemm_kernel_get(void)
+{
+    pthread_once(&blocked, block_dot);
+    return &bf16_14x32;
+}
 
 #else
 
 const jb_gemm_driver *jb_bf16gemm_kernel_get(void) { return NULL; }
 
 #endif /* JB_X86 */
+
+/* ---- The fp32 path ------------------------------------------------------- */
+
+/* Splits t threads into a tm x tn grid over mtiles x ntiles micro-tiles so
+ * the largest share is smallest, ties to more row splits (as jb_gemm_run). */
+static void grid(int t, int64_t mtiles, int64_t ntiles, int *tm, int *tn)
+{
+    int64_t best = -1;
+    *tm = t;
+    *tn = 1;
+    for (int d = t; d >= 1; d--) {
+        if (t % d)
+            continue;
+        const int64_t share = ((mtiles + d - 1) / d) * ((ntiles + t / d - 1) / (t / d));
+        if (best < 0 || share < best) {
+            best = share;
+            *tm = d;
+            *tn = t / d;
+        }
+    }
+}
+
+/* Part i of n units in `parts` near-equal ranges, scaled by unit: [*lo, *hi). */
+static void split(int64_t n, int parts, int i, int64_t unit, int64_t *lo, int64_t *hi)
+{
+    *lo = n * i / parts * unit;
+    *hi = n * (i + 1) / parts * unit;
+}
+
+size_t jb_bf16gemm_wide_workspace_size(int64_t m, int64_t n, int64_t k, int threads)
+{
+    const jb_sgemm_kernel *kr = jb_sgemm_kernel_get();
+    const int64_t kc = jb_min64(k, kr->kc);
+    return jb_gemm_bpack_bytes(kr, kc, jb_min64(n, kr->nc)) +
+           (size_t)threads * jb_gemm_apack_bytes(kr, jb_min64(m, kr->mc), kc);
+}
+
+/* The loops of jb_gemm_run (nc -> kc -> mc -> micro-tiles; the threads pack
+ * the shared B block together between two barriers, then each packs its own
+ * rows of A and multiplies its part of the C block), with fp32 panels packed
+ * from bf16. */
+int jb_bf16gemm_wide_run(const jb_gemm_args *g, void *ws, size_t ws_size)
+{
+    const jb_sgemm_kernel *kr = jb_sgemm_kernel_get();
+    const int64_t m = g->m, n = g->n, k = g->k, mr = kr->mr, nr = kr->nr;
+    const int64_t kcmax = jb_min64(k, kr->kc);
+    const size_t bb = jb_gemm_bpack_bytes(kr, kcmax, jb_min64(n, kr->nc));
+    const size_t ba = jb_gemm_apack_bytes(kr, jb_min64(m, kr->mc), kcmax);
+    if (!ws || ws_size < bb + ba)
+        return JB_EINVAL;
+    int threads = jb_cpu_threads();
+    if ((size_t)threads > (ws_size - bb) / ba)
+        threads = (int)((ws_size - bb) / ba);
+    (void)threads; /* used only by the pragma, absent without OpenMP */
+    float *bpack = ws;
+    unsigned char *apack0 = (unsigned char *)ws + bb;
+    const uint16_t *a = g->a, *b = g->b;
+
+#pragma omp parallel num_threads(threads)
+    {
+        int t = 0, nt = 1;
+#ifdef _OPENMP
+        t = omp_get_thread_num();
+        nt = omp_get_num_threads();
+#endif
+        float *apack = (float *)(void *)(apack0 + (size_t)t * ba);
+        for (int64_t jc = 0; jc < n; jc += kr->nc) {
+            const int64_t nc = jb_min64(n - jc, kr->nc), ntiles = (nc + nr - 1) / nr;
+            int tm, tn;
+            grid(nt, (m + mr - 1) / mr, ntiles, &tm, &tn);
+            int64_t i0, i1, j0, j1, p0, p1;
+            split((m + mr - 1) / mr, tm, t / tn, mr, &i0, &i1);
+            split(ntiles, tn, t % tn, nr, &j0, &j1);
+            i1 = jb_min64(i1, m);
+            j1 = jb_min64(j1, nc);
+            split(ntiles, nt, t, nr, &p0, &p1);
+            p1 = jb_min64(p1, nc);
+            for (int64_t pc = 0; pc < k; pc += kr->kc) {
+                const int64_t kc = jb_min64(k - pc, kr->kc);
+                if (p1 > p0)
+                    jb_sgemm_pack_b_bf16(kr, kc, p1 - p0, b + pc * g->ldb + jc + p0, g->ldb, bpack + p0 * kc);
+#pragma omp barrier
+                for (int64_t ic = i0; j1 > j0 && ic < i1; ic += kr->mc) {
+                    const int64_t mc = jb_min64(i1 - ic, kr->mc);
+                    jb_sgemm_pack_a_bf16(kr, mc, kc, a + ic * g->lda + pc, g->lda, apack);
+                    jb_sgemm_macro(kr, mc, j1 - j0, kc, apack, bpack + j0 * kc, g->c + ic * g->ldc + jc + j0, g->ldc,
+                                   pc > 0);
+                }
+                /* Nobody repacks B while another thread still reads it. */
+#pragma omp barrier
+            }
+        }
+    }
+    return JB_OK;
+}
+
+/* ---- Which path --------------------------------------------------------- */
+
+jb_bf16_path jb_bf16_path_rule(double bf16_dot_peak, double fp32_fma_peak)
+{
+    return bf16_dot_peak > 0 && bf16_dot_peak > fp32_fma_peak ? JB_BF16_PATH_DOT : JB_BF16_PATH_FP32;
+}
+
+int jb_bf16_path_get(jb_bf16_path *path, char *why, size_t len)
+{
+    const char *s = getenv("JB_BF16_PATH");
+    *path = JB_BF16_PATH_FP32;
+    if (s && !strcmp(s, "fp32"))
+        return JB_OK;
+    if (s && *s && strcmp(s, "dot") && strcmp(s, "auto")) {
+        if (why && len)
+            snprintf(why, len, "JB_BF16_PATH='%.40s' is not one of auto, dot, fp32 (it forces the path of the bf16 "
+                               "kernels; unset it to choose by the measured peaks)", s);
+        return JB_EINVAL;
+    }
+    if (!jb_cpu_has_avx512_bf16()) {
+        if (s && !strcmp(s, "dot")) {
+            if (why && len)
+                snprintf(why, len, "JB_BF16_PATH=dot, but the CPU lacks AVX-512 BF16 (or JB_ISA is below avx512)");
+            return JB_EUNAVAILABLE;
+        }
+        return JB_OK;
+    }
+    if (s && !strcmp(s, "dot"))
+        *path = JB_BF16_PATH_DOT;
+    else
+        *path = jb_bf16_path_rule(jb_cpu_family_peak_cached(JB_FAM_BF16_DOT),
+                                  jb_cpu_family_peak_cached(JB_FAM_FP32_FMA));
+    return JB_OK;
+}
+
+const char *jb_bf16_path_name(jb_bf16_path path)
+{
+    if (path == JB_BF16_PATH_DOT)
+        return "avx512_bf16";
+    switch (jb_cpu_isa()) {
+    case JB_ISA_AVX512: return "avx512_fma";
+    case JB_ISA_AVX2: return "avx2_fma";
+    default: return "portable";
+    }
+}

@@ -6,6 +6,7 @@
  */
 #include "gemm_ukernel.h"
 
+#include <pthread.h>
 #include <string.h>
 
 #if defined(__x86_64__) || defined(__i386__)
@@ -153,17 +154,41 @@ static void pack_transpose(int w, int64_t rows, int64_t kc, const void *srcv, in
     }
 }
 
+/* Element i of src: a float, or, when wide, a bf16 widened to a float (a
+ * bf16 is the high half of a float). */
+static inline float load1(const void *src, int64_t i, int wide)
+{
+    if (!wide)
+        return ((const float *)src)[i];
+    const uint32_t u = (uint32_t)((const uint16_t *)src)[i] << 16;
+    float x;
+    memcpy(&x, &u, 4);
+    return x;
+}
+
 #ifdef JB_X86
-/* The same with 8x8 AVX transposes: each group of 8 rows of a panel is read
- * as 8 row vectors of 8 steps and written as 8 step vectors; masked stores
- * keep a group that straddles the panel's end inside it. */
-static AVX2_FN void pack_transpose_avx2(int w, int64_t rows, int64_t kc, const float *src, int64_t ld, float *dst)
+/* 8 floats from src, or, when wide, 8 bf16 widened to floats (a bf16 is the
+ * high half of a float). */
+static AVX2_FN inline __attribute__((always_inline)) __m256 load8(const void *src, int64_t i, int wide)
+{
+    if (!wide)
+        return _mm256_loadu_ps((const float *)src + i);
+    const __m128i h = _mm_loadu_si128((const __m128i *)((const uint16_t *)src + i));
+    return _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_cvtepu16_epi32(h), 16));
+}
+
+/* pack_transpose with 8x8 AVX transposes: each group of 8 rows of a panel is
+ * read as 8 row vectors of 8 steps and written as 8 step vectors; masked
+ * stores keep a group that straddles the panel's end inside it. src holds
+ * floats, or bf16 when wide (a constant after inlining). */
+static AVX2_FN inline __attribute__((always_inline)) void
+transpose_avx2_body(int w, int64_t rows, int64_t kc, const void *src, int64_t ld, float *dst, int wide)
 {
     static const int32_t ramp[16] = {0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15};
     const int64_t kc8 = kc / 8 * 8;
     for (int64_t r0 = 0; r0 < rows; r0 += w) {
         const int64_t h = rows - r0 < w ? rows - r0 : w;
-        const float *s = src + r0 * ld;
+        const int64_t s = r0 * ld; /* the panel's first element */
         for (int g = 0; g < w; g += 8) {
             const int gw = w - g < 8 ? w - g : 8, gh = (int)(h - g < 0 ? 0 : h - g < 8 ? h - g : 8);
             const __m256i mask = _mm256_cmpgt_epi32(_mm256_set1_epi32(gw), _mm256_loadu_si256((const __m256i *)ramp));
@@ -171,7 +196,7 @@ static AVX2_FN void pack_transpose_avx2(int w, int64_t rows, int64_t kc, const f
             for (int64_t l = 0; l < kc8; l += 8) {
                 __m256 r[8];
                 for (int q = 0; q < 8; q++)
-                    r[q] = q < gh ? _mm256_loadu_ps(s + (g + q) * ld + l) : _mm256_setzero_ps();
+                    r[q] = q < gh ? load8(src, s + (g + q) * ld + l, wide) : _mm256_setzero_ps();
                 __m256 t0 = _mm256_unpacklo_ps(r[0], r[1]), t1 = _mm256_unpackhi_ps(r[0], r[1]);
                 __m256 t2 = _mm256_unpacklo_ps(r[2], r[3]), t3 = _mm256_unpackhi_ps(r[2], r[3]);
                 __m256 t4 = _mm256_unpacklo_ps(r[4], r[5]), t5 = _mm256_unpackhi_ps(r[4], r[5]);
@@ -193,12 +218,63 @@ static AVX2_FN void pack_transpose_avx2(int w, int64_t rows, int64_t kc, const f
             }
             for (int64_t l = kc8; l < kc; l++)
                 for (int q = 0; q < gw; q++)
-                    d[l * w + q] = q < gh ? s[(g + q) * ld + l] : 0;
+                    d[l * w + q] = q < gh ? load1(src, s + (g + q) * ld + l, wide) : 0;
         }
         dst += w * kc;
     }
 }
+
+static AVX2_FN void pack_transpose_avx2(int w, int64_t rows, int64_t kc, const float *src, int64_t ld, float *dst)
+{
+    transpose_avx2_body(w, rows, kc, src, ld, dst, 0);
+}
+
+static AVX2_FN void pack_transpose_bf16_avx2(int w, int64_t rows, int64_t kc, const uint16_t *src, int64_t ld,
+                                             float *dst)
+{
+    transpose_avx2_body(w, rows, kc, src, ld, dst, 1);
+}
+
+/* pack_copy from bf16, widening 8 columns at a time. */
+static AVX2_FN void pack_copy_bf16_avx2(int w, int64_t cols, int64_t kc, const uint16_t *src, int64_t ld, float *dst)
+{
+    for (int64_t j0 = 0; j0 < cols; j0 += w) {
+        const int64_t h = cols - j0 < w ? cols - j0 : w;
+        const uint16_t *s = src + j0;
+        for (int64_t l = 0; l < kc; l++, dst += w) {
+            const uint16_t *sl = s + l * ld;
+            int64_t j = 0;
+            for (; j + 8 <= h; j += 8)
+                _mm256_storeu_ps(dst + j, load8(sl, j, 1));
+            for (; j < h; j++)
+                dst[j] = load1(sl, j, 1);
+            for (; j < w; j++)
+                dst[j] = 0;
+        }
+    }
+}
 #endif
+
+/* The portable pack_transpose and pack_copy from bf16. */
+static void pack_transpose_bf16(int w, int64_t rows, int64_t kc, const uint16_t *src, int64_t ld, float *dst)
+{
+    for (int64_t r0 = 0; r0 < rows; r0 += w) {
+        const int64_t h = rows - r0 < w ? rows - r0 : w;
+        for (int64_t l = 0; l < kc; l++, dst += w)
+            for (int64_t r = 0; r < w; r++)
+                dst[r] = r < h ? load1(src, (r0 + r) * ld + l, 1) : 0;
+    }
+}
+
+static void pack_copy_bf16(int w, int64_t cols, int64_t kc, const uint16_t *src, int64_t ld, float *dst)
+{
+    for (int64_t j0 = 0; j0 < cols; j0 += w) {
+        const int64_t h = cols - j0 < w ? cols - j0 : w;
+        for (int64_t l = 0; l < kc; l++, dst += w)
+            for (int64_t j = 0; j < w; j++)
+                dst[j] = j < h ? load1(src, l * ld + j0 + j, 1) : 0;
+    }
+}
 
 /* pack_transpose on the widest ISA that isa allows. */
 static void transpose(jb_isa isa, int w, int64_t rows, int64_t steps, const void *src, int64_t ld, void *dst)
@@ -239,6 +315,30 @@ void jb_sgemm_pack_a(const jb_sgemm_kernel *kr, int64_t mc, int64_t kc, const fl
     transpose(kr->isa, kr->mr, mc, kc, a, lda, dst);
 }
 
+void jb_sgemm_pack_a_bf16(const jb_sgemm_kernel *kr, int64_t mc, int64_t kc, const uint16_t *a, int64_t lda,
+                          float *dst)
+{
+#ifdef JB_X86
+    if (kr->isa >= JB_ISA_AVX2) {
+        pack_transpose_bf16_avx2(kr->mr, mc, kc, a, lda, dst);
+        return;
+    }
+#endif
+    pack_transpose_bf16(kr->mr, mc, kc, a, lda, dst);
+}
+
+void jb_sgemm_pack_b_bf16(const jb_sgemm_kernel *kr, int64_t kc, int64_t nc, const uint16_t *b, int64_t ldb,
+                          float *dst)
+{
+#ifdef JB_X86
+    if (kr->isa >= JB_ISA_AVX2) {
+        pack_copy_bf16_avx2(kr->nr, nc, kc, b, ldb, dst);
+        return;
+    }
+#endif
+    pack_copy_bf16(kr->nr, nc, kc, b, ldb, dst);
+}
+
 void jb_sgemm_pack_b(const jb_sgemm_kernel *kr, int64_t kc, int64_t nc, const float *b, int64_t ldb, int trans,
                      float *dst)
 {
@@ -264,27 +364,43 @@ static void pack_b(const jb_gemm_driver *d, int64_t kc, int64_t nc, const void *
 /* ---- Descriptors -------------------------------------------------------- */
 
 /*
- * Block sizes (Zen 5: 48 KiB L1d, 1 MiB L2 per core, shared L3). The mc x kc
- * A block sits in L2 and the kc x nc B block in L3. With kc = 384 the B
- * micro-panel (48 KiB) does not stay in L1, so both operands stream from L2,
- * which has bandwidth to spare for 28 FMAs per 184 bytes; on Zen 5 that
- * measured faster than a kc small enough for L1 (128-256), which makes more
- * passes over C.
+ * Block sizes come from this machine's caches at first use
+ * (jb_gemm_block_sizes, gemm_blocking.c): kc so that a B micro-panel and an
+ * A micro-panel share L1, mc so that the A block fills half of L2, nc so that
+ * the B block fills half of L3. They used to be constants tuned on a Zen 5
+ * (48 KiB L1d, 1 MiB L2 per core): AVX-512 mc = 168, kc = 384, nc = 3072;
+ * AVX2 and C mc = 144, kc = 256, nc = 3072 and 2048. Where the rule and those
+ * differ most is kc on AVX-512: with kc = 384 the 48 KiB B micro-panel does
+ * not stay in L1, so both operands stream from L2, which has bandwidth to
+ * spare for 28 FMAs per 184 bytes, and on Zen 5 that measured faster than a
+ * kc small enough for L1 (the rule gives 224 there), which makes more passes
+ * over C. The rule keeps to L1, as the paper does; docs/performance.md has
+ * what it chose on the machines measured.
  */
-#define F32(NAME, ISA, MR, NR, MC, KC, NC, UKR)                                                                  \
-    {.name = NAME, .isa = ISA, .mr = MR, .nr = NR, .kstep = 1, .mc = MC, .kc = KC, .nc = NC, .ukr = UKR,         \
-     .pack_a = pack_a, .pack_b = pack_b}
-static const jb_sgemm_kernel kernels[] = {
+#define F32(NAME, ISA, MR, NR, UKR)                                                                             \
+    {.name = NAME, .isa = ISA, .mr = MR, .nr = NR, .kstep = 1, .ukr = UKR, .pack_a = pack_a, .pack_b = pack_b}
+static jb_sgemm_kernel kernels[] = {
 #ifdef JB_X86
-    F32("avx512_14x32", JB_ISA_AVX512, 14, 32, 14 * 12, 384, 3072, ukr_avx512_14x32),
-    F32("avx2_6x16", JB_ISA_AVX2, 6, 16, 6 * 24, 256, 3072, ukr_avx2_6x16),
+    F32("avx512_14x32", JB_ISA_AVX512, 14, 32, ukr_avx512_14x32),
+    F32("avx2_6x16", JB_ISA_AVX2, 6, 16, ukr_avx2_6x16),
 #endif
-    F32("c_6x8", JB_ISA_PORTABLE, 6, 8, 6 * 24, 256, 2048, ukr_c_6x8),
+    F32("c_6x8", JB_ISA_PORTABLE, 6, 8, ukr_c_6x8),
 };
 #undef F32
 
+static pthread_once_t blocked = PTHREAD_ONCE_INIT;
+
+static void block_all(void)
+{
+    for (size_t i = 0; i < sizeof kernels / sizeof kernels[0]; i++)
+        jb_gemm_driver_block(&kernels[i]);
+}
+
+/* The first call may come from inside a parallel region (jb_sgemm_st in
+ * fused attention), hence the once. */
 const jb_sgemm_kernel *jb_sgemm_kernel_get(void)
 {
+    pthread_once(&blocked, block_all);
     const jb_isa isa = jb_cpu_isa();
     const size_t n = sizeof kernels / sizeof kernels[0];
     for (size_t i = 0; i < n; i++)

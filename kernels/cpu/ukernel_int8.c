@@ -16,6 +16,7 @@
  */
 #include "gemm_ukernel.h"
 
+#include <pthread.h>
 #include <string.h>
 
 #if defined(__x86_64__) || defined(__i386__)
@@ -404,25 +405,37 @@ int8_t jb_s8gemm_a_at(const jb_gemm_driver *d, const int8_t *pa, int64_t m, int6
 
 /* ---- Descriptors -------------------------------------------------------- */
 
-/* Each kc block is summed exactly in s32 and then scaled into C in fp32, so
- * kc bounds the accumulator: 2048 * 255 * 127 is far below 2^31, for any k.
- * kc = 1024 keeps the 32 KiB B micro-panel within L1; the VNNI kernel takes
- * kc = 2048 (a 64 KiB micro-panel, from L2) to make one pass over C for k up
- * to 2048, which measured a few % faster at 2048^3. */
-#define S8(NAME, ISA, MR, NR, MC, KC, NC, UKR, ROWS, COMP)                                                        \
-    {.name = NAME, .isa = ISA, .mr = MR, .nr = NR, .kstep = 4, .mc = MC, .kc = KC, .nc = NC, .ukr = UKR,         \
-     .rows = ROWS, .pack_b = pack_cols, .comp = COMP, .b_first_use = 1}
-static const jb_gemm_driver kernels[] = {
+/* Block sizes come from the caches at first use (jb_gemm_block_sizes). Each
+ * kc block is summed exactly in s32 and then scaled into C in fp32, so kc
+ * bounds the accumulator: the rule's largest, 2048, times 255 * 127 is far
+ * below 2^31, for any k. The constants tuned on a Zen 5 were kc = 1024 (a 32
+ * KiB B micro-panel, within L1) and, for VNNI, kc = 2048 (a 64 KiB
+ * micro-panel, from L2), which made one pass over C for k up to 2048 and
+ * measured a few % faster at 2048^3; the rule keeps the micro-panels in L1
+ * (VNNI on 48 KiB: kc = 896). */
+#define S8(NAME, ISA, MR, NR, UKR, ROWS, COMP)                                                                    \
+    {.name = NAME, .isa = ISA, .mr = MR, .nr = NR, .kstep = 4, .ukr = UKR, .rows = ROWS, .pack_b = pack_cols,     \
+     .comp = COMP, .b_first_use = 1}
+static jb_gemm_driver kernels[] = {
 #ifdef JB_X86
-    S8("vnni_14x32", JB_ISA_AVX512, 14, 32, 14 * 12, 2048, 4096, ukr_vnni_14x32, vnni_rows, 1),
-    S8("avx2_4x16", JB_ISA_AVX2, 4, 16, 4 * 36, 1024, 4096, ukr_avx2_4x16, NULL, 0),
+    S8("vnni_14x32", JB_ISA_AVX512, 14, 32, ukr_vnni_14x32, vnni_rows, 1),
+    S8("avx2_4x16", JB_ISA_AVX2, 4, 16, ukr_avx2_4x16, NULL, 0),
 #endif
-    S8("c_4x16", JB_ISA_PORTABLE, 4, 16, 4 * 32, 1024, 4096, ukr_c_4x16, NULL, 0),
+    S8("c_4x16", JB_ISA_PORTABLE, 4, 16, ukr_c_4x16, NULL, 0),
 };
 #undef S8
 
+static pthread_once_t blocked = PTHREAD_ONCE_INIT;
+
+static void block_all(void)
+{
+    for (size_t i = 0; i < sizeof kernels / sizeof kernels[0]; i++)
+        jb_gemm_driver_block(&kernels[i]);
+}
+
 const jb_gemm_driver *jb_s8gemm_kernel_get(void)
 {
+    pthread_once(&blocked, block_all);
     size_t last = sizeof kernels / sizeof kernels[0] - 1;
 #ifdef JB_X86
     if (jb_cpu_has_avx512_vnni())

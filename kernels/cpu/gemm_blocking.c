@@ -1,0 +1,95 @@
+/*
+ * Block sizes for the blocked GEMM, derived from the machine's caches with
+ * the analytic rule of Low, Igual, Smith and Quintana-Orti, "Analytical
+ * modeling is enough for high-performance BLIS" (ACM TOMS 43(2), 2016),
+ * instead of constants tuned on one CPU; and jb_gemm_blocking, which names
+ * the sizes chosen so that `joulebench env` can say them.
+ */
+#include "gemm_ukernel.h"
+
+#include <stdio.h>
+
+/* What a cache level counts as when the machine does not say (0). */
+enum { DEFAULT_L1 = 32 << 10, DEFAULT_L2 = 512 << 10, DEFAULT_L3 = 8 << 20 };
+
+/* On x86 the L1 data cache is virtually indexed, physically tagged, so one
+ * way holds at most a 4 KiB page: its associativity is its size / 4 KiB (32
+ * KiB: 8 ways, 48 KiB: 12). That stands in for the associativity the paper
+ * reads from the CPU's documentation. */
+enum { L1_WAY = 4096 };
+
+#define KC_MIN 64
+#define KC_MAX 2048
+#define KC_STEP 16 /* a multiple of every kstep, and of the AVX2 transpose's 8 */
+#define MC_MAX 4096
+#define NC_MAX 4096
+
+static int64_t ceil_div(int64_t a, int64_t b) { return (a + b - 1) / b; }
+
+void jb_gemm_block_sizes(size_t l1, size_t l2, size_t l3, int mr, int nr, int esize, int kstep, int threads,
+                         int64_t *mc, int64_t *kc, int64_t *nc)
+{
+    const int64_t c1 = l1 ? (int64_t)l1 : DEFAULT_L1, c2 = l2 ? (int64_t)l2 : DEFAULT_L2;
+    const int64_t c3 = l3 ? (int64_t)l3 : DEFAULT_L3, es = esize > 0 ? esize : 4;
+    const int64_t step = KC_STEP % kstep ? (int64_t)KC_STEP * kstep : KC_STEP;
+    if (threads < 1)
+        threads = 1;
+
+    /* kc: the kc x nr micro-panel of B stays in L1 while the mr x kc
+     * micro-panels of A stream through it, one after the other, from L2. As
+     * in the paper, each is given whole ways (A's successive panels then only
+     * evict each other, LRU never picks B's lines) and one way is left for
+     * the C tile and whatever else passes: the largest kc with
+     * ways(A panel) + ways(B panel) <= W - 1. */
+    const int64_t ways = c1 / L1_WAY > 2 ? c1 / L1_WAY : 2, way = c1 / ways;
+    int64_t k = KC_MIN;
+    for (int64_t t = KC_MAX / step * step; t >= KC_MIN; t -= step)
+        if (ceil_div(t * mr * es, way) + ceil_div(t * nr * es, way) <= ways - 1) {
+            k = t;
+            break;
+        }
+    k = k / step * step;
+
+    /* mc: the mc x kc block of A, which every micro-panel of B passes over,
+     * in about half of L2 (the rest for the B micro-panels and C on their way
+     * to L1). */
+    int64_t m = c2 / 2 / (k * es) / mr * mr;
+    m = m < mr ? mr : m > MC_MAX ? MC_MAX / mr * mr : m;
+
+    /* nc: the kc x nc block of B, packed once and shared by every thread, in
+     * half of L3 less the threads' A blocks (which a victim L3, as AMD's, also
+     * holds); never under a quarter of it. */
+    int64_t budget = c3 / 2 - (int64_t)threads * m * k * es;
+    if (budget < c3 / 4)
+        budget = c3 / 4;
+    int64_t n = budget / (k * es) / nr * nr;
+    n = n < nr ? nr : n > NC_MAX ? NC_MAX / nr * nr : n;
+
+    *mc = m;
+    *kc = k;
+    *nc = n;
+}
+
+void jb_gemm_driver_block(jb_gemm_driver *d)
+{
+    jb_gemm_block_sizes(jb_cpu_cache_bytes(1), jb_cpu_cache_bytes(2), jb_cpu_cache_bytes(3), d->mr, d->nr,
+                        (int)jb_gemm_esize(d), d->kstep, jb_cpu_threads(), &d->mc, &d->kc, &d->nc);
+}
+
+const char *jb_gemm_blocking(void)
+{
+    static char buf[320];
+    const jb_gemm_driver *f = jb_sgemm_kernel_get(), *q = jb_s8gemm_kernel_get();
+    const jb_gemm_driver *h = jb_cpu_has_avx512_bf16() ? jb_bf16gemm_kernel_get() : NULL;
+    int len = snprintf(buf, sizeof buf, "f32 %s mc=%lld kc=%lld nc=%lld; int8 %s mc=%lld kc=%lld nc=%lld", f->name,
+                       (long long)f->mc, (long long)f->kc, (long long)f->nc, q->name, (long long)q->mc,
+                       (long long)q->kc, (long long)q->nc);
+    if (len > 0 && (size_t)len < sizeof buf) {
+        if (h)
+            snprintf(buf + len, sizeof buf - (size_t)len, "; bf16 dot %s mc=%lld kc=%lld nc=%lld", h->name,
+                     (long long)h->mc, (long long)h->kc, (long long)h->nc);
+        else
+            snprintf(buf + len, sizeof buf - (size_t)len, "; bf16 widened to f32 (f32 blocks)");
+    }
+    return buf;
+}
