@@ -417,6 +417,31 @@ JB_VEXP_AVX2 static inline void jb_flash_pv_avx2(jb_flash_tile *t, const float *
  * when mask is set, and raises t->tmax to their maximum. */
 typedef void (*jb_flash_scores_fn)(const void *ctx, jb_flash_tile *t, int64_t j0, int64_t kc, int mask);
 
+/* After the scores of a tile: the online softmax, then ot = alpha * ot + P^T
+ * vt, with vt the tile's first value row (kc rows of d floats); rel is the
+ * tile's first key minus its first query, first whether it is the first tile. */
+static inline void jb_flash_softmax_pv(jb_isa isa, jb_flash_tile *t, const float *vt, int64_t kc, int mask,
+                                       int64_t rel, int first)
+{
+#ifdef JB_VEXP_X86
+    if (isa == JB_ISA_AVX512) {
+        jb_flash_softmax_avx512(t, kc);
+        jb_flash_pv_avx512(t, vt, kc, mask, rel, first);
+        return;
+    }
+    if (isa == JB_ISA_AVX2) {
+        jb_flash_softmax_avx2(t, kc);
+        jb_flash_pv_avx2(t, vt, kc, first);
+        return;
+    }
+#endif
+    (void)isa;
+    (void)mask;
+    (void)rel;
+    jb_flash_softmax_portable(t, kc);
+    jb_flash_pv_portable(t, vt, kc, first);
+}
+
 /*
  * Runs the query tile at positions [i0, i0 + rows) of one head to completion:
  * for each key/value tile, scores, online softmax, P*V; keys after the tile's
@@ -437,22 +462,7 @@ static inline void jb_flash_query_tile(jb_isa isa, jb_flash_tile *t, int64_t i0,
          * of the causal triangle is entirely visible. */
         const int mask = causal && j0 + kc - 1 > i0;
         scores(ctx, t, j0, kc, mask);
-        const float *vt = v + j0 * t->d;
-#ifdef JB_VEXP_X86
-        if (isa == JB_ISA_AVX512) {
-            jb_flash_softmax_avx512(t, kc);
-            jb_flash_pv_avx512(t, vt, kc, mask, j0 - i0, j0 == 0);
-            continue;
-        }
-        if (isa == JB_ISA_AVX2) {
-            jb_flash_softmax_avx2(t, kc);
-            jb_flash_pv_avx2(t, vt, kc, j0 == 0);
-            continue;
-        }
-#endif
-        (void)isa;
-        jb_flash_softmax_portable(t, kc);
-        jb_flash_pv_portable(t, vt, kc, j0 == 0);
+        jb_flash_softmax_pv(isa, t, v + j0 * t->d, kc, mask, j0 - i0, j0 == 0);
     }
     jb_flash_finalize(t, o);
 }
