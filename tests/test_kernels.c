@@ -16,6 +16,8 @@
 #include <cmocka.h>
 
 #include "jb_kernels.h"
+#include "cpu/bf16.h"        /* the bf16 path rule, checked directly below */
+#include "cpu/gemm_ukernel.h" /* the block-size rule, likewise */
 #include "cpu/wq.h"
 #include "cpu/splitkv.h" /* the split-KV plan and merge, checked directly below */
 #ifdef _OPENMP
@@ -525,6 +527,130 @@ static void test_splitkv_more_threads_than_sized(void **state)
 #endif
 }
 
+/* ---- Tuned for the machine: block sizes and the bf16 path ---------------- */
+
+/* The block-size rule on made-up machines: the invariants it promises, and
+ * the sizes it gives a Zen 3 core (32 KiB L1d, 512 KiB L2, 32 MiB L3). */
+static void test_gemm_block_sizes(void **state)
+{
+    (void)state;
+    static const struct {
+        size_t l1, l2, l3;
+    } caches[] = {
+        {32 << 10, 512 << 10, 32 << 20},  /* Zen 3 */
+        {48 << 10, 1 << 20, 32 << 20},    /* Zen 5 */
+        {48 << 10, 2 << 20, 105 << 20},   /* Sapphire Rapids */
+        {64 << 10, 4 << 20, 0},           /* no L3 reported */
+        {0, 0, 0},                        /* nothing known */
+        {16 << 10, 128 << 10, 1 << 20},   /* small */
+    };
+    static const struct {
+        int mr, nr, esize, kstep;
+    } tiles[] = {{6, 16, 4, 1}, {14, 32, 4, 1}, {6, 8, 4, 1}, {4, 16, 1, 4}, {14, 32, 1, 4}, {14, 32, 2, 2}};
+    for (size_t c = 0; c < sizeof caches / sizeof caches[0]; c++)
+        for (size_t t = 0; t < sizeof tiles / sizeof tiles[0]; t++)
+            for (int threads = 1; threads <= 64; threads *= 8) {
+                const int mr = tiles[t].mr, nr = tiles[t].nr, es = tiles[t].esize;
+                int64_t mc, kc, nc;
+                jb_gemm_block_sizes(caches[c].l1, caches[c].l2, caches[c].l3, mr, nr, es, tiles[t].kstep, threads,
+                                    &mc, &kc, &nc);
+                const int64_t l1 = caches[c].l1 ? (int64_t)caches[c].l1 : 32 << 10;
+                const int64_t l2 = caches[c].l2 ? (int64_t)caches[c].l2 : 512 << 10;
+                const int64_t l3 = caches[c].l3 ? (int64_t)caches[c].l3 : 8 << 20;
+                assert_int_equal(kc % 16, 0);
+                assert_int_equal(kc % tiles[t].kstep, 0);
+                assert_in_range(kc, 64, 2048);
+                assert_int_equal(mc % mr, 0);
+                assert_int_equal(nc % nr, 0);
+                assert_true(mc >= mr && nc >= nr && nc <= 4096);
+                /* Both micro-panels within L1 with a way to spare (a way is 4 KiB). */
+                if (kc > 64)
+                    assert_true(kc * (mr + nr) * es <= l1 - 4096);
+                /* The A block within half of L2, unless one panel is already more. */
+                if (mc > mr)
+                    assert_true(mc * kc * es <= l2 / 2);
+                /* The B block within half of L3, unless that holds less than one panel. */
+                if (nc > nr)
+                    assert_true(kc * nc * es <= l3 / 2);
+                /* kc as large as the rule allows: one more step would overflow a way. */
+                const int64_t k2 = kc + 16, way = l1 / (l1 / 4096);
+                if (kc < 2048 && l1 / 4096 > 2)
+                    assert_true((k2 * mr * es + way - 1) / way + (k2 * nr * es + way - 1) / way > l1 / 4096 - 1);
+            }
+    /* This machine's kind of core, the AVX2 f32 kernel: 2 + 5 of 8 ways. */
+    int64_t mc, kc, nc;
+    jb_gemm_block_sizes(32 << 10, 512 << 10, 32 << 20, 6, 16, 4, 1, 2, &mc, &kc, &nc);
+    assert_int_equal(kc, 320);
+    assert_int_equal(mc, 204);
+    assert_int_equal(nc, 4096);
+    /* A bigger L1 never gives a smaller kc. */
+    int64_t mc2, kc2, nc2;
+    jb_gemm_block_sizes(48 << 10, 512 << 10, 32 << 20, 6, 16, 4, 1, 2, &mc2, &kc2, &nc2);
+    assert_true(kc2 >= kc);
+}
+
+/* The bf16 path rule: the dot product only where it is present and faster. */
+static void test_bf16_path_rule(void **state)
+{
+    (void)state;
+    assert_int_equal(jb_bf16_path_rule(0, 200e9), JB_BF16_PATH_FP32);          /* absent */
+    assert_int_equal(jb_bf16_path_rule(131e9, 196e9), JB_BF16_PATH_FP32);      /* Emerald Rapids */
+    assert_int_equal(jb_bf16_path_rule(196e9, 196e9), JB_BF16_PATH_FP32);      /* a tie: fp32 */
+    assert_int_equal(jb_bf16_path_rule(400e9, 196e9), JB_BF16_PATH_DOT);
+    assert_int_equal(jb_bf16_path_rule(400e9, 0), JB_BF16_PATH_DOT);
+}
+
+/* Every bf16 path this CPU has, forced with JB_BF16_PATH, against the
+ * oracle; a path it lacks is unavailable with the reason, never run; a bad
+ * value is refused by name. */
+static void test_bf16_paths_forced(void **state)
+{
+    (void)state;
+    static const jb_problem probs[] = {
+        {.op = JB_OP_MATMUL, .m = 33, .n = 127, .k = 130},
+        {.op = JB_OP_MATMUL, .m = 1, .n = 300, .k = 1001},
+        {.op = JB_OP_ATTENTION, .b = 1, .h = 2, .seq = 127, .d = 80, .causal = 1},
+        {.op = JB_OP_ATTENTION, .b = 1, .h = 2, .q = 3, .seq = 300, .d = 7, .causal = 1},
+    };
+    const char *const names[] = {"matmul/cpu/blocked/bf16", "attention/cpu/flash/bf16"};
+    const char *const paths[] = {"fp32", "dot"};
+    const char *old = getenv("JB_BF16_PATH");
+    char *saved = old ? strdup(old) : NULL;
+    char why[256];
+    for (size_t pi = 0; pi < 2; pi++) {
+        setenv("JB_BF16_PATH", paths[pi], 1);
+        jb_bf16_path path;
+        const int rc = jb_bf16_path_get(&path, why, sizeof why);
+        if (rc) {
+            assert_int_equal(rc, JB_EUNAVAILABLE);
+            assert_non_null(strstr(why, "AVX-512 BF16"));
+            for (size_t i = 0; i < 2; i++)
+                assert_int_equal(jb_kernel_available(jb_registry_find(names[i]), why, sizeof why), JB_EUNAVAILABLE);
+            print_message("[  SKIP    ] JB_BF16_PATH=%s: %s\n", paths[pi], why);
+            continue;
+        }
+        assert_int_equal(path, pi ? JB_BF16_PATH_DOT : JB_BF16_PATH_FP32);
+        for (size_t i = 0; i < sizeof probs / sizeof probs[0]; i++) {
+            const jb_kernel *k = jb_registry_find(names[probs[i].op == JB_OP_MATMUL ? 0 : 1]);
+            jb_family fam;
+            const char *name = jb_kernel_path(k, &probs[i], &fam);
+            assert_int_equal(fam, pi ? JB_FAM_BF16_DOT : JB_FAM_FP32_FMA);
+            assert_string_equal(name, jb_bf16_path_name(path));
+            jb_verify_result r;
+            if (jb_verify_once(k, &probs[i], 1, &r) != JB_OK)
+                fail_msg("%s with JB_BF16_PATH=%s: %s", k->name, paths[pi], r.msg);
+        }
+    }
+    setenv("JB_BF16_PATH", "amx", 1);
+    assert_int_equal(jb_kernel_available(jb_registry_find(names[0]), why, sizeof why), JB_EUNAVAILABLE);
+    assert_non_null(strstr(why, "JB_BF16_PATH='amx' is not one of auto, dot, fp32"));
+    if (saved)
+        setenv("JB_BF16_PATH", saved, 1);
+    else
+        unsetenv("JB_BF16_PATH");
+    free(saved);
+}
+
 int main(void)
 {
     size_t nk = jb_registry_count();
@@ -549,6 +675,9 @@ int main(void)
                                      NULL};
     tests[n++] = (struct CMUnitTest){"split-KV with more threads than sized for", test_splitkv_more_threads_than_sized,
                                      NULL, NULL, NULL};
+    tests[n++] = (struct CMUnitTest){"GEMM block sizes from the caches", test_gemm_block_sizes, NULL, NULL, NULL};
+    tests[n++] = (struct CMUnitTest){"bf16 path rule", test_bf16_path_rule, NULL, NULL, NULL};
+    tests[n++] = (struct CMUnitTest){"bf16 paths forced (JB_BF16_PATH)", test_bf16_paths_forced, NULL, NULL, NULL};
     for (size_t i = 0; i < nk; i++) {
         const jb_kernel *k = jb_registry_get(i);
         for (size_t s = 0; s < NSHAPES; s++) {
