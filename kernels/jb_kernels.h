@@ -249,8 +249,8 @@ int jb_cpu_has_family(jb_family f, char *why, size_t len);
 double jb_cpu_family_peak(jb_family f, const char **what);
 /* The same, measured once per process and kept (for kernels choosing a path). */
 double jb_cpu_family_peak_cached(jb_family f);
-/* Bytes of the data cache at level 1, 2 or 3 that one core sees (sysconf, then
- * sysfs; 0 when unknown). */
+/* Bytes of the data cache at level 1, 2 or 3 that one core sees (sysfs, then
+ * sysconf; 0 when unknown). */
 size_t jb_cpu_cache_bytes(int level);
 /* The block sizes the blocked GEMMs derived from those caches (the analytic
  * rule of kernels/cpu/gemm_blocking.c), one line: "f32 avx2_6x16 mc=204

@@ -145,8 +145,8 @@ size_t jb_cpu_llc_bytes(void)
 {
     static size_t bytes; /* asked once: kernels call this inside timed runs */
     if (!bytes) {
-        long l3 = sysconf(_SC_LEVEL3_CACHE_SIZE), l2 = sysconf(_SC_LEVEL2_CACHE_SIZE);
-        bytes = l3 > 0 ? (size_t)l3 : l2 > 0 ? (size_t)l2 : (size_t)32 << 20;
+        size_t l3 = jb_cpu_cache_bytes(3), l2 = jb_cpu_cache_bytes(2);
+        bytes = l3 ? l3 : l2 ? l2 : (size_t)32 << 20;
     }
     return bytes;
 }
@@ -301,8 +301,13 @@ size_t jb_cpu_cache_bytes(int level)
         return 0;
     if (!asked[level]) {
         const int names[] = {0, _SC_LEVEL1_DCACHE_SIZE, _SC_LEVEL2_CACHE_SIZE, _SC_LEVEL3_CACHE_SIZE};
+        /* sysfs first: it is the kernel's reading of CPUID leaf 4 / 0x8000001D per
+         * cache; glibc's sysconf has said 256 MiB of L3 on an AMD EPYC VM whose
+         * sysfs (and lscpu) say 32 MiB. */
         long v = sysconf(names[level]);
-        bytes[level] = v > 0 ? (size_t)v : sysfs_cache(level);
+        bytes[level] = sysfs_cache(level);
+        if (!bytes[level] && v > 0)
+            bytes[level] = (size_t)v;
         asked[level] = 1;
     }
     return bytes[level];
