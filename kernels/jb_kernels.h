@@ -97,14 +97,15 @@ typedef struct jb_problem {
 int jb_problem_validate(const jb_problem *p, char *msg, size_t msg_len);
 
 /*
- * Parses "k=v,k=v" into *p for op. Keys: matmul m,n,k; softmax rows,cols,causal
- * (and optional scale); attention b,h,n,d,causal. causal defaults to 0, the rest
- * are required. Returns JB_OK or JB_EPARSE/JB_EINVAL with a reason in msg.
+ * Parses "k=v,k=v" into *p for op. Keys: matmul m,n,k,packed; softmax
+ * rows,cols,causal (and optional scale); attention b,h,[q,]n,d,causal. causal,
+ * packed (0 or 1) and q default to 0, the rest are required. Returns JB_OK or JB_EPARSE/JB_EINVAL with a reason in msg.
  * The parsed problem is also validated.
  */
 int jb_problem_parse(jb_op op, const char *shape, jb_problem *p, char *msg, size_t msg_len);
 
-/* Writes the row-name form "m:1024/n:1024/k:1024" (no op prefix). */
+/* Writes the row-name form "m:1024/n:1024/k:1024" (no op prefix; "/packed:1"
+ * follows only when packed is 1, "q:" only when q < n). */
 int jb_problem_format(const jb_problem *p, char *buf, size_t len);
 /* Its inverse: parses "m:1024/n:1024/k:1024" for op (and validates). JB_OK or
  * JB_EPARSE/JB_EINVAL with a reason in msg. */

@@ -12,6 +12,7 @@ JB_KERNEL(matmul_cpu_blocked_w8)
 JB_KERNEL(matmul_cpu_blocked_w4)
 JB_KERNEL(matmul_cpu_onednn_f32)
 JB_KERNEL(matmul_cpu_onednn_int8)
+JB_KERNEL(matmul_cpu_onednn_bf16)
 /* softmax */
 JB_KERNEL(softmax_cpu_naive_f32)
 JB_KERNEL(softmax_cpu_fused_f32)

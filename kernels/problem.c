@@ -191,11 +191,15 @@ int jb_problem_validate(const jb_problem *p, char *msg, size_t len)
             say(msg, len, "scale is not a shape key of matmul");
             return JB_EINVAL;
         }
+        if (p->packed != 0 && p->packed != 1) {
+            say(msg, len, "packed must be 0 or 1 (got %d)", p->packed);
+            return JB_EINVAL;
+        }
         break;
     case JB_OP_SOFTMAX:
         DIM(rows, "rows"); DIM(cols, "cols");
         UNUSED(m, "m"); UNUSED(n, "n"); UNUSED(k, "k"); UNUSED(b, "b"); UNUSED(h, "h");
-        UNUSED(seq, "n (sequence)"); UNUSED(d, "d"); UNUSED(q, "q");
+        UNUSED(seq, "n (sequence)"); UNUSED(d, "d"); UNUSED(q, "q"); UNUSED(packed, "packed");
         if (!isfinite(p->scale) || p->scale < 0) {
             say(msg, len, "scale must be a finite positive number (0 means 1)");
             return JB_EINVAL;
@@ -204,7 +208,7 @@ int jb_problem_validate(const jb_problem *p, char *msg, size_t len)
     case JB_OP_ATTENTION:
         DIM(b, "b"); DIM(h, "h"); DIM(seq, "n"); DIM(d, "d");
         UNUSED(m, "m"); UNUSED(n, "n (matmul)"); UNUSED(k, "k"); UNUSED(rows, "rows");
-        UNUSED(cols, "cols");
+        UNUSED(cols, "cols"); UNUSED(packed, "packed");
         if (p->scale != 0) {
             say(msg, len, "scale is not a shape key of attention (it is 1/sqrt(d))");
             return JB_EINVAL;
@@ -247,21 +251,26 @@ too_big:
     return JB_ENOMEM;
 }
 
-/* Shape keys per op, in row-name order. */
+/* Shape keys per op, in row-name order. A flag is an int field that is 0
+ * or 1 (causal, packed); the rest are int64_t. */
 typedef struct shape_key {
     const char *key;
     size_t offset;
     int required;
+    int flag;
 } shape_key;
 
-#define KEY(name, field, req) {name, offsetof(jb_problem, field), req}
-static const shape_key matmul_keys[] = {KEY("m", m, 1), KEY("n", n, 1), KEY("k", k, 1), {NULL, 0, 0}};
-static const shape_key softmax_keys[] = {KEY("rows", rows, 1), KEY("cols", cols, 1), KEY("causal", causal, 0),
-                                         {NULL, 0, 0}};
+#define KEY(name, field, req) {name, offsetof(jb_problem, field), req, 0}
+#define FLAG(name, field) {name, offsetof(jb_problem, field), 0, 1}
+static const shape_key matmul_keys[] = {KEY("m", m, 1), KEY("n", n, 1), KEY("k", k, 1), FLAG("packed", packed),
+                                        {NULL, 0, 0, 0}};
+static const shape_key softmax_keys[] = {KEY("rows", rows, 1), KEY("cols", cols, 1), FLAG("causal", causal),
+                                         {NULL, 0, 0, 0}};
 static const shape_key attention_keys[] = {KEY("b", b, 1),      KEY("h", h, 1), KEY("q", q, 0),
-                                           KEY("n", seq, 1),    KEY("d", d, 1), KEY("causal", causal, 0),
-                                           {NULL, 0, 0}};
+                                           KEY("n", seq, 1),    KEY("d", d, 1), FLAG("causal", causal),
+                                           {NULL, 0, 0, 0}};
 #undef KEY
+#undef FLAG
 static const shape_key *const op_keys[JB_OP_COUNT] = {matmul_keys, softmax_keys, attention_keys};
 
 static int parse_int(const char *s, size_t n, int64_t *out)
@@ -321,6 +330,10 @@ int jb_problem_parse(jb_op op, const char *shape, jb_problem *p, char *msg, size
             for (i = 0; keys[i].key; i++)
                 if (strlen(keys[i].key) == klen && strncmp(keys[i].key, s, klen) == 0)
                     break;
+            if (!keys[i].key && op != JB_OP_MATMUL && klen == 6 && strncmp(s, "packed", 6) == 0) {
+                say(msg, len, "packed is a shape key of matmul only (it says where B's layout conversion is timed)");
+                return JB_EPARSE;
+            }
             if (!keys[i].key) {
                 char known[64] = "";
                 for (int j = 0; keys[j].key; j++) {
@@ -342,9 +355,9 @@ int jb_problem_parse(jb_op op, const char *shape, jb_problem *p, char *msg, size
             }
             seen |= 1u << i;
             char *field = (char *)p + keys[i].offset;
-            if (keys[i].offset == offsetof(jb_problem, causal)) {
+            if (keys[i].flag) {
                 if (v != 0 && v != 1) {
-                    say(msg, len, "causal must be 0 or 1 (got %.*s)", (int)vlen, val);
+                    say(msg, len, "%s must be 0 or 1 (got %.*s)", keys[i].key, (int)vlen, val);
                     return JB_EPARSE;
                 }
                 *(int *)field = (int)v;
@@ -379,8 +392,10 @@ int jb_problem_format(const jb_problem *p, char *buf, size_t len)
     for (const shape_key *k = op_keys[p->op]; k->key; k++) {
         if (k->offset == offsetof(jb_problem, q) && (p->q == 0 || p->q == p->seq))
             continue; /* "q:" only when q < n */
+        if (k->offset == offsetof(jb_problem, packed) && !p->packed)
+            continue; /* "packed:" only when 1, so the names from before it are unchanged */
         const char *field = (const char *)p + k->offset;
-        long long v = k->offset == offsetof(jb_problem, causal) ? *(const int *)field : *(const int64_t *)field;
+        long long v = k->flag ? *(const int *)field : *(const int64_t *)field;
         int w = snprintf(buf + used, len - used, "%s%s:%lld", used ? "/" : "", k->key, v);
         if (w < 0 || (size_t)w >= len - used)
             return JB_EINVAL;

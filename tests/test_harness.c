@@ -192,6 +192,32 @@ static void expect_suite_error(const char *text, const char *where, const char *
         fail_msg("message '%s' lacks '%s' or '%s'", msg, where, what);
 }
 
+/* packed as an axis, in a shape and in a skip entry; 0 keeps the old names. */
+static void test_suite_packed(void **state)
+{
+    (void)state;
+    const char *text = "{\"name\": \"t\", \"groups\": [\n"
+                       " {\"op\": \"matmul\", \"kernels\": [\"matmul/cpu/naive/f32\"], \"axes\": {\"m=n=k\": [4, 8], \"packed\": [0, 1]},\n"
+                       "  \"skip\": [{\"m\": 8, \"packed\": 1}]},\n"
+                       " {\"op\": \"matmul\", \"kernels\": [\"matmul/cpu/naive/f32\"], \"shapes\": [{\"m\": 2, \"n\": 3, \"k\": 5, \"packed\": 1}]}\n"
+                       "]}";
+    jb_suite s;
+    char msg[256];
+    assert_int_equal(jb_suite_parse(text, "t.json", &s, msg, sizeof msg), JB_OK);
+    assert_int_equal(s.nrows, 4);
+    assert_string_equal(s.rows[0].name, "matmul/cpu/naive/f32/m:4/n:4/k:4");
+    assert_string_equal(s.rows[1].name, "matmul/cpu/naive/f32/m:4/n:4/k:4/packed:1");
+    assert_string_equal(s.rows[2].name, "matmul/cpu/naive/f32/m:8/n:8/k:8");
+    assert_string_equal(s.rows[3].name, "matmul/cpu/naive/f32/m:2/n:3/k:5/packed:1");
+    assert_int_equal(s.rows[1].p.packed, 1);
+    assert_int_equal(s.rows[2].p.packed, 0);
+    jb_suite_free(&s);
+    expect_suite_error("{\"groups\": [{\"op\": \"matmul\",\n   \"axes\": {\"m=n=k\": [4], \"packed\": [0, 2]}}]}",
+                       "bad.json:2:", "packed is 0 or 1");
+    expect_suite_error("{\"groups\": [{\"op\": \"softmax\",\n   \"axes\": {\"rows=cols\": [4], \"packed\": [1]}}]}",
+                       "bad.json:2:", "packed is matmul's only");
+}
+
 static void test_suite_errors(void **state)
 {
     (void)state;
@@ -575,7 +601,7 @@ int main(int argc, char **argv)
     jb_gb_init(argv[0]);
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_shim),         cmocka_unit_test(test_shim_group),
-        cmocka_unit_test(test_suite_expand),
+        cmocka_unit_test(test_suite_expand), cmocka_unit_test(test_suite_packed),
         cmocka_unit_test(test_suite_errors), cmocka_unit_test(test_atomic_write),
         cmocka_unit_test(test_run_bad_input), cmocka_unit_test(test_run_json),
         cmocka_unit_test(test_run_interleaved),

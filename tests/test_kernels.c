@@ -17,7 +17,7 @@
 
 #include "jb_kernels.h"
 #include "cpu/bf16.h"        /* the bf16 path rule, checked directly below */
-#include "cpu/gemm_ukernel.h" /* the block-size rule, likewise */
+#include "cpu/gemm_ukernel.h" /* the block-size rule, and the blocks pre-packed B is laid out in */
 #include "cpu/wq.h"
 #include "cpu/splitkv.h" /* the split-KV plan and merge, checked directly below */
 #ifdef _OPENMP
@@ -47,6 +47,17 @@ static const jb_problem shapes[] = {
     {.op = JB_OP_MATMUL, .m = 16, .n = 50, .k = 100},
     {.op = JB_OP_MATMUL, .m = 17, .n = 33, .k = 4100},
     {.op = JB_OP_MATMUL, .m = 1, .n = 300, .k = 4097},
+    /* B converted in setup (packed=1): odd sizes, k past one k block with one
+     * row of threads and with several, and n past one n block (3072 for f32
+     * AVX2, 4096 for int8), so that several pre-packed blocks are read.
+     * test_packed_same_result sizes its shapes from the descriptors. */
+    {.op = JB_OP_MATMUL, .m = 1, .n = 1, .k = 1, .packed = 1},
+    {.op = JB_OP_MATMUL, .m = 7, .n = 13, .k = 5, .packed = 1},
+    {.op = JB_OP_MATMUL, .m = 33, .n = 127, .k = 130, .packed = 1},
+    {.op = JB_OP_MATMUL, .m = 257, .n = 130, .k = 127, .packed = 1},
+    {.op = JB_OP_MATMUL, .m = 14, .n = 200, .k = 2100, .packed = 1},
+    {.op = JB_OP_MATMUL, .m = 45, .n = 3100, .k = 600, .packed = 1},
+    {.op = JB_OP_MATMUL, .m = 5, .n = 4200, .k = 2100, .packed = 1},
     {.op = JB_OP_SOFTMAX, .rows = 1, .cols = 1},
     {.op = JB_OP_SOFTMAX, .rows = 7, .cols = 33},
     {.op = JB_OP_SOFTMAX, .rows = 33, .cols = 127, .causal = 1},
@@ -252,6 +263,77 @@ static void test_int8_block_change_race(void **state)
     omp_set_num_threads(before);
 #endif
     assert_false(failed);
+}
+
+/* packed=1 moves B's layout conversion to setup and must not change the
+ * result: every matmul kernel gives the same output on the same inputs with
+ * packed=0 and 1, bit for bit except the vendor library's (the same panels
+ * meet the same micro-kernel calls; oneDNN may pick another implementation
+ * for the layout it chose), which must agree within its tolerance. The first
+ * shape spans more than one k and one n block of both blocked descriptors
+ * this CPU uses, whatever block sizes they have, so several pre-packed
+ * blocks are read. */
+static void test_packed_same_result(void **state)
+{
+    (void)state;
+    const jb_gemm_driver *f = jb_sgemm_kernel_get(), *q = jb_s8gemm_kernel_get();
+    const int64_t nc = f->nc > q->nc ? f->nc : q->nc, kc = f->kc > q->kc ? f->kc : q->kc;
+    const jb_problem probs[] = {
+        {.op = JB_OP_MATMUL, .m = 9, .n = nc + 37, .k = kc + 5},
+        {.op = JB_OP_MATMUL, .m = 33, .n = 130, .k = 257},
+    };
+    for (size_t i = 0; i < jb_registry_count(); i++) {
+        const jb_kernel *k = jb_registry_get(i);
+        char why[256];
+        if (k->op != JB_OP_MATMUL || jb_kernel_available(k, why, sizeof why))
+            continue;
+        for (size_t pi = 0; pi < sizeof probs / sizeof probs[0]; pi++) {
+            float *out[2] = {NULL, NULL};
+            size_t n = jb_problem_output_elems(&probs[pi]);
+            int skipped = 0;
+            for (int packed = 0; packed < 2; packed++) {
+                jb_problem p = probs[pi];
+                p.packed = packed;
+                if (jb_kernel_supports(k, &p, why, sizeof why)) {
+                    skipped = 1;
+                    break;
+                }
+                jb_buffers b;
+                jb_exec e;
+                jb_verify_result r;
+                assert_int_equal(jb_buffers_init(&b, k, &p, 5), JB_OK);
+                int rc = jb_verify(k, &b, &e, &r);
+                if (rc == JB_OK) {
+                    out[packed] = malloc(n * sizeof(float));
+                    assert_non_null(out[packed]);
+                    memcpy(out[packed], b.out, n * sizeof(float));
+                    jb_exec_teardown(k, &e);
+                }
+                jb_buffers_free(&b);
+                if (rc == JB_EUNSUPPORTED) {
+                    skipped = 1;
+                    break;
+                }
+                if (rc != JB_OK)
+                    fail_msg("%s m=%lld n=%lld k=%lld packed=%d: %s", k->name, (long long)p.m, (long long)p.n,
+                             (long long)p.k, packed, r.msg);
+            }
+            if (!skipped) {
+                const int exact = strcmp(k->variant, "onednn") != 0;
+                double big = 0, diff = 0;
+                for (size_t j = 0; j < n; j++) {
+                    big = fmax(big, fabs(out[0][j]));
+                    diff = fmax(diff, fabs(out[0][j] - out[1][j]));
+                }
+                if (exact ? memcmp(out[0], out[1], n * sizeof(float)) != 0 : diff > k->tolerance * big)
+                    fail_msg("%s m=%lld n=%lld k=%lld: packed=1 differs from packed=0 by up to %g (max |C| %g)",
+                             k->name, (long long)probs[pi].m, (long long)probs[pi].n, (long long)probs[pi].k, diff,
+                             big);
+            }
+            free(out[0]);
+            free(out[1]);
+        }
+    }
 }
 
 /* ---- Weight-only quantization (w8, w4) ----------------------------------- */
@@ -665,6 +747,8 @@ int main(void)
     tests[n++] = (struct CMUnitTest){"decode needs the flag", test_decode_needs_the_flag, NULL, NULL, NULL};
     tests[n++] = (struct CMUnitTest){"unsupported in setup is skip", test_setup_unsupported_is_skip, NULL, NULL, NULL};
     tests[n++] = (struct CMUnitTest){"int8 blocks of another depth, 3 threads", test_int8_block_change_race, NULL, NULL,
+                                     NULL};
+    tests[n++] = (struct CMUnitTest){"packed=1 gives the result of packed=0", test_packed_same_result, NULL, NULL,
                                      NULL};
     tests[n++] = (struct CMUnitTest){"w8/w4 quantization of known groups", test_wq_quantize_known_groups, NULL, NULL,
                                      NULL};

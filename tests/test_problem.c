@@ -159,6 +159,55 @@ static void test_kernel_bytes(void **state)
     assert_true(jb_kernel_min_bytes(NULL, &at) == jb_problem_min_bytes(&at));
 }
 
+/* packed: a matmul key, in the name only when 1, so the names of every
+ * problem from before it stay as they were. */
+static void test_packed(void **state)
+{
+    (void)state;
+    jb_problem p, r;
+    char msg[200], buf[128], kname[64];
+    assert_int_equal(jb_problem_parse(JB_OP_MATMUL, "m=7,n=13,k=5,packed=1", &p, msg, sizeof msg), JB_OK);
+    assert_int_equal(p.packed, 1);
+    assert_int_equal(jb_problem_format(&p, buf, sizeof buf), JB_OK);
+    assert_string_equal(buf, "m:7/n:13/k:5/packed:1");
+    assert_int_equal(jb_problem_parse_format(JB_OP_MATMUL, buf, &r, msg, sizeof msg), JB_OK);
+    assert_memory_equal(&p, &r, sizeof p);
+    assert_int_equal(jb_problem_parse(JB_OP_MATMUL, "packed=0,m=7,n=13,k=5", &p, msg, sizeof msg), JB_OK);
+    assert_int_equal(p.packed, 0);
+    assert_int_equal(jb_problem_format(&p, buf, sizeof buf), JB_OK);
+    assert_string_equal(buf, "m:7/n:13/k:5");
+    assert_int_equal(jb_row_name_parse("matmul/cpu/blocked/int8/m:1/n:2/k:3/packed:1", kname, sizeof kname, &r, msg,
+                                       sizeof msg),
+                     JB_OK);
+    assert_string_equal(kname, "matmul/cpu/blocked/int8");
+    assert_int_equal(r.packed, 1);
+    assert_int_equal(r.k, 3);
+    assert_int_equal(jb_row_name_parse("matmul/cpu/blocked/int8/m:1/n:2/k:3", kname, sizeof kname, &r, msg, sizeof msg),
+                     JB_OK);
+    assert_int_equal(r.packed, 0);
+    expect_parse(JB_OP_MATMUL, "m=7,n=13,k=5,packed=2", JB_EPARSE, "packed must be 0 or 1");
+    expect_parse(JB_OP_MATMUL, "m=7,n=13,k=5,packed=-1", JB_EPARSE, "packed must be 0 or 1");
+    expect_parse(JB_OP_MATMUL, "m=7,n=13,k=5,packed=yes", JB_EPARSE, "bad number for packed");
+    expect_parse(JB_OP_MATMUL, "m=7,n=13,k=5,packed=1,packed=0", JB_EPARSE, "twice");
+    expect_parse(JB_OP_SOFTMAX, "rows=4,cols=9,packed=1", JB_EPARSE, "packed is a shape key of matmul only");
+    expect_parse(JB_OP_SOFTMAX, "rows=4,cols=9,packed=0", JB_EPARSE, "matmul only");
+    expect_parse(JB_OP_ATTENTION, "b=1,h=1,n=8,d=4,packed=1", JB_EPARSE, "matmul only");
+    /* A problem built by hand gets the same answers from the validator. */
+    p = (jb_problem){.op = JB_OP_MATMUL, .m = 4, .n = 4, .k = 4, .packed = 2};
+    assert_int_equal(jb_problem_validate(&p, msg, sizeof msg), JB_EINVAL);
+    assert_non_null(strstr(msg, "packed must be 0 or 1"));
+    p = (jb_problem){.op = JB_OP_SOFTMAX, .rows = 4, .cols = 4, .packed = 1};
+    assert_int_equal(jb_problem_validate(&p, msg, sizeof msg), JB_EINVAL);
+    assert_non_null(strstr(msg, "packed is not a shape key of softmax"));
+    p = (jb_problem){.op = JB_OP_ATTENTION, .b = 1, .h = 1, .seq = 8, .d = 8, .packed = 1};
+    assert_int_equal(jb_problem_validate(&p, msg, sizeof msg), JB_EINVAL);
+    /* The same work either way: packed says where a conversion is timed. */
+    jb_problem a = {.op = JB_OP_MATMUL, .m = 2, .n = 3, .k = 5}, b = a;
+    b.packed = 1;
+    assert_true(jb_problem_flops(&a) == jb_problem_flops(&b));
+    assert_true(jb_problem_min_bytes(&a) == jb_problem_min_bytes(&b));
+}
+
 static void test_registry(void **state)
 {
     (void)state;
@@ -213,7 +262,7 @@ int main(void)
         cmocka_unit_test(test_parse_good), cmocka_unit_test(test_parse_bad), cmocka_unit_test(test_validate),
         cmocka_unit_test(test_work),       cmocka_unit_test(test_registry),  cmocka_unit_test(test_names),
         cmocka_unit_test(test_fill_reproducible), cmocka_unit_test(test_decode_shape),
-        cmocka_unit_test(test_kernel_bytes),
+        cmocka_unit_test(test_kernel_bytes), cmocka_unit_test(test_packed),
     };
     return cmocka_run_group_tests_name("problem and registry", tests, NULL, NULL);
 }

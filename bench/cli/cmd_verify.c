@@ -17,7 +17,8 @@ static void help(void)
            "oracle on the same inputs (for quantized kernels: on the dequantized inputs the\n"
            "kernel saw) and prints the normalized max error, max|out-ref|/max|ref|, against\n"
            "the kernel's tolerance.\n\n"
-           "shape keys: matmul m,n,k   softmax rows,cols[,causal][,scale]   attention b,h,[q,]n,d[,causal]\n"
+           "shape keys: matmul m,n,k[,packed]   softmax rows,cols[,causal][,scale]   attention b,h,[q,]n,d[,causal]\n"
+           "(packed=1: B is converted to the kernel's layout in setup, untimed; 0, the default: in the run)\n"
            "--dump DIR writes every input, the kernel's output and the oracle's output ('ref',\n"
            "float64) as .npy files; quantized kernels also write <input>_deq.npy.\n\n"
            "exit: 0 pass, 1 fail, 2 bad input, 3 kernel unavailable here or shape unsupported\n");
@@ -86,7 +87,7 @@ int jb_cmd_verify(int argc, char **argv)
     const jb_kernel *k = jb_cli_kernel(kname);
     if (!shape)
         jb_cli_usage_error("verify: --shape is required (for %s: %s)", jb_op_name(k->op),
-                           k->op == JB_OP_MATMUL ? "m=,n=,k=" : k->op == JB_OP_SOFTMAX ? "rows=,cols=[,causal=]" : "b=,h=,n=,d=[,causal=]");
+                           k->op == JB_OP_MATMUL ? "m=,n=,k=[,packed=]" : k->op == JB_OP_SOFTMAX ? "rows=,cols=[,causal=]" : "b=,h=,n=,d=[,causal=]");
     jb_problem p;
     char msg[256];
     if (jb_problem_parse(k->op, shape, &p, msg, sizeof msg))

@@ -64,6 +64,7 @@ static int set_key(jb_problem *p, const char *key, double v)
         if (!strcmp(key, "m")) p->m = iv;
         else if (!strcmp(key, "n")) p->n = iv;
         else if (!strcmp(key, "k")) p->k = iv;
+        else if (!strcmp(key, "packed")) p->packed = iv == 0 || iv == 1 ? (int)iv : 2; /* 2: refused by validate */
         else return -1;
         return 0;
     case JB_OP_SOFTMAX:
@@ -88,12 +89,12 @@ static int set_key(jb_problem *p, const char *key, double v)
 
 static double get_key(const jb_problem *p, const char *key)
 {
-    static const char *const keys[] = {"m", "n", "k", "rows", "cols", "causal", "b", "h", "d", "scale", "q"};
+    static const char *const keys[] = {"m", "n", "k", "rows", "cols", "causal", "b", "h", "d", "scale", "q", "packed"};
     if (!strcmp(key, "n") && p->op == JB_OP_ATTENTION)
         return (double)p->seq;
     const double vals[] = {(double)p->m, (double)p->n, (double)p->k, (double)p->rows, (double)p->cols,
                            (double)p->causal, (double)p->b, (double)p->h, (double)p->d, p->scale,
-                           p->op == JB_OP_ATTENTION ? (double)jb_attention_q(p) : 0};
+                           p->op == JB_OP_ATTENTION ? (double)jb_attention_q(p) : 0, (double)p->packed};
     for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++)
         if (!strcmp(key, keys[i]))
             return vals[i];
@@ -212,7 +213,8 @@ static int parse_axis(const jb_suite_ctx *c, const cJSON *f, jb_op op, axis *ax)
             return jb_suite_err_at(c, NULL, f->string, "too many tied keys in '%s'", f->string);
         jb_problem probe = {.op = op};
         if (set_key(&probe, t, 1) == -1)
-            return jb_suite_err_at(c, NULL, f->string, "unknown shape key '%s' for %s", t, jb_op_name(op));
+            return jb_suite_err_at(c, NULL, f->string, "unknown shape key '%s' for %s%s", t, jb_op_name(op),
+                                   !strcmp(t, "packed") ? " (packed is matmul's only)" : "");
         snprintf(ax->keys[ax->nkeys++], sizeof ax->keys[0], "%.15s", t); /* known keys are short */
     }
     const cJSON *v;
@@ -243,8 +245,9 @@ static int parse_axis(const jb_suite_ctx *c, const cJSON *f, jb_op op, axis *ax)
         if (rc == -2)
             return jb_suite_err_at(c, NULL, f->string, "axis '%s': %g is not an integer", f->string, x);
         for (int j = 0; j < ax->nkeys; j++)
-            if (!strcmp(ax->keys[j], "causal") && x != 0 && x != 1)
-                return jb_suite_err_at(c, NULL, f->string, "axis '%s': causal is 0 or 1 (got %g)", f->string, x);
+            if ((!strcmp(ax->keys[j], "causal") || !strcmp(ax->keys[j], "packed")) && x != 0 && x != 1)
+                return jb_suite_err_at(c, NULL, f->string, "axis '%s': %s is 0 or 1 (got %g)", f->string, ax->keys[j],
+                                       x);
     }
     return JB_OK;
 }

@@ -11,6 +11,8 @@
 
 #include "../jb_kernels.h"
 
+#include <string.h>
+
 #ifdef _OPENMP
 #include <omp.h>
 #endif
@@ -57,11 +59,49 @@ static void thread_tile(int t, int tm, int tn, int64_t m, int64_t nc, int64_t mr
     *j1 = jb_min64(*j1 * nr, nc);
 }
 
+size_t jb_gemm_workspace_size_prepacked(const jb_gemm_driver *d, int64_t m, int64_t k, int threads)
+{
+    return d->pack_a ? (size_t)threads * jb_gemm_apack_bytes(d, jb_min64(m, d->mc), jb_min64(k, d->kc)) : 0;
+}
+
 size_t jb_gemm_workspace_size(const jb_gemm_driver *d, int64_t m, int64_t n, int64_t k, int threads)
 {
     const int64_t kc = jb_min64(k, d->kc), nc = jb_min64(n, d->nc);
-    return jb_gemm_bpack_bytes(d, kc, nc) + jb_gemm_comp_bytes(d, nc) +
-           (d->pack_a ? (size_t)threads * jb_gemm_apack_bytes(d, jb_min64(m, d->mc), kc) : 0);
+    return jb_gemm_bpack_bytes(d, kc, nc) + jb_gemm_comp_bytes(d, nc) + jb_gemm_workspace_size_prepacked(d, m, k, threads);
+}
+
+/* Bytes of the pre-packed block of kc steps and nc columns, comp included. */
+static size_t prepacked_block_bytes(const jb_gemm_driver *d, int64_t kc, int64_t nc)
+{
+    return jb_gemm_bpack_bytes(d, kc, nc) + jb_gemm_comp_bytes(d, nc);
+}
+
+size_t jb_gemm_prepack_b_bytes(const jb_gemm_driver *d, int64_t k, int64_t n)
+{
+    size_t total = 0;
+    for (int64_t jc = 0; jc < n; jc += d->nc)
+        for (int64_t pc = 0; pc < k; pc += d->kc)
+            total += prepacked_block_bytes(d, jb_min64(k - pc, d->kc), jb_min64(n - jc, d->nc));
+    return total;
+}
+
+void jb_gemm_prepack_b(const jb_gemm_driver *d, int64_t k, int64_t n, const void *b, int64_t ldb, void *dst)
+{
+    const int64_t es = jb_gemm_esize(d);
+    unsigned char *out = dst;
+    /* The packing routines leave the bytes that round a block up to 64 as
+     * they were: zero them, so the buffer is the same from run to run. */
+    memset(dst, 0, jb_gemm_prepack_b_bytes(d, k, n));
+    for (int64_t jc = 0; jc < n; jc += d->nc) {
+        const int64_t nc = jb_min64(n - jc, d->nc);
+        for (int64_t pc = 0; pc < k; pc += d->kc) {
+            const int64_t kc = jb_min64(k - pc, d->kc);
+            const size_t bb = jb_gemm_bpack_bytes(d, kc, nc);
+            d->pack_b(d, kc, nc, (const unsigned char *)b + (pc * ldb + jc) * es, ldb, out,
+                      d->comp ? (int32_t *)(void *)(out + bb) : NULL);
+            out += prepacked_block_bytes(d, kc, nc);
+        }
+    }
 }
 
 void jb_gemm_macro(const jb_gemm_driver *d, const jb_gemm_block *x)
@@ -114,17 +154,20 @@ int jb_gemm_run(const jb_gemm_driver *d, const jb_gemm_args *g, void *ws, size_t
 {
     const int64_t m = g->m, n = g->n, k = g->k, es = jb_gemm_esize(d), mr = d->mr, nr = d->nr;
     const int64_t kcmax = jb_min64(k, d->kc), ncmax = jb_min64(n, d->nc);
-    const size_t bb = jb_gemm_bpack_bytes(d, kcmax, ncmax), bc = jb_gemm_comp_bytes(d, ncmax);
+    const unsigned char *pre = g->b_packed;
+    /* Pre-packed B needs no block of it in the workspace. */
+    const size_t bb = pre ? 0 : jb_gemm_bpack_bytes(d, kcmax, ncmax), bc = pre ? 0 : jb_gemm_comp_bytes(d, ncmax);
     const size_t ba = d->pack_a ? jb_gemm_apack_bytes(d, jb_min64(m, d->mc), kcmax) : 0;
-    if (!ws || ws_size < bb + bc + ba)
+    if (bb + bc + ba && (!ws || ws_size < bb + bc + ba))
         return JB_EINVAL;
     /* Use as many threads as the workspace has A blocks for, at most. */
     int threads = jb_cpu_threads();
     if (ba && (size_t)threads > (ws_size - bb - bc) / ba)
         threads = (int)((ws_size - bb - bc) / ba);
     (void)threads; /* used only by the pragma, absent without OpenMP */
-    unsigned char *bpack = ws, *apack0 = bpack + bb + bc;
-    int32_t *comp = d->comp ? (int32_t *)(void *)(bpack + bb) : NULL;
+    /* ws may be NULL when nothing is needed: no arithmetic on it then. */
+    unsigned char *bpack = pre ? NULL : ws, *apack0 = ba ? (unsigned char *)ws + bb + bc : NULL;
+    int32_t *comp = d->comp && !pre ? (int32_t *)(void *)(bpack + bb) : NULL;
     const unsigned char *a = g->a, *b = g->b;
 
 #pragma omp parallel num_threads(threads)
@@ -134,21 +177,31 @@ int jb_gemm_run(const jb_gemm_driver *d, const jb_gemm_args *g, void *ws, size_t
         t = omp_get_thread_num();
         nt = omp_get_num_threads();
 #endif
-        unsigned char *apack = apack0 + (size_t)t * ba;
+        unsigned char *apack = apack0 ? apack0 + (size_t)t * ba : NULL;
         /* kc and nc of the last B block when the threads packed it on
          * first use, without barriers; else 0. */
         int64_t own_kc = 0, own_nc = 0;
+        /* With pre-packed B: where block (jc, pc) starts in it. */
+        size_t pre_off = 0;
         for (int64_t jc = 0; jc < n; jc += d->nc) {
             const int64_t nc = jb_min64(n - jc, d->nc), ntiles = (nc + nr - 1) / nr;
             int tm, tn;
             int64_t i0, i1, j0, j1;
             grid(nt, (m + mr - 1) / mr, ntiles, &tm, &tn);
             thread_tile(t, tm, tn, m, nc, mr, nr, &i0, &i1, &j0, &j1);
-            const int own = d->b_first_use && tm == 1;
+            const int own = !pre && d->b_first_use && tm == 1;
             for (int64_t pc = 0; pc < k; pc += d->kc) {
                 const int64_t kc = jb_min64(k - pc, d->kc);
-                const unsigned char *bsrc = b + (pc * g->ldb + jc) * es;
-                if (own) {
+                const unsigned char *bsrc = pre ? NULL : b + (pc * g->ldb + jc) * es;
+                unsigned char *bblk = bpack;
+                int32_t *bcomp = comp;
+                if (pre) {
+                    /* Read only, so no thread waits for another. The
+                     * macro-kernel only writes b when given b_src. */
+                    bblk = (unsigned char *)pre + pre_off;
+                    bcomp = d->comp ? (int32_t *)(void *)(bblk + jb_gemm_bpack_bytes(d, kc, nc)) : NULL;
+                    pre_off += prepacked_block_bytes(d, kc, nc);
+                } else if (own) {
                     /* Thread t's panels lie at [j0*kc, j1*kc): with another
                      * kc or nc than the last block's they overlap panels
                      * some other thread may still be reading. */
@@ -173,9 +226,9 @@ int jb_gemm_run(const jb_gemm_driver *d, const jb_gemm_args *g, void *ws, size_t
                 jb_gemm_block x = {
                     .nc = j1 - j0,
                     .kc = kc,
-                    .b = bpack + j0 * kc * es,
+                    .b = bblk + j0 * kc * es,
                     .ldb = g->ldb,
-                    .comp = comp ? comp + j0 : NULL,
+                    .comp = bcomp ? bcomp + j0 : NULL,
                     .sb = g->sb ? g->sb + jc + j0 : NULL,
                     .ldc = g->ldc,
                     .acc = pc > 0,
@@ -200,7 +253,7 @@ int jb_gemm_run(const jb_gemm_driver *d, const jb_gemm_args *g, void *ws, size_t
                         jb_gemm_macro(d, &x);
                     }
                 /* Nobody repacks B while another thread still reads it. */
-                if (!own) {
+                if (!own && !pre) {
 #pragma omp barrier
                 }
             }

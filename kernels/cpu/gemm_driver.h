@@ -13,6 +13,12 @@
  *   A block mc x kc: ceil(mc/mr) micro-panels, each kc/kstep steps of mr lanes;
  *   B block kc x nc: ceil(nc/nr) micro-panels, each kc/kstep steps of nr lanes.
  * A panel of w rows (columns) of a kc block thus holds w*kc elements.
+ *
+ * Pre-packed B (jb_gemm_prepack_b, for packed=1 problems: weights converted
+ * once, untimed): every kc x nc block of B in the B block layout, each
+ * followed by its comp values when d->comp, in the order jb_gemm_run reads
+ * them (jc outer, pc inner); each block is as wide and deep as jb_gemm_run
+ * makes it (the last ones shorter), so its size comes from the descriptor.
  */
 #ifndef JB_GEMM_DRIVER_H
 #define JB_GEMM_DRIVER_H
@@ -111,6 +117,8 @@ static inline size_t jb_gemm_comp_bytes(const jb_gemm_driver *d, int64_t nc)
  * (a multiple of mr) starts at element r0*k and holds k/kstep steps of
  * jb_gemm_panel_rows(d, m, r0) lanes. The scales, when given, must cover
  * whole tiles past m and n (JB_GEMM_MR_MAX and JB_GEMM_NR_MAX more).
+ * With b_packed, B comes from there, as jb_gemm_prepack_b wrote it for this
+ * d, k and n, and b and ldb are unused.
  */
 typedef struct jb_gemm_args {
     int64_t m, n, k;
@@ -118,6 +126,7 @@ typedef struct jb_gemm_args {
     int64_t lda; /* elements; unused for pre-packed A */
     const void *b;
     int64_t ldb;
+    const void *b_packed; /* NULL: pack B from b in the run; else all of B pre-packed, 64-byte aligned */
     float *c;
     int64_t ldc;
     const float *sa, *sb; /* per row of A and column of B, or NULL: no epilogue */
@@ -126,10 +135,24 @@ typedef struct jb_gemm_args {
 /* Workspace bytes jb_gemm_run needs with `threads` threads: the shared B
  * block (and comp), and one A block per thread when A is packed in the run. */
 size_t jb_gemm_workspace_size(const jb_gemm_driver *d, int64_t m, int64_t n, int64_t k, int threads);
+/* The same with B pre-packed (jb_gemm_args.b_packed): no B block, only the A
+ * blocks, so 0 for a driver without pack_a. */
+size_t jb_gemm_workspace_size_prepacked(const jb_gemm_driver *d, int64_t m, int64_t k, int threads);
+
+/* Bytes of all of B (k x n, k a multiple of d->kstep) pre-packed for d: a
+ * multiple of 64. */
+size_t jb_gemm_prepack_b_bytes(const jb_gemm_driver *d, int64_t k, int64_t n);
+/* Packs all of b (row-major, row stride ldb elements) into dst (64-byte
+ * aligned, jb_gemm_prepack_b_bytes(d, k, n) bytes) in the layout
+ * jb_gemm_run reads through jb_gemm_args.b_packed; padding is zero. One
+ * thread; meant for setup. */
+void jb_gemm_prepack_b(const jb_gemm_driver *d, int64_t k, int64_t n, const void *b, int64_t ldb, void *dst);
 
 /* C = A * B on jb_cpu_threads() threads, or as many as ws has A blocks for.
- * ws: 64-byte aligned. Returns JB_OK, or JB_EINVAL when ws is NULL or too
- * small for one thread. */
+ * ws: 64-byte aligned; may be NULL when the size it needs is 0 (B
+ * pre-packed, A pre-packed). Returns JB_OK, or JB_EINVAL when ws is too
+ * small for one thread. With B pre-packed the threads share no buffer they
+ * write, so the run has no barriers. */
 int jb_gemm_run(const jb_gemm_driver *d, const jb_gemm_args *g, void *ws, size_t ws_size);
 
 /* One macro-kernel call: C[mc][nc] = (acc ? C : 0) + an A block times a

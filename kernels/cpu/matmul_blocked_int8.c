@@ -4,12 +4,15 @@
  * 127) and stores A directly in the micro-kernel's panel layout (it is the
  * kernel's own quantized copy; oneDNN's int8 matmul likewise reads its s8 A
  * in place, without a copy). B is kept row-major, like the plain s8 weights
- * oneDNN gets, and packed in the timed run. The run multiplies the panels
- * with 32-bit integer accumulation, then writes C[i][j] = acc * sa[i] * sb[j]
- * in fp32: jb_gemm_run over the int8 descriptor for this CPU (AVX-512 VNNI,
- * AVX2 or portable C; ukernel_int8.c), whose threads, when they split only
- * the columns, each pack the B panels they alone read on first use, without
- * barriers.
+ * oneDNN gets, and packed in the timed run; with packed=1 setup also packs
+ * all of the quantized B (jb_gemm_prepack_b, comp included), as a server
+ * holds its int8 weights, and the run reads it as it is. Either way B is
+ * quantized in setup: packed moves only the layout conversion. The run
+ * multiplies the panels with 32-bit integer accumulation, then writes
+ * C[i][j] = acc * sa[i] * sb[j] in fp32: jb_gemm_run over the int8
+ * descriptor for this CPU (AVX-512 VNNI, AVX2 or portable C;
+ * ukernel_int8.c), whose threads, when they split only the columns, each
+ * pack the B panels they alone read on first use, without barriers.
  */
 #include "../jb_kernels.h"
 #include "cpu.h"
@@ -28,12 +31,16 @@ typedef struct state {
     const jb_gemm_driver *kr;
     int64_t k4;
     int8_t *pa, *qb;
+    void *pb; /* packed=1: qb pre-packed (qb stays, for dequantized_inputs) */
     float *sa, *sb;
 } state;
 
 static size_t workspace_size(const jb_problem *p)
 {
-    return jb_gemm_workspace_size(jb_s8gemm_kernel_get(), p->m, p->n, jb_round_up(p->k, 4), jb_cpu_threads());
+    const jb_gemm_driver *d = jb_s8gemm_kernel_get();
+    const int64_t k4 = jb_round_up(p->k, 4);
+    return p->packed ? jb_gemm_workspace_size_prepacked(d, p->m, k4, jb_cpu_threads())
+                     : jb_gemm_workspace_size(d, p->m, p->n, k4, jb_cpu_threads());
 }
 
 static void teardown(jb_exec *e)
@@ -43,6 +50,7 @@ static void teardown(jb_exec *e)
         return;
     free(st->pa);
     free(st->qb);
+    free(st->pb);
     free(st->sa);
     free(st->sb);
     free(st);
@@ -90,6 +98,11 @@ static int setup(jb_exec *e)
             st->qb[l * n + j] = (int8_t)(v > 127 ? 127 : v < -127 ? -127 : v);
         }
     free(bmax);
+    if (p->packed) {
+        if (!(st->pb = aligned_alloc(64, jb_gemm_prepack_b_bytes(st->kr, k4, n))))
+            return JB_ENOMEM;
+        jb_gemm_prepack_b(st->kr, k4, n, st->qb, n, st->pb);
+    }
     return JB_OK;
 }
 
@@ -120,6 +133,7 @@ static int run(jb_exec *e)
         .a = st->pa,
         .b = st->qb,
         .ldb = e->p->n,
+        .b_packed = st->pb,
         .c = e->out,
         .ldc = e->p->n,
         .sa = st->sa,
@@ -135,8 +149,8 @@ const jb_kernel jb_k_matmul_cpu_blocked_int8 = {
     .variant = "blocked",
     .dtype = JB_DT_INT8,
     .tolerance = 1e-5,
-    .summary = "int8 A per row (stored pre-packed in setup), B per column (packed in run); s32 accumulation "
-               "(AVX-512 VNNI/AVX2/C), OpenMP",
+    .summary = "int8 A per row (stored pre-packed in setup), B per column (packed in run, or in setup with "
+               "packed=1); s32 accumulation (AVX-512 VNNI/AVX2/C), OpenMP",
     .workspace_size = workspace_size,
     .setup = setup,
     .run = run,

@@ -16,6 +16,12 @@
  * shifted to u8: 2 * 255 * 127 > 32767). oneDNN's documented remedy is 7-bit
  * weights, so there B is quantized to [-63, 63] (2 * 255 * 63 < 32767) and
  * the result is exact again.
+ *
+ * B is quantized in setup either way. packed=0 hands the primitive the s8 B
+ * row-major, and whatever layout conversion oneDNN wants happens inside
+ * execute, timed; packed=1 makes the primitive with weights of format_tag
+ * any and reorders the s8 B into the layout it chose (with any compensation
+ * that layout carries) in setup, as benchdnn's --wtag=any does.
  */
 #include "onednn_common.h"
 
@@ -35,6 +41,18 @@ static int supports(const jb_problem *p, char *why, size_t len)
         return JB_EUNSUPPORTED;
     }
     return JB_OK;
+}
+
+/* The best family this CPU has for int8: oneDNN picks its kernel inside the
+ * library (and heeds ONEDNN_MAX_CPU_ISA, not JB_ISA), so this is what it can
+ * use, not what it is known to have used. */
+static const char *path(const jb_problem *p, jb_family *family)
+{
+    (void)p;
+    *family = jb_cpu_has_family(JB_FAM_AMX_INT8, NULL, 0)   ? JB_FAM_AMX_INT8
+              : jb_cpu_has_family(JB_FAM_INT8_DOT, NULL, 0) ? JB_FAM_INT8_DOT
+                                                            : JB_FAM_FP32_FMA;
+    return "onednn";
 }
 
 #ifdef JB_HAVE_ONEDNN
@@ -129,18 +147,22 @@ static int setup(jb_exec *e)
 
     if ((rc = jb_onednn_plan_init(&st->plan)))
         return rc;
-    dnnl_memory_desc_t a_md, b_md, c_md;
+    /* b_md: the s8 B as setup holds it; w_md: what the primitive is asked to take. */
+    dnnl_memory_desc_t a_md, b_md, c_md, w_md;
     dnnl_matmul_desc_t desc;
     JB_DNNL_TRY(dnnl_memory_desc_init_by_tag(&a_md, 2, (dnnl_dims_t){p->m, p->k}, dnnl_s8, dnnl_ab));
     JB_DNNL_TRY(dnnl_memory_desc_init_by_tag(&b_md, 2, (dnnl_dims_t){p->k, p->n}, dnnl_s8, dnnl_ab));
     JB_DNNL_TRY(dnnl_memory_desc_init_by_tag(&c_md, 2, (dnnl_dims_t){p->m, p->n}, dnnl_f32, dnnl_ab));
-    JB_DNNL_TRY(dnnl_matmul_desc_init(&desc, &a_md, &b_md, NULL, &c_md));
+    JB_DNNL_TRY(dnnl_memory_desc_init_by_tag(&w_md, 2, (dnnl_dims_t){p->k, p->n}, dnnl_s8,
+                                             p->packed ? dnnl_format_tag_any : dnnl_ab));
+    JB_DNNL_TRY(dnnl_matmul_desc_init(&desc, &a_md, &w_md, NULL, &c_md));
     JB_DNNL_TRY(dnnl_primitive_attr_create(&attr));
     /* Mask bit 1: one scale per index of C's dim 1, the columns. */
     JB_DNNL_TRY(dnnl_primitive_attr_set_output_scales(attr, p->n, 1 << 1, st->oscale));
     if ((rc = jb_onednn_plan_primitive(&st->plan, &desc, attr, "matmul primitive (s8 x s8 -> f32)", &st->mm)) ||
         (rc = jb_onednn_plan_memory(&st->plan, &a_md, st->qa, &st->a)) ||
-        (rc = jb_onednn_plan_memory(&st->plan, &b_md, st->qb, &st->b)) ||
+        (rc = p->packed ? jb_onednn_plan_prepack(&st->plan, st->mm, &b_md, st->qb, &st->b)
+                        : jb_onednn_plan_memory(&st->plan, &b_md, st->qb, &st->b)) ||
         (rc = jb_onednn_plan_memory(&st->plan, &c_md, NULL, &st->c)) ||
         (rc = jb_onednn_plan_finish(&st->plan)))
         goto fail;
@@ -190,6 +212,7 @@ const jb_kernel jb_k_matmul_cpu_onednn_int8 = {
     .summary = "oneDNN int8 matmul: s8 A (per-tensor scale) x s8 B (per-column scales; 7-bit without VNNI), s32 accumulate, f32 out",
     .available = jb_onednn_available,
     .supports = supports,
+    .path = path,
     .setup = JB_ONEDNN_ONLY(setup),
     .run = JB_ONEDNN_RUN(run),
     .teardown = JB_ONEDNN_ONLY(teardown),

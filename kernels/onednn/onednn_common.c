@@ -155,6 +155,48 @@ done:
     return rc;
 }
 
+int jb_onednn_plan_prepack(jb_onednn_plan *pl, dnnl_primitive_t prim, const dnnl_memory_desc_t *plain_md,
+                           const void *src, dnnl_memory_t *packed)
+{
+    const_dnnl_primitive_desc_t pd = NULL;
+    dnnl_primitive_desc_t rpd = NULL;
+    dnnl_primitive_t reorder = NULL;
+    dnnl_memory_t from = NULL;
+    dnnl_engine_t eng = jb_onednn_engine();
+    int rc;
+    *packed = NULL;
+    if (pl->nmems >= JB_ONEDNN_MAX_MEMS)
+        return JB_EINVAL;
+    /* The primitive owns pd and the descriptor the query returns. */
+    if ((rc = jb_onednn_check(dnnl_primitive_get_primitive_desc(prim, &pd), "dnnl_primitive_get_primitive_desc")))
+        return rc;
+    const dnnl_memory_desc_t *wmd = dnnl_primitive_desc_query_md(pd, dnnl_query_weights_md, 0);
+    if (!wmd)
+        return jb_onednn_check(dnnl_invalid_arguments, "dnnl_primitive_desc_query_md(weights)");
+    if ((rc = jb_onednn_check(dnnl_memory_create(packed, wmd, eng, DNNL_MEMORY_ALLOCATE),
+                              "dnnl_memory_create(packed weights)")))
+        return rc;
+    pl->mems[pl->nmems++] = *packed;
+    /* oneDNN never writes a reorder's source. */
+    if ((rc = jb_onednn_check(dnnl_memory_create(&from, plain_md, eng, (void *)src), "dnnl_memory_create(weights)")) ||
+        (rc = jb_onednn_check(dnnl_reorder_primitive_desc_create(&rpd, plain_md, eng, wmd, eng, NULL),
+                              "dnnl_reorder_primitive_desc_create(weights)")) ||
+        (rc = jb_onednn_check(dnnl_primitive_create(&reorder, rpd), "dnnl_primitive_create(reorder)")))
+        goto done;
+    const dnnl_exec_arg_t args[] = {{DNNL_ARG_FROM, from}, {DNNL_ARG_TO, *packed}};
+    if ((rc = jb_onednn_check(dnnl_primitive_execute(reorder, pl->stream, 2, args), "dnnl_primitive_execute(reorder)")))
+        goto done;
+    rc = jb_onednn_plan_wait(pl);
+done:
+    if (reorder)
+        dnnl_primitive_destroy(reorder);
+    if (rpd)
+        dnnl_primitive_desc_destroy(rpd);
+    if (from)
+        dnnl_memory_destroy(from);
+    return rc;
+}
+
 int jb_onednn_plan_finish(jb_onednn_plan *pl)
 {
     if (!pl->scratch_bytes)

@@ -85,6 +85,14 @@ int jb_onednn_plan_memory(jb_onednn_plan *pl, const dnnl_memory_desc_t *md, void
 int jb_onednn_plan_primitive(jb_onednn_plan *pl, const_dnnl_op_desc_t op_desc,
                              dnnl_primitive_attr_t attr, const char *what, dnnl_primitive_t *prim);
 
+/* For packed=1 (weights converted once, untimed, as benchdnn's --wtag=any):
+ * prim was created with weights of format_tag any; this asks it which layout
+ * it chose, makes a memory object of that layout with its own buffer (the
+ * plan frees it) and reorders src, plain weights described by plain_md, into
+ * it now. *packed is what run passes as DNNL_ARG_WEIGHTS. */
+int jb_onednn_plan_prepack(jb_onednn_plan *pl, dnnl_primitive_t prim, const dnnl_memory_desc_t *plain_md,
+                           const void *src, dnnl_memory_t *packed);
+
 /* After the last primitive: allocates the shared scratchpad. */
 int jb_onednn_plan_finish(jb_onednn_plan *pl);
 
