@@ -10,6 +10,8 @@ JB_KERNEL(matmul_cpu_blocked_int8)
 JB_KERNEL(matmul_cpu_blocked_bf16)
 JB_KERNEL(matmul_cpu_blocked_w8)
 JB_KERNEL(matmul_cpu_blocked_w4)
+JB_KERNEL(matmul_cpu_amx_bf16)
+JB_KERNEL(matmul_cpu_amx_int8)
 JB_KERNEL(matmul_cpu_onednn_f32)
 JB_KERNEL(matmul_cpu_onednn_int8)
 /* softmax */
