@@ -43,4 +43,77 @@ static inline void jb_amx_config_full(jb_amx_tilecfg *cfg)
  * 0 in a build without the AMX flags. */
 double jb_amx_peak_ops(jb_family f, int64_t iters);
 
+/* ---- The AMX matmuls (matmul_amx.c, ukernel_amx*.c) ---------------------- */
+
+/*
+ * Packed panels, the one layout both dtypes use: a panel is 32 rows of A or
+ * 32 columns of B, cut along k into blocks of JB_AMX_KB_BYTES bytes of k
+ * (32 bf16 or 64 int8 values), each block 2048 bytes = two tiles of 16 rows x
+ * 64 bytes, loaded with a 64-byte stride:
+ *   A block: rows 0-15 then rows 16-31, each row the block's k values;
+ *   B block: columns 0-15 then 16-31, each tile VNNI-interleaved (row r holds
+ *            k values [r*w, r*w + w) of its 16 columns, w = 4 / element size,
+ *            column c at bytes [c*4, c*4 + 4)).
+ * Rows, columns and k values past the matrix are zero. Panel p, block q
+ * starts at byte (p * kb + q) * 2048, kb = ceil(k / values per block).
+ */
+#define JB_AMX_KB_BYTES 64
+#define JB_AMX_BLOCK_BYTES 2048
+#define JB_AMX_PANEL 32
+
+/* The tile operations the AMX kernels are built on, one table per build of
+ * ukernel_amx_body.h: on the CPU's tiles (ukernel_amx.c) or, for the tests
+ * only, on a plain-C emulation of Intel's pseudo-code (tests/amx_emu.c).
+ * Tiles 0-3 accumulate C (C00, C01, C10, C11), 4-5 hold A, 6-7 hold B. */
+typedef struct jb_amx_ops {
+    const char *name; /* the path a run reports: "amx" or "amx_emulated" */
+    /* Loads the full configuration (jb_amx_config_full) on the calling
+     * thread; every thread that runs the kernels below calls it first. */
+    void (*configure)(void);
+    /* Returns the calling thread's tiles to their initial state. */
+    void (*release)(void);
+    /* C[mt*16][32] (row stride ldc floats) = (acc ? C : 0) + A * B over kb
+     * k blocks of one A panel and one B panel (bf16); mt is 1 (rows 0-15 of
+     * the A panel) or 2. */
+    void (*bf16_block)(int mt, int64_t kb, const void *a, const void *b, float *c, int64_t ldc, int acc);
+    /* The same for int8 (tdpbssd, s8 x s8): the int32 sums in C, read when acc. */
+    void (*s8_block)(int mt, int64_t kb, const void *a, const void *b, int32_t *c, int64_t ldc, int acc);
+} jb_amx_ops;
+
+/* The CPU's tiles, or NULL in a build without the AMX flags. Only after
+ * jb_cpu_has_amx_*() said yes (cpu.h). */
+const jb_amx_ops *jb_amx_hw_ops(void);
+
+/*
+ * FOR TESTS ONLY, never called by the program: makes the AMX kernels
+ * (matmul/cpu/amx/bf16, matmul/cpu/amx/int8, jb_amx_bf16_gemm_st) available and run on ops,
+ * whatever the CPU, so a machine without AMX checks their packing, blocking
+ * and edges on an emulation of the tiles; NULL restores the CPU's tiles.
+ * Rows timed under it would report the path ops->name.
+ */
+void jb_amx_set_test_ops(const jb_amx_ops *ops);
+
+/* The ops the AMX kernels run on now: the test's, else the CPU's when
+ * jb_cpu_has_amx_bf16 (int8: jb_cpu_has_amx_int8) says yes, else NULL with
+ * the reason in why. */
+const jb_amx_ops *jb_amx_ops_for(int int8, char *why, size_t len);
+
+/*
+ * Single-threaded bf16 GEMM on the tiles, for use inside a parallel region
+ * (flash attention's Q*K^T and P*V):
+ *   C[m][n] = (acc ? C : 0) + A[m][k] * B
+ * A is bf16 (uint16_t), row-major with row stride lda; B is pre-packed by
+ * jb_amx_bf16_pack_b into jb_amx_bf16_packb_bytes(k, n) bytes (64-byte
+ * aligned). Loads the tile configuration on the calling thread at every call
+ * (so a caller's own tile use in between is harmless) and leaves it loaded.
+ * Packs A through 16 KiB of stack. Only when jb_amx_ops_for(0, ...) is not
+ * NULL; does nothing otherwise.
+ */
+size_t jb_amx_bf16_packb_bytes(int64_t k, int64_t n);
+/* B(l, j) = b[l*ldb + j] (B is k x n), or b[j*ldb + l] when trans (b is
+ * n x k: C = A * b^T). */
+void jb_amx_bf16_pack_b(int64_t k, int64_t n, const uint16_t *b, int64_t ldb, int trans, uint16_t *dst);
+void jb_amx_bf16_gemm_st(int64_t m, int64_t n, int64_t k, const uint16_t *a, int64_t lda, const uint16_t *packed_b,
+                         float *c, int64_t ldc, int acc);
+
 #endif
