@@ -123,37 +123,82 @@ def op_chart(op, rows, colors):
     return png(fig)
 
 
+# The instruction families whose ceilings a run measures (joulebench env), in the order drawn: the
+# name on the chart, and whether it counts integer ops (GOP/s) rather than FLOPs.
+FAMILIES = {"fp32_fma": ("fp32 FMA", False), "bf16_dot": ("bf16 dot", False), "int8_dot": ("int8 dot", True),
+            "amx_bf16": ("AMX bf16", False), "amx_int8": ("AMX int8", True)}
+FAMILY_COLORS = {"fp32_fma": "black", "bf16_dot": "#9467bd", "int8_dot": "#d62728", "amx_bf16": "#8c564b",
+                 "amx_int8": "#e377c2"}
+
+
+def roofs(ctx):
+    """[(family, ops per second, instruction)] of the families measured for the run, in FAMILIES' order.
+    A file from before the families has only peak_flop_per_s: that is fp32 FMA's."""
+    fams = ctx.get("peak_families")
+    if not isinstance(fams, dict):
+        peak = ctx.get("peak_flop_per_s")
+        return [("fp32_fma", peak, None)] if peak else []
+    return [(f, fams[f]["ops_per_s"], fams[f].get("instruction")) for f in FAMILIES
+            if isinstance(fams.get(f), dict) and fams[f].get("ops_per_s")]
+
+
+def roof_label(family, ops):
+    """ "fp32 FMA 210.3 GFLOP/s", "int8 dot 420.1 GOP/s": the words the chart and its caption use."""
+    name, ints = FAMILIES.get(family, (family, False))
+    return "%s %.1f %s" % (name, ops / 1e9, "GOP/s" if ints else "GFLOP/s")
+
+
 def roofline_chart(machine, rows, ctx, colors):
-    peak = ctx.get("peak_flop_per_s")
+    """Each matmul and attention row at its intensity, under one roof per instruction family measured
+    (its ceiling, and the copy bandwidth's slope below it); a row's edge has its family's colour."""
+    rf = roofs(ctx)
     bw = ctx.get("peak_bytes_per_s")
     pts = [r for r in rows if not r["error"] and r["op"] != "softmax" and r.get("intensity") and r.get("flop_per_s")]
-    if not pts or not peak or not bw:
+    if not pts or not rf or not bw:
         return None
     fig, ax = plt.subplots(figsize=(8, 5))
+    ridges = [ops / bw for _, ops, _ in rf]
     xs = [r["intensity"] for r in pts]
-    lo, hi = min(xs + [peak / bw]) / 4, max(xs + [peak / bw]) * 4
+    lo, hi = min(xs + ridges) / 4, max(xs + ridges) * 4
     grid = [lo * (hi / lo) ** (i / 200) for i in range(201)]
-    ax.plot(grid, [min(peak, x * bw) / 1e9 for x in grid], color="black", linewidth=1.5,
-            label="roof: %.1f GFLOP/s peak, %.1f GB/s copy" % (peak / 1e9, bw / 1e9))
-    ax.axvline(peak / bw, color="grey", linestyle=":", linewidth=1)
+    # The bandwidth's slope up to the highest roof, then each family's flat roof from its ridge point.
+    top = max(ops for _, ops, _ in rf)
+    ax.plot([x for x in grid if x * bw <= top] + [top / bw], [x * bw / 1e9 for x in grid if x * bw <= top] + [top / 1e9],
+            color="grey", linewidth=1.5, label="roof: copy %.1f GB/s" % (bw / 1e9))
+    for fam, ops, _ in rf:
+        ax.plot([ops / bw, hi], [ops / 1e9, ops / 1e9], color=FAMILY_COLORS.get(fam, "grey"), linewidth=1.5,
+                label="roof: " + roof_label(fam, ops))
+        ax.axvline(ops / bw, color=FAMILY_COLORS.get(fam, "grey"), linestyle=":", linewidth=0.8)
+    measured = {fam for fam, _, _ in rf}
     markers = {"matmul": "o", "attention": "^"}
     seen = set()
     for r in pts:
         label = r["variant"] if r["variant"] not in seen else None
         seen.add(r["variant"])
-        int8 = r["variant"].endswith("/int8")
+        fam = r.get("peak_family") or "fp32_fma"
+        # A row on a family with no measured roof here (int8 under JB_ISA=portable): hollow, grey edge.
+        roofless = fam not in measured
         ax.scatter(r["intensity"], r["flop_per_s"] / 1e9, marker=markers.get(r["op"], "s"),
-                   facecolor="none" if int8 else colors[r["variant"]],
-                   edgecolor=colors[r["variant"]] if int8 else "black", linewidth=1.5 if int8 else 0.4, s=45,
-                   label=label, zorder=3)
+                   facecolor="none" if roofless else colors[r["variant"]],
+                   edgecolor="grey" if roofless else FAMILY_COLORS.get(fam, "grey"),
+                   linewidth=0.4 if fam == "fp32_fma" else 1.8, s=45, label=label, zorder=3)
     ax.set_xscale("log")
     ax.set_yscale("log")
     ax.set_xlabel("arithmetic intensity (FLOP per byte of minimum traffic)")
-    ax.set_ylabel("GFLOP/s")
-    ax.set_title("roofline: %s  (o matmul, ^ attention)" % machine, fontsize=10)
+    ax.set_ylabel("GFLOP/s (int8: GOP/s)")
+    ax.set_title("roofline: %s  (o matmul, ^ attention; edge: the row's family)" % machine, fontsize=10)
     ax.grid(True, which="both", alpha=0.25)
     ax.legend(fontsize=7, loc="lower right")
     return png(fig)
+
+
+def roof_caption(ctx):
+    """The roofs in words, under the chart (and for whoever reads the page as text)."""
+    parts = ["%s (%s)" % (roof_label(fam, ops), what) if what else roof_label(fam, ops) for fam, ops, what in roofs(ctx)]
+    bw = ctx.get("peak_bytes_per_s")
+    if bw:
+        parts.append("copy %.1f GB/s" % (bw / 1e9))
+    return "<p class='note roofs'>roofs: %s</p>" % esc("; ".join(parts))
 
 
 def projection_chart(title, entries, xlabel="projected tCO2e"):
@@ -264,7 +309,7 @@ def build(files, model, compared=None):
                      esc("%s (%s)" % (c.get("meter", "-"), c.get("energy", "-"))),
                      fmt((c.get("peak_flop_per_s") or 0) / 1e9), fmt((c.get("peak_bytes_per_s") or 0) / 1e9),
                      esc(c.get("suite", "-"))])
-    parts.append(table(["file", "machine", "date", "commit", "threads", "meter (energy)", "peak GFLOP/s",
+    parts.append(table(["file", "machine", "date", "commit", "threads", "meter (energy)", "fp32 FMA GFLOP/s",
                         "copy GB/s", "suite"], rows, numeric=(6, 7)))
     for f in files:
         ws = f["ctx"].get("warnings", [])
@@ -296,14 +341,16 @@ def build(files, model, compared=None):
     # Roofline.
     parts.append("<h2>Roofline</h2>")
     parts.append("<p class='note'>Each matmul and attention row at its arithmetic intensity (counter "
-                 "<code>intensity</code>: FLOPs per byte of minimum traffic) against the peaks measured at the "
-                 "start of the run (an fp32 FMA loop and a copy). int8 rows (hollow) may pass the fp32 roof: "
-                 "their dot-product instructions do more operations per cycle. softmax is left out: its work is "
-                 "elements, not FLOPs.</p>")
+                 "<code>intensity</code>: FLOPs per byte of minimum traffic) under the ceilings measured at the "
+                 "start of the run: one roof per instruction family the CPU has (a loop of fp32 FMAs, of bf16 or "
+                 "int8 dot products, of AMX tile products), and the copy bandwidth's slope. Each row's % of peak "
+                 "is of its own family's roof (the row's edge colour; hollow: that family has no roof on this "
+                 "machine). softmax is left out: its work is elements, not FLOPs.</p>")
     for f in files:
         img = roofline_chart(f["label"], f["rows"], f["ctx"], colors)
-        parts.append(img if img else "<p class='na'>%s: no peaks in the context or no timed matmul or attention "
-                                     "rows.</p>" % esc(f["label"]))
+        parts.append(img + roof_caption(f["ctx"]) if img else
+                     "<p class='na'>%s: no peaks in the context or no timed matmul or attention rows.</p>"
+                     % esc(f["label"]))
 
     # Projection.
     parts.append("<h2>Projected training energy and CO2</h2>")

@@ -1,7 +1,7 @@
 /*
  * The joulebench program from the outside: exit codes, one-line errors on
- * bad input, list and verify output, and .npy dumps that numpy reads back to
- * the printed error.
+ * bad input, list and verify output, .npy dumps that numpy reads back to
+ * the printed error, and env's ceiling per instruction family.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -16,6 +16,10 @@
 #include <cmocka.h>
 
 #include "cli_test.h"
+
+#include <cjson/cJSON.h>
+
+#include "jb_kernels.h"
 
 static void test_bad_input(void **state)
 {
@@ -99,11 +103,69 @@ static void test_dump_numpy(void **state)
     assert_int_equal(system(cmd), 0);
 }
 
+/* The ceiling of family name in env --json's peaks.families (0: absent), and its instruction. */
+static double env_family(const cJSON *peaks, const char *name, const char **what)
+{
+    const cJSON *f = cJSON_GetObjectItem(cJSON_GetObjectItem(peaks, "families"), name);
+    const cJSON *ops = cJSON_GetObjectItem(f, "ops_per_s"), *ins = cJSON_GetObjectItem(f, "instruction");
+    *what = cJSON_IsString(ins) ? ins->valuestring : NULL;
+    return cJSON_IsNumber(ops) ? ops->valuedouble : 0;
+}
+
+/* env measures one ceiling per instruction family the CPU has, and only those. */
+static void test_env_families(void **state)
+{
+    (void)state;
+    int has[JB_FAM_COUNT];
+    for (int f = 0; f < JB_FAM_COUNT; f++)
+        has[f] = jb_cpu_has_family((jb_family)f, NULL, 0);
+    assert_int_equal(jb("env --json 2>/dev/null"), 0);
+    cJSON *doc = cJSON_Parse(out);
+    assert_non_null(doc);
+    const cJSON *pk = cJSON_GetObjectItem(doc, "peaks");
+    /* The keys from before the families stay, fp32's the same figure as its family's. */
+    assert_true(cJSON_IsNumber(cJSON_GetObjectItem(pk, "bytes_per_s")));
+    assert_true(cJSON_IsString(cJSON_GetObjectItem(pk, "isa")));
+    const char *what;
+    double fp32 = env_family(pk, "fp32_fma", &what);
+    assert_true(fp32 > 0 && fp32 == cJSON_GetObjectItem(pk, "flop_per_s")->valuedouble);
+    for (int f = 0; f < JB_FAM_COUNT; f++) {
+        double ops = env_family(pk, jb_family_name((jb_family)f), &what);
+        if ((ops > 0) != has[f] || (has[f] && !(what && what[0])))
+            fail_msg("env: families.%s is %g (%s), but the CPU has it: %d", jb_family_name((jb_family)f), ops,
+                     what ? what : "no instruction", has[f]);
+    }
+    cJSON_Delete(doc);
+    /* The text names each family with its unit, and why one is absent. */
+    assert_int_equal(jb("env"), 0);
+    assert_non_null(strstr(out, "fp32_fma"));
+    assert_non_null(strstr(out, "GFLOP/s"));
+    assert_true((strstr(out, "GOP/s") != NULL) == has[JB_FAM_INT8_DOT]);
+    if (!has[JB_FAM_BF16_DOT])
+        assert_non_null(strstr(out, "CPU lacks AVX-512 BF16"));
+    /* Capped to plain C, the CPU has no int8 dot product: no such ceiling. */
+    const char *isa = getenv("JB_ISA");
+    char saved[64];
+    snprintf(saved, sizeof saved, "%s", isa ? isa : "");
+    setenv("JB_ISA", "portable", 1);
+    int rc = jb("env --json 2>/dev/null");
+    isa ? setenv("JB_ISA", saved, 1) : unsetenv("JB_ISA");
+    assert_int_equal(rc, 0);
+    doc = cJSON_Parse(out);
+    assert_non_null(doc);
+    pk = cJSON_GetObjectItem(doc, "peaks");
+    assert_string_equal(cJSON_GetObjectItem(pk, "isa")->valuestring, "portable");
+    assert_true(env_family(pk, "fp32_fma", &what) > 0);
+    assert_true(env_family(pk, "int8_dot", &what) == 0);
+    cJSON_Delete(doc);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_bad_input), cmocka_unit_test(test_help), cmocka_unit_test(test_list),
         cmocka_unit_test(test_verify_pass), cmocka_unit_test(test_dump_numpy),
+        cmocka_unit_test(test_env_families),
     };
     return cmocka_run_group_tests_name("joulebench command line", tests, NULL, NULL);
 }

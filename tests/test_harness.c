@@ -27,6 +27,7 @@
 #include "harness/gbench.h"
 #include "harness/results.h"
 #include "harness/suite.h"
+#include "jb_kernels.h"
 
 static char tmpdir[] = "/tmp/jb_harness_XXXXXX";
 
@@ -390,6 +391,135 @@ static void test_run_json(void **state)
     cJSON_Delete(doc);
 }
 
+/* ---- Ceilings per instruction family -------------------------------------- */
+
+static const char *families_suite =
+    "{\"name\": \"families\", \"groups\": [\n"
+    " {\"op\": \"matmul\", \"kernels\": [\"matmul/cpu/blocked/f32\", \"matmul/cpu/blocked/int8\"], \"axes\": {\"m=n=k\": [64]}},\n"
+    " {\"op\": \"softmax\", \"kernels\": [\"softmax/cpu/naive/f32\"], \"shapes\": [{\"rows\": 16, \"cols\": 64, \"causal\": 0}]}\n"
+    "]}\n";
+#define F32_ROW "matmul/cpu/blocked/f32/m:64/n:64/k:64"
+#define INT8_ROW "matmul/cpu/blocked/int8/m:64/n:64/k:64"
+#define SOFTMAX_ROW "softmax/cpu/naive/f32/rows:16/cols:64/causal:0"
+
+/* Runs the families suite (extra: more options) into file and reads it back. */
+static cJSON *run_families(const char *file, const char *extra)
+{
+    char suite[256], path[256], msg[256];
+    snprintf(suite, sizeof suite, "%s/families.json", tmpdir);
+    write_file(suite, families_suite);
+    snprintf(path, sizeof path, "%s/%s", tmpdir, file);
+    int rc = jb("run --suite %s --out %s --repetitions 3 --min-time 0.01 --meter model %s", suite, path, extra);
+    if (rc != 0)
+        fail_msg("run failed (%d): %s", rc, out);
+    cJSON *doc = jb_results_read(path, msg, sizeof msg);
+    if (!doc)
+        fail_msg("%s", msg);
+    if (jb_results_check_context(doc, msg, sizeof msg))
+        fail_msg("%s", msg);
+    return doc;
+}
+
+/* The ceiling context.peak_families gives family name; 0 when absent. */
+static double family_peak(const cJSON *ctx, const char *name)
+{
+    const cJSON *f = cJSON_GetObjectItem(cJSON_GetObjectItem(ctx, "peak_families"), name);
+    const cJSON *ops = cJSON_GetObjectItem(f, "ops_per_s");
+    if (f && !cJSON_IsString(cJSON_GetObjectItem(f, "instruction")))
+        fail_msg("peak_families.%s names no instruction", name);
+    return cJSON_IsNumber(ops) ? ops->valuedouble : 0;
+}
+
+/* Every row of run_name (its repetitions and aggregates) says family (NULL: none) and has
+ * a path; its median's pct_peak_flops is 100 flop_per_s / peak (peak 0: it has none). */
+static void check_family_rows(const cJSON *bm, const char *run_name, const char *family, double peak)
+{
+    const cJSON *b;
+    int rows = 0;
+    cJSON_ArrayForEach(b, bm)
+    {
+        if (strcmp(cJSON_GetObjectItem(b, "run_name")->valuestring, run_name))
+            continue;
+        rows++;
+        const cJSON *f = cJSON_GetObjectItem(b, "peak_family"), *path = cJSON_GetObjectItem(b, "path");
+        if (family ? !cJSON_IsString(f) || strcmp(f->valuestring, family) : f != NULL)
+            fail_msg("%s: peak_family %s, want %s", cJSON_GetObjectItem(b, "name")->valuestring,
+                     cJSON_IsString(f) ? f->valuestring : "none", family ? family : "none");
+        assert_true(cJSON_IsString(path) && path->valuestring[0]);
+    }
+    assert_true(rows >= 4); /* 3 repetitions and the aggregates */
+    char med[160];
+    snprintf(med, sizeof med, "%s_median", run_name);
+    const cJSON *m = find_row(bm, med);
+    assert_non_null(m);
+    const cJSON *pct = cJSON_GetObjectItem(m, "pct_peak_flops");
+    if (peak <= 0) {
+        assert_null(pct);
+        assert_null(cJSON_GetObjectItem(m, "pct_peak_flops_ci95_low"));
+        return;
+    }
+    assert_true(cJSON_IsNumber(pct));
+    double fps = cJSON_GetObjectItem(m, "flop_per_s")->valuedouble;
+    if (fabs(pct->valuedouble / (100 * fps / peak) - 1) > 1e-9)
+        fail_msg("%s: pct_peak_flops %g, but 100 flop_per_s / its family's peak is %g", med, pct->valuedouble,
+                 100 * fps / peak);
+}
+
+/* Each row's % of peak is of its own instruction family's ceiling, measured
+ * at the start and written in the context; a row on a family the CPU lacks
+ * (int8 under JB_ISA=portable) has none; the report draws a roof per family. */
+static void test_run_families(void **state)
+{
+    (void)state;
+    const int has_int8 = jb_cpu_has_family(JB_FAM_INT8_DOT, NULL, 0);
+    cJSON *doc = run_families("fam.json", "");
+    const cJSON *ctx = cJSON_GetObjectItem(doc, "context"), *bm = cJSON_GetObjectItem(doc, "benchmarks");
+    /* fp32's ceiling is the peak as before (the best reading); the others only where the CPU has them. */
+    const double fp32 = family_peak(ctx, "fp32_fma"), int8 = family_peak(ctx, "int8_dot");
+    assert_true(fp32 > 0 && fp32 == cJSON_GetObjectItem(ctx, "peak_flop_per_s")->valuedouble);
+    for (int f = 0; f < JB_FAM_COUNT; f++)
+        if ((family_peak(ctx, jb_family_name((jb_family)f)) > 0) != jb_cpu_has_family((jb_family)f, NULL, 0))
+            fail_msg("context.peak_families.%s present: %d, but the CPU has it: %d", jb_family_name((jb_family)f),
+                     family_peak(ctx, jb_family_name((jb_family)f)) > 0, jb_cpu_has_family((jb_family)f, NULL, 0));
+    check_family_rows(bm, F32_ROW, "fp32_fma", fp32);
+    check_family_rows(bm, INT8_ROW, "int8_dot", int8);
+    check_family_rows(bm, SOFTMAX_ROW, NULL, 0);
+    /* The console says whose peak a tagged %peak value is of. */
+    if (has_int8)
+        assert_non_null(strstr(out, "tagged i: int8_dot"));
+    /* The report draws each family's roof, named with its figure. */
+    char page[256], cmd[1024];
+    snprintf(page, sizeof page, "%s/fam.html", tmpdir);
+    if (jb("report %s/fam.json --out %s", tmpdir, page) != 0) {
+        print_message("[  SKIP    ] no report here (%s)\n", out);
+    } else {
+        /* check_report.py sits beside this file. */
+        snprintf(cmd, sizeof cmd, "/usr/bin/python3 %.*scheck_report.py --roofs %s %s/fam.json 2>&1",
+                 (int)(strrchr(__FILE__, '/') + 1 - __FILE__), __FILE__, page, tmpdir);
+        if (system(cmd) != 0)
+            fail_msg("the report's roofs do not match the run's families (%s)", cmd);
+    }
+    cJSON_Delete(doc);
+
+    /* JB_ISA=portable: no int8 dot product, so the int8 row has no fraction (CSV: an empty field). */
+    const char *isa = getenv("JB_ISA");
+    char saved[64];
+    snprintf(saved, sizeof saved, "%s", isa ? isa : "");
+    setenv("JB_ISA", "portable", 1);
+    doc = run_families("fam_portable.json", "--format csv");
+    isa ? setenv("JB_ISA", saved, 1) : unsetenv("JB_ISA");
+    ctx = cJSON_GetObjectItem(doc, "context");
+    bm = cJSON_GetObjectItem(doc, "benchmarks");
+    assert_true(family_peak(ctx, "int8_dot") == 0 && family_peak(ctx, "fp32_fma") > 0);
+    check_family_rows(bm, INT8_ROW, "int8_dot", 0);
+    check_family_rows(bm, F32_ROW, "fp32_fma", family_peak(ctx, "fp32_fma"));
+    assert_non_null(strstr(out, "pct_peak_flops,peak_family,"));
+    const char *line = strstr(out, "\n" INT8_ROW ",");
+    assert_non_null(line);
+    assert_non_null(strstr(line, ",,int8_dot,")); /* no pct_peak_flops, and whose it would be */
+    cJSON_Delete(doc);
+}
+
 /* Google Benchmark's own compare.py reads two joulebench results files. */
 /* The run_names of a results file's rows, in file order, each once. */
 static size_t row_order(const cJSON *bm, char names[][128], size_t max)
@@ -604,7 +734,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_suite_expand), cmocka_unit_test(test_suite_packed),
         cmocka_unit_test(test_suite_errors), cmocka_unit_test(test_atomic_write),
         cmocka_unit_test(test_run_bad_input), cmocka_unit_test(test_run_json),
-        cmocka_unit_test(test_run_interleaved),
+        cmocka_unit_test(test_run_interleaved), cmocka_unit_test(test_run_families),
         cmocka_unit_test(test_compare_py),   cmocka_unit_test(test_interrupt),
         cmocka_unit_test(test_interrupt_keeps_old_file),
     };

@@ -78,6 +78,11 @@ static int gather_row(const jb_result_row *r, void *arg)
             cJSON_ReplaceItemInObject(p->o, "error", cJSON_CreateString(r->error));
         return JB_OK;
     }
+    /* Whose roof the row sits under (results.h: none said is fp32 FMA). */
+    if (r->peak_family && !cJSON_GetObjectItem(p->o, "peak_family"))
+        cJSON_AddStringToObject(p->o, "peak_family", r->peak_family);
+    if (r->path && !cJSON_GetObjectItem(p->o, "path"))
+        cJSON_AddStringToObject(p->o, "path", r->path);
     if (r->aggregate) {
         if (strcmp(r->aggregate_name, "median"))
             return JB_OK;
@@ -128,7 +133,8 @@ static void finish_rows(gather *g, cJSON *rows)
 static cJSON *page_context(const cJSON *ctx)
 {
     static const char *const keys[] = {"date", "git_commit", "threads", "meter", "energy", "peak_flop_per_s",
-                                       "peak_bytes_per_s", "suite", "warnings", "host_name", "cpu_model", "gpu"};
+                                       "peak_bytes_per_s", "peak_families", "suite", "warnings", "host_name",
+                                       "cpu_model", "gpu"};
     cJSON *c = cJSON_CreateObject();
     for (size_t i = 0; c && i < sizeof keys / sizeof keys[0]; i++) {
         const cJSON *v = cJSON_GetObjectItemCaseSensitive(ctx, keys[i]);

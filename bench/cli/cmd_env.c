@@ -9,7 +9,32 @@
 #include "util/files.h"
 #include "meters/meter.h"
 #include "harness/peaks.h"
+#include "harness/results.h"
 #include "harness/settings.h"
+
+/* The peaks as text: each family the CPU has with its instruction and unit
+ * (GOP/s for int8: integer multiply-adds, not FLOPs), why each other is
+ * absent, and the copy bandwidth. */
+static void print_peaks(const cJSON *p)
+{
+    const cJSON *fams = cJSON_GetObjectItem(p, "families");
+    printf("peaks (measured now, %d threads, one per instruction family)\n",
+           cJSON_GetObjectItem(p, "threads")->valueint);
+    for (int f = 0; f < JB_FAM_COUNT; f++) {
+        const char *name = jb_family_name((jb_family)f);
+        const cJSON *x = cJSON_GetObjectItem(fams, name);
+        char why[160];
+        if (!x) {
+            jb_cpu_has_family((jb_family)f, why, sizeof why);
+            printf("  %-9s %-28s -  (%s)\n", name, "", why);
+            continue;
+        }
+        int ints = f == JB_FAM_INT8_DOT || f == JB_FAM_AMX_INT8;
+        printf("  %-9s %-28s %8.1f %s\n", name, cJSON_GetObjectItem(x, "instruction")->valuestring,
+               cJSON_GetObjectItem(x, "ops_per_s")->valuedouble / 1e9, ints ? "GOP/s" : "GFLOP/s");
+    }
+    printf("  %-38s %8.1f GB/s\n", "copy bandwidth", cJSON_GetObjectItem(p, "bytes_per_s")->valuedouble / 1e9);
+}
 
 int jb_cmd_env(int argc, char **argv)
 {
@@ -24,8 +49,12 @@ int jb_cmd_env(int argc, char **argv)
                    "Prints the settings every run records (CPU, flags, threads and affinity, governor,\n"
                    "boost, load, compiler, library versions, git commit; the GPU and its NVML settings,\n"
                    "or why there is none), each energy meter and whether\n"
-                   "it works here (and why not), and the measured peaks: fp32 FLOP/s of an FMA loop and\n"
-                   "copy bandwidth (about a second; --no-peaks skips them).\n");
+                   "it works here (and why not), and the measured peaks: one per instruction family the\n"
+                   "CPU has (fp32_fma, bf16_dot, int8_dot, amx_bf16, amx_int8: a loop of that\n"
+                   "instruction on every thread; float families in FLOP/s, int8 in ops/s, a\n"
+                   "multiply-add counting 2), and copy bandwidth (about a second and a quarter second\n"
+                   "a family; --no-peaks skips them). --json: peaks.families.<family> is\n"
+                   "{\"ops_per_s\", \"instruction\"}, absent where the CPU lacks the family.\n");
             return JB_EXIT_OK;
         } else
             jb_cli_usage_error("env: unknown option '%s' (try --help)", argv[i]);
@@ -63,6 +92,8 @@ int jb_cmd_env(int argc, char **argv)
             cJSON_AddStringToObject(p, "isa", pk.isa);
             cJSON_AddNumberToObject(p, "threads", pk.threads);
             cJSON_AddNumberToObject(p, "copy_buffer_bytes", (double)pk.copy_bytes);
+            if (jb_results_add_peak_families(p, "families", &pk))
+                jb_cli_oom("env");
         }
     }
     if (json) {
@@ -118,10 +149,7 @@ int jb_cmd_env(int argc, char **argv)
     }
     const cJSON *p = cJSON_GetObjectItem(doc, "peaks");
     if (p)
-        printf("peaks (measured now, %d threads)\n  fp32 FMA loop (%s)  %.1f GFLOP/s\n  copy bandwidth       %.1f GB/s\n",
-               cJSON_GetObjectItem(p, "threads")->valueint, cJSON_GetObjectItem(p, "isa")->valuestring,
-               cJSON_GetObjectItem(p, "flop_per_s")->valuedouble / 1e9,
-               cJSON_GetObjectItem(p, "bytes_per_s")->valuedouble / 1e9);
+        print_peaks(p);
     cJSON_Delete(doc);
     return JB_EXIT_OK;
 }

@@ -8,6 +8,7 @@
 #include <stdlib.h>
 
 #include "analysis/stats.h"
+#include "harness/results.h"
 #include "jb_kernels.h"
 
 /* The energy of the whole run, by a second meter of each device's kind opened
@@ -97,5 +98,7 @@ int jb_observed_peaks(cJSON *ctx, const jb_peaks *peaks)
              cJSON_AddNumberToObject(ctx, "peak_flop_per_s_start", peaks->flop_per_s_start) &&
              cJSON_ReplaceItemInObject(ctx, "peak_bytes_per_s", cJSON_CreateNumber(peaks->bytes_per_s)) &&
              cJSON_AddNumberToObject(ctx, "peak_bytes_per_s_start", peaks->bytes_per_s_start);
-    return ok ? JB_OK : JB_ENOMEM;
+    /* Each family's ceiling, fp32's at its best reading: the ones the rows' pct_peak_flops are of. */
+    cJSON_DeleteItemFromObjectCaseSensitive(ctx, "peak_families");
+    return ok && jb_results_add_peak_families(ctx, "peak_families", peaks) == JB_OK ? JB_OK : JB_ENOMEM;
 }

@@ -2,7 +2,9 @@
  * What a run saw of the machine, written into its results context after the
  * rows: `probe` (the spread of the machine probe taken after each round),
  * the peaks' best readings next to the start's (`peak_flop_per_s` and
- * `peak_flop_per_s_start`, `peak_bytes_per_s` and `peak_bytes_per_s_start`),
+ * `peak_flop_per_s_start`, `peak_bytes_per_s` and `peak_bytes_per_s_start`,
+ * and `peak_families`, each instruction family's ceiling the rows are
+ * fractions of),
  * and `run_energy` (the whole run's joules per device, to put beside a batch
  * system's accounting). Each returns JB_OK or JB_ENOMEM.
  */

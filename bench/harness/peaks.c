@@ -1,7 +1,9 @@
 /*
- * Ceilings: the CPU's fp32 FMA peak (jb_cpu_fma_peak, in the CPU backend) and
- * a parallel memcpy over buffers much larger than the last-level cache, the
- * best of several trials, since the question is what the machine can do.
+ * Ceilings: the CPU's peak of each instruction family it has (jb_cpu_fma_peak
+ * and jb_cpu_family_peak, in the CPU backend) and a parallel memcpy over
+ * buffers much larger than the last-level cache, the best of several trials,
+ * since the question is what the machine can do; and which of them a row is
+ * a fraction of.
  */
 #include "harness/peaks.h"
 
@@ -67,11 +69,26 @@ static double measure_copy(size_t *bytes_out)
     return best;
 }
 
+/* The instruction of the fp32 loop at isa (the backend names only the ISA). */
+static const char *fma_what(const char *isa)
+{
+    if (!strcmp(isa, "avx512"))
+        return "avx512 vfmadd*ps";
+    if (!strcmp(isa, "avx2"))
+        return "avx2 vfmadd*ps";
+    return "portable C multiply-add";
+}
+
 int jb_peaks_measure(jb_peaks *out)
 {
     memset(out, 0, sizeof *out);
     out->threads = jb_cpu_threads();
     out->flop_per_s = out->flop_per_s_start = jb_cpu_fma_peak(&out->isa);
+    out->family[JB_FAM_FP32_FMA] = (jb_peak_family){out->flop_per_s_start, fma_what(out->isa)};
+    /* Only the families the CPU has: each loop is a quarter second that an absent one need not spend. */
+    for (int f = 0; f < JB_FAM_COUNT; f++)
+        if (f != JB_FAM_FP32_FMA && jb_cpu_has_family((jb_family)f, NULL, 0))
+            out->family[f].ops_per_s = jb_cpu_family_peak((jb_family)f, &out->family[f].what);
     out->bytes_per_s = out->bytes_per_s_start = measure_copy(&out->copy_bytes);
     return out->bytes_per_s > 0 ? JB_OK : JB_ENOMEM;
 }
@@ -85,4 +102,22 @@ int jb_peaks_recheck_copy(jb_peaks *p)
     if (bw > p->bytes_per_s)
         p->bytes_per_s = bw;
     return JB_OK;
+}
+
+double jb_peaks_family(const jb_peaks *p, jb_family f)
+{
+    if (!p || (unsigned)f >= JB_FAM_COUNT)
+        return 0;
+    return f == JB_FAM_FP32_FMA ? p->flop_per_s : p->family[f].ops_per_s;
+}
+
+int jb_peaks_row_family(const jb_kernel *k, const jb_problem *p, jb_family *family, const char **path)
+{
+    jb_family f;
+    const char *name = jb_kernel_path(k, p, &f);
+    if (family)
+        *family = f;
+    if (path)
+        *path = name;
+    return k->backend == JB_BACKEND_CPU && p->op != JB_OP_SOFTMAX;
 }

@@ -94,6 +94,32 @@ cJSON *jb_results_add_run(cJSON *benchmarks, const jb_row *row, int64_t index, c
     return o;
 }
 
+void jb_results_set_path(cJSON *row, const char *peak_family, const char *path)
+{
+    cJSON_DeleteItemFromObjectCaseSensitive(row, "peak_family");
+    cJSON_DeleteItemFromObjectCaseSensitive(row, "path");
+    if (peak_family)
+        cJSON_AddStringToObject(row, "peak_family", peak_family);
+    cJSON_AddStringToObject(row, "path", path);
+}
+
+int jb_results_add_peak_families(cJSON *o, const char *key, const jb_peaks *pk)
+{
+    cJSON *fams = cJSON_AddObjectToObject(o, key);
+    if (!fams)
+        return JB_ENOMEM;
+    for (int f = 0; f < JB_FAM_COUNT; f++) {
+        double ops = jb_peaks_family(pk, (jb_family)f);
+        if (ops <= 0)
+            continue;
+        cJSON *x = cJSON_AddObjectToObject(fams, jb_family_name((jb_family)f));
+        if (!x || !cJSON_AddNumberToObject(x, "ops_per_s", ops) ||
+            !cJSON_AddStringToObject(x, "instruction", pk->family[f].what ? pk->family[f].what : "?"))
+            return JB_ENOMEM;
+    }
+    return JB_OK;
+}
+
 void jb_results_set_reference(cJSON *row, const char *kernel)
 {
     cJSON_DeleteItemFromObjectCaseSensitive(row, "reference");
@@ -244,11 +270,12 @@ int jb_results_each(const cJSON *doc, int (*fn)(const jb_result_row *r, void *ar
         }
         const char *rn = run_name ? run_name->valuestring : name->valuestring;
         static const char *const strings[] = {"run_type", "aggregate_name", "aggregate_unit", "error_message",
-                                              "time_unit", "label", "kernel", "op", "reference"};
+                                              "time_unit", "label", "kernel", "op", "reference",
+                                              "peak_family", "path"};
         static const char *const numbers[] = {"real_time", "cpu_time", "iterations", "repetitions",
                                               "repetition_index", "flop_per_s", "flop_per_j", "bytes_per_s",
                                               "joules", "watts", "energy_measured", "intensity", "max_err",
-                                              "flop_per_s_ci95_low", "flop_per_s_ci95_high",
+                                              "pct_peak_flops", "flop_per_s_ci95_low", "flop_per_s_ci95_high",
                                               "flop_per_j_ci95_low", "flop_per_j_ci95_high", "speedup",
                                               "speedup_ci95_low", "speedup_ci95_high", "ci_halfwidth_pct",
                                               "converged"};
@@ -286,6 +313,8 @@ int jb_results_each(const cJSON *doc, int (*fn)(const jb_result_row *r, void *ar
         r.aggregate = !strcmp(str_or(b, "run_type", "iteration"), "aggregate");
         r.aggregate_name = str_or(b, "aggregate_name", "");
         r.reference = str_or(b, "reference", NULL);
+        r.peak_family = str_or(b, "peak_family", NULL);
+        r.path = str_or(b, "path", NULL);
         r.percentage = !strcmp(str_or(b, "aggregate_unit", "time"), "percentage") || !strcmp(r.aggregate_name, "cv");
         double x;
         r.repetitions = isnan(x = jb_result_counter(&r, "repetitions")) ? 0 : (int64_t)fmin(x, 1e15);
@@ -317,6 +346,28 @@ int jb_results_each(const cJSON *doc, int (*fn)(const jb_result_row *r, void *ar
     return JB_OK;
 }
 
+/* context.peak_families, when present: {"<family>": {"ops_per_s": N >= 0, "instruction": "..."}}. */
+static int check_families(const cJSON *fams, char *msg, size_t len)
+{
+    const cJSON *f;
+    if (fams && !cJSON_IsObject(fams)) {
+        snprintf(msg, len, "context.peak_families is not an object");
+        return JB_EPARSE;
+    }
+    cJSON_ArrayForEach(f, fams)
+    {
+        const cJSON *ops = cJSON_GetObjectItemCaseSensitive(f, "ops_per_s");
+        const cJSON *what = cJSON_GetObjectItemCaseSensitive(f, "instruction");
+        if (!cJSON_IsObject(f) || !cJSON_IsNumber(ops) || !isfinite(ops->valuedouble) || ops->valuedouble < 0 ||
+            (what && !cJSON_IsString(what))) {
+            snprintf(msg, len, "context.peak_families.%.60s is not {\"ops_per_s\": N, \"instruction\": \"...\"}",
+                     f->string);
+            return JB_EPARSE;
+        }
+    }
+    return JB_OK;
+}
+
 int jb_results_check_context(const cJSON *doc, char *msg, size_t len)
 {
     const cJSON *ctx = cJSON_GetObjectItemCaseSensitive(doc, "context");
@@ -341,6 +392,8 @@ int jb_results_check_context(const cJSON *doc, char *msg, size_t len)
             return JB_EPARSE;
         }
     }
+    if (check_families(cJSON_GetObjectItemCaseSensitive(ctx, "peak_families"), msg, len))
+        return JB_EPARSE;
     const cJSON *w = cJSON_GetObjectItemCaseSensitive(ctx, "warnings"), *x;
     if (w && !cJSON_IsArray(w)) {
         snprintf(msg, len, "context.warnings is not a list of strings");

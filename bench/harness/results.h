@@ -6,7 +6,10 @@
  * Benchmark's fields every row written carries "kernel"
  * (op/backend/variant/dtype), "op" and "shape" (the problem's keys as an
  * object), so no reader has to take names apart; files without them (older
- * ones) are read by parsing the row name (jb_row_name_parse).
+ * ones) are read by parsing the row name (jb_row_name_parse). A CPU row also
+ * says which instructions it ran on: "path", and, where its work is FLOPs,
+ * "peak_family", the instruction family whose ceiling its pct_peak_flops is
+ * a fraction of (the context's "peak_families" holds the ceilings).
  */
 #ifndef JB_RESULTS_H
 #define JB_RESULTS_H
@@ -16,6 +19,7 @@
 #include <stdint.h>
 
 #include "harness/gbench.h"
+#include "harness/peaks.h"
 #include "harness/suite.h"
 
 /* ---- Writing ----------------------------------------------------------------- */
@@ -29,6 +33,17 @@ cJSON *jb_results_new(cJSON **ctx, cJSON **benchmarks);
  * Benchmark iteration (GPU batches, batch.h): times are written per run and
  * "iterations" counts runs. Returns the new object, NULL when out of memory. */
 cJSON *jb_results_add_run(cJSON *benchmarks, const jb_row *row, int64_t index, const jb_gb_run *r, int runs);
+
+/* A CPU row's "path" (the instructions its kernel ran on: jb_kernel_path)
+ * and, unless NULL, its "peak_family" (jb_family_name). */
+void jb_results_set_path(cJSON *row, const char *peak_family, const char *path);
+
+/* Adds to o, under key, each measured family's ceiling as
+ * {"<family>": {"ops_per_s": N, "instruction": "..."}}, families the CPU
+ * lacks left out; fp32_fma's is the best reading (jb_peaks_family). The run's
+ * context has it as "peak_families", `joulebench env --json` as
+ * peaks.families. JB_OK or JB_ENOMEM. */
+int jb_results_add_peak_families(cJSON *o, const char *key, const jb_peaks *pk);
 
 /* Names the kernel a row's "speedup" counters are measured against. */
 void jb_results_set_reference(cJSON *row, const char *kernel);
@@ -66,6 +81,9 @@ typedef struct jb_result_row {
     double time_ns;             /* real_time in ns per run; NaN for a row not timed */
     const char *error;          /* why the row was not timed; NULL when it was */
     const char *reference;      /* the kernel its speedup counters are against; NULL: none */
+    const char *peak_family;    /* whose ceiling its pct_peak_flops is of; NULL: not said (GPU,
+                                 * softmax, files before the families: there, fp32 FMA) */
+    const char *path;           /* the instructions it ran on; NULL: not said */
     const cJSON *json;          /* the row itself, for jb_result_counter */
 } jb_result_row;
 
@@ -87,7 +105,8 @@ double jb_result_counter(const jb_result_row *r, const char *name);
 int jb_results_each(const cJSON *doc, int (*fn)(const jb_result_row *r, void *arg), void *arg, char *msg, size_t len);
 
 /* Checks the context keys readers use: the strings are strings, the numbers
- * numbers, "warnings" a list of strings. JB_OK or JB_EPARSE with why. */
+ * numbers, "warnings" a list of strings, "peak_families" an object of
+ * {"ops_per_s": number, "instruction": string}. JB_OK or JB_EPARSE with why. */
 int jb_results_check_context(const cJSON *doc, char *msg, size_t len);
 
 #endif

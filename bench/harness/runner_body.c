@@ -93,9 +93,13 @@ void jb_runner_body(jb_gb_state *st, void *arg)
     jb_gb_set_counter(st, "flop_per_s", flops / t);
     jb_gb_set_counter(st, "bytes_per_s", bytes / t);
     jb_gb_set_counter(st, "intensity", flops / bytes);
-    /* The measured peaks are the CPU's: GPU rows get no fraction rather than a wrong one. */
-    if (!gpu && p->op != JB_OP_SOFTMAX)
-        jb_gb_set_counter(st, "pct_peak_flops", 100.0 * flops / t / rc->peaks->flop_per_s);
+    /* Against the ceiling of the instructions the kernel runs on (its family's);
+     * the measured peaks are the CPU's: GPU rows, and rows on a family this CPU
+     * lacks, get no fraction rather than a wrong one. */
+    jb_family fam;
+    const double ceiling = jb_peaks_row_family(k, p, &fam, NULL) ? jb_peaks_family(rc->peaks, fam) : 0;
+    if (ceiling > 0)
+        jb_gb_set_counter(st, "pct_peak_flops", 100.0 * flops / t / ceiling);
     if (!gpu)
         jb_gb_set_counter(st, "pct_peak_bw", 100.0 * bytes / t / rc->peaks->bytes_per_s);
     jb_gb_set_counter(st, "max_err", rc->max_err);

@@ -121,7 +121,14 @@ static cJSON *emit(member *m, const char *agg, int64_t rep_index, double real_ns
         .counter_names = o ? names : NULL,
         .counter_values = o ? o->values : NULL,
     };
-    return jb_results_add_run(m->res.entries, m->rc.row, m->res.index, &r, 1);
+    cJSON *row = jb_results_add_run(m->res.entries, m->rc.row, m->res.index, &r, 1);
+    /* Which instructions the row ran on, and whose ceiling its pct_peak_flops is of. */
+    jb_family fam;
+    const char *path;
+    int of_family = jb_peaks_row_family(m->rc.row->k, &m->rc.row->p, &fam, &path);
+    if (row && m->rc.row->k->backend == JB_BACKEND_CPU)
+        jb_results_set_path(row, of_family ? jb_family_name(fam) : NULL, path);
+    return row;
 }
 
 /* The reference of m in its group: the suite's, else the vendor library's
@@ -200,14 +207,18 @@ static void finish_member(member *m, const member *grp, size_t gn, const jb_runn
         return;
     }
     size_t disturbed = 0, fastest = 0;
+    jb_family fam;
+    jb_peaks_row_family(m->rc.row->k, &m->rc.row->p, &fam, NULL);
+    const double ceiling = jb_peaks_family(m->rc.peaks, fam);
     for (size_t i = 0; i < n; i++) {
         rep_rec *r = &m->reps[i];
         /* The fractions of the peaks against their best readings by now, the same for
          * every repetition (runner.h: the probes can raise the FMA peak during the
-         * run, and the copy bandwidth is read again before a chunk is reported). */
+         * run, and the copy bandwidth is read again before a chunk is reported);
+         * pct_peak_flops is of the row's own family's ceiling (runner_body.c). */
         for (int c = 0; c < r->ncounters && m->rc.peaks; c++) {
-            if (!strcmp(r->names[c], "pct_peak_flops") && m->rc.peaks->flop_per_s > 0)
-                r->values[c] = 100.0 * jb_rep_counter(r, "flop_per_s") / m->rc.peaks->flop_per_s;
+            if (!strcmp(r->names[c], "pct_peak_flops") && ceiling > 0)
+                r->values[c] = 100.0 * jb_rep_counter(r, "flop_per_s") / ceiling;
             else if (!strcmp(r->names[c], "pct_peak_bw") && m->rc.peaks->bytes_per_s > 0)
                 r->values[c] = 100.0 * jb_rep_counter(r, "bytes_per_s") / m->rc.peaks->bytes_per_s;
         }

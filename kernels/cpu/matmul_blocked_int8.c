@@ -142,6 +142,17 @@ static int run(jb_exec *e)
     return jb_gemm_run(st->kr, &g, e->ws, e->ws_size);
 }
 
+/* The int8 dot product of the micro-kernel jb_s8gemm_kernel_get picks here
+ * (portable C below AVX2, where the CPU has no int8 family: no % of peak). */
+static const char *path(const jb_problem *p, jb_family *family)
+{
+    (void)p;
+    *family = JB_FAM_INT8_DOT;
+    if (jb_cpu_has_avx512_vnni())
+        return "avx512_vnni";
+    return jb_cpu_isa() >= JB_ISA_AVX2 ? "avx2_int8" : "portable";
+}
+
 const jb_kernel jb_k_matmul_cpu_blocked_int8 = {
     .name = "matmul/cpu/blocked/int8",
     .op = JB_OP_MATMUL,
@@ -151,6 +162,7 @@ const jb_kernel jb_k_matmul_cpu_blocked_int8 = {
     .tolerance = 1e-5,
     .summary = "int8 A per row (stored pre-packed in setup), B per column (packed in run, or in setup with "
                "packed=1); s32 accumulation (AVX-512 VNNI/AVX2/C), OpenMP",
+    .path = path,
     .workspace_size = workspace_size,
     .setup = setup,
     .run = run,

@@ -151,13 +151,20 @@ __attribute__((target("avx512f,avx512vnni"))) static double int8_dot_vnni(int64_
 __attribute__((target("avx2"))) static double int8_dot_avx2(int64_t iters)
 {
     enum { A2 = 8 };
-    __m256i acc[A2];
-    const __m256i x = _mm256_set1_epi8(3), y = _mm256_set1_epi8(-2), ones = _mm256_set1_epi16(1);
-    for (int i = 0; i < A2; i++)
+    __m256i acc[A2], x[A2];
+    const __m256i y = _mm256_set1_epi8(-2), ones = _mm256_set1_epi16(1);
+    for (int i = 0; i < A2; i++) {
         acc[i] = _mm256_set1_epi32(i);
+        x[i] = _mm256_set1_epi8((char)(3 + i));
+    }
     for (int64_t it = 0; it < iters; it++)
-        for (int i = 0; i < A2; i++)
-            acc[i] = _mm256_add_epi32(acc[i], _mm256_madd_epi16(_mm256_maddubs_epi16(x, y), ones));
+        for (int i = 0; i < A2; i++) {
+            /* The products do not depend on the loop: without this empty asm, which
+             * the compiler must assume changes x[i], gcc -O2 hoists both multiplies
+             * out of it and the loop measures vpaddd alone. */
+            __asm__ volatile("" : "+x"(x[i]));
+            acc[i] = _mm256_add_epi32(acc[i], _mm256_madd_epi16(_mm256_maddubs_epi16(x[i], y), ones));
+        }
     __m256i s = acc[0];
     for (int i = 1; i < A2; i++)
         s = _mm256_add_epi32(s, acc[i]);
