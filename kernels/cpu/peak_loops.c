@@ -150,26 +150,31 @@ __attribute__((target("avx512f,avx512vnni"))) static double int8_dot_vnni(int64_
  * pairs), vpaddd; 64 ops per three instructions. */
 __attribute__((target("avx2"))) static double int8_dot_avx2(int64_t iters)
 {
-    enum { A2 = 8 };
-    __m256i acc[A2], x[A2];
+    /* Eight named accumulators (an array of them gcc kept on the stack). The
+     * products do not depend on the loop: without the empty asm, which the
+     * compiler must assume changes x, gcc -O2 hoists both multiplies out of it
+     * and the loop measures vpaddd alone. */
     const __m256i y = _mm256_set1_epi8(-2), ones = _mm256_set1_epi16(1);
-    for (int i = 0; i < A2; i++) {
-        acc[i] = _mm256_set1_epi32(i);
-        x[i] = _mm256_set1_epi8((char)(3 + i));
+    __m256i x = _mm256_set1_epi8(3);
+    __m256i c0 = _mm256_set1_epi32(0), c1 = c0, c2 = c0, c3 = c0, c4 = c0, c5 = c0, c6 = c0, c7 = c0;
+#define DOT(c)                                                                                                   \
+    __asm__ volatile("" : "+x"(x));                                                                             \
+    c = _mm256_add_epi32(c, _mm256_madd_epi16(_mm256_maddubs_epi16(x, y), ones))
+    for (int64_t it = 0; it < iters; it++) {
+        DOT(c0);
+        DOT(c1);
+        DOT(c2);
+        DOT(c3);
+        DOT(c4);
+        DOT(c5);
+        DOT(c6);
+        DOT(c7);
     }
-    for (int64_t it = 0; it < iters; it++)
-        for (int i = 0; i < A2; i++) {
-            /* The products do not depend on the loop: without this empty asm, which
-             * the compiler must assume changes x[i], gcc -O2 hoists both multiplies
-             * out of it and the loop measures vpaddd alone. */
-            __asm__ volatile("" : "+x"(x[i]));
-            acc[i] = _mm256_add_epi32(acc[i], _mm256_madd_epi16(_mm256_maddubs_epi16(x[i], y), ones));
-        }
-    __m256i s = acc[0];
-    for (int i = 1; i < A2; i++)
-        s = _mm256_add_epi32(s, acc[i]);
+#undef DOT
+    __m256i s = _mm256_add_epi32(_mm256_add_epi32(_mm256_add_epi32(c0, c1), _mm256_add_epi32(c2, c3)),
+                                 _mm256_add_epi32(_mm256_add_epi32(c4, c5), _mm256_add_epi32(c6, c7)));
     peaks_sink = (float)_mm256_extract_epi32(s, 0);
-    return (double)iters * A2 * 32 * 2;
+    return (double)iters * 8 * 32 * 2;
 }
 #endif
 
