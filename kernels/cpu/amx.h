@@ -28,16 +28,14 @@ typedef struct jb_amx_tilecfg {
 } jb_amx_tilecfg;
 _Static_assert(sizeof(jb_amx_tilecfg) == 64, "ldtilecfg reads 64 bytes");
 
-/* All eight tiles at their largest, 16 rows x 64 bytes. */
-static inline void jb_amx_config_full(jb_amx_tilecfg *cfg)
-{
-    memset(cfg, 0, sizeof *cfg);
-    cfg->palette = 1;
-    for (int t = 0; t < 8; t++) {
-        cfg->rows[t] = 16;
-        cfg->colsb[t] = 64;
-    }
-}
+/* All eight tiles at their largest, 16 rows x 64 bytes, as a constant object:
+ * gcc's _tile_loadconfig names only the first 8 bytes as its memory operand,
+ * so a configuration built in a local variable could lose its stores. */
+static const jb_amx_tilecfg jb_amx_cfg_full = {
+    .palette = 1,
+    .colsb = {64, 64, 64, 64, 64, 64, 64, 64},
+    .rows = {16, 16, 16, 16, 16, 16, 16, 16},
+};
 
 /* One thread's ops in iters passes of the AMX bf16 or int8 tile loop (peak_amx.c);
  * 0 in a build without the AMX flags. */
@@ -67,7 +65,7 @@ double jb_amx_peak_ops(jb_family f, int64_t iters);
  * Tiles 0-3 accumulate C (C00, C01, C10, C11), 4-5 hold A, 6-7 hold B. */
 typedef struct jb_amx_ops {
     const char *name; /* the path a run reports: "amx" or "amx_emulated" */
-    /* Loads the full configuration (jb_amx_config_full) on the calling
+    /* Loads the full configuration (jb_amx_cfg_full) on the calling
      * thread; every thread that runs the kernels below calls it first. */
     void (*configure)(void);
     /* Returns the calling thread's tiles to their initial state. */

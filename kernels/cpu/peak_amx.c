@@ -22,9 +22,7 @@ double jb_amx_peak_ops(jb_family f, int64_t iters)
 {
     _Alignas(64) static const unsigned char src[16 * 64]; /* zeros: the products' values do not matter */
     _Alignas(64) int32_t out[16 * 16];
-    jb_amx_tilecfg cfg;
-    jb_amx_config_full(&cfg);
-    _tile_loadconfig(&cfg);
+    _tile_loadconfig(&jb_amx_cfg_full);
     _tile_zero(0);
     _tile_zero(1);
     _tile_zero(2);

@@ -20,19 +20,10 @@
  */
 #include "amx.h"
 
-/* 16 rows x 64 bytes for every tile, as a constant object: gcc's
- * _tile_loadconfig names only the first 8 bytes as its memory operand, so a
- * configuration built in a local variable could lose its stores. */
-static const jb_amx_tilecfg amx_cfg = {
-    .palette = 1,
-    .colsb = {64, 64, 64, 64, 64, 64, 64, 64},
-    .rows = {16, 16, 16, 16, 16, 16, 16, 16},
-};
-
 static void amx_configure(void)
 {
     __asm__ volatile("" ::: "memory");
-    AMX_LOADCONFIG(&amx_cfg);
+    AMX_LOADCONFIG(&jb_amx_cfg_full); /* amx.h */
 }
 
 static void amx_release(void) { AMX_RELEASE(); }
