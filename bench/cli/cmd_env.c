@@ -63,7 +63,6 @@ int jb_cmd_env(int argc, char **argv)
     cJSON *ctx = cJSON_AddObjectToObject(doc, "settings");
     jb_settings_capture(ctx, "joulebench", jb_cpu_threads());
     jb_settings_capture_gpu(ctx, NULL, 0);
-    cJSON_AddStringToObject(ctx, "gemm_blocking", jb_gemm_blocking()); /* block sizes from the caches */
     cJSON *meters = cJSON_AddArrayToObject(doc, "meters");
     jb_meter_config cfg = {0};
     for (int k = 0; k < JB_METER_KIND_COUNT; k++) {

@@ -467,14 +467,19 @@ int jb_cmd_run(int argc, char **argv)
                  target_ci, max_time);
     fprintf(stderr, "joulebench: suite %s, %zu rows, %d threads, %s, min time %.3g s%s\n", suite.name, suite.nrows,
             threads, sampling, min_time, interleave ? ", rows sharing a shape interleaved" : "");
-    fprintf(stderr, "joulebench: measuring peaks (FMA loop, copy bandwidth)...\n");
+    fprintf(stderr, "joulebench: measuring peaks (FMA loop, copy bandwidth, each instruction family)...\n");
     jb_peaks peaks;
     if (jb_peaks_measure(&peaks)) {
         jb_cli_error("run: cannot allocate the bandwidth buffers");
         return JB_EXIT_FAIL;
     }
-    fprintf(stderr, "joulebench: peak %.1f GFLOP/s fp32 (%s FMA loop), copy %.1f GB/s\n", peaks.flop_per_s / 1e9,
-            peaks.isa, peaks.bytes_per_s / 1e9);
+    char fams[256] = "";
+    for (int f = 0; f < JB_FAM_COUNT; f++)
+        if (f != JB_FAM_FP32_FMA && peaks.family[f].ops_per_s > 0)
+            snprintf(fams + strlen(fams), sizeof fams - strlen(fams), ", %s %.1f %s", jb_family_name((jb_family)f),
+                     peaks.family[f].ops_per_s / 1e9, f == JB_FAM_INT8_DOT || f == JB_FAM_AMX_INT8 ? "GOP/s" : "GFLOP/s");
+    fprintf(stderr, "joulebench: peak %.1f GFLOP/s fp32 (%s FMA loop)%s, copy %.1f GB/s\n", peaks.flop_per_s / 1e9,
+            peaks.isa, fams, peaks.bytes_per_s / 1e9);
     settle_meters(&ui, dev_rows, meters, min_time);
 
     jb_runner_config rcfg = {.repetitions = repetitions, .target_ci = target_ci / 100, .max_time = max_time,

@@ -124,6 +124,7 @@ void jb_settings_capture(cJSON *ctx, const char *argv0, int threads)
     cJSON_AddStringToObject(ctx, "cpu_model", jb_settings_cpu_model());
     cJSON_AddStringToObject(ctx, "cpu_flags", jb_cpu_flags());
     cJSON_AddStringToObject(ctx, "isa", jb_cpu_isa_name());
+    cJSON_AddStringToObject(ctx, "gemm_blocking", jb_gemm_blocking()); /* block sizes from the caches */
     cJSON_AddNumberToObject(ctx, "threads", threads);
     cJSON_AddStringToObject(ctx, "omp_proc_bind", env_or("OMP_PROC_BIND", "unset"));
     cJSON_AddStringToObject(ctx, "omp_places", env_or("OMP_PLACES", "unset"));
