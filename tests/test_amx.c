@@ -1,12 +1,13 @@
 /*
- * The AMX kernels (matmul/cpu/amx/bf16, matmul/cpu/amx/int8 and
- * jb_amx_bf16_gemm_st) on every machine: their micro-kernels, packing,
- * blocking, threading and edges run on the plain-C tile emulation of
- * amx_emu.c (through jb_amx_set_test_ops) against the fp64 oracle, with
- * guard bytes, on odd shapes; the emulation itself is checked on one tile
- * product written out from Intel's definition; and without AMX the
- * registry's kernels say they are unavailable, and why. On an AMX machine,
- * test_kernels checks the same kernels on the real tiles (kernels_amx).
+ * The AMX kernels (matmul/cpu/amx/bf16, matmul/cpu/amx/int8,
+ * jb_amx_bf16_gemm_st and the amx path of attention/cpu/flash/bf16) on every
+ * machine: their micro-kernels, packing, blocking, threading and edges run
+ * on the plain-C tile emulation of amx_emu.c (through jb_amx_set_test_ops)
+ * against the fp64 oracle, with guard bytes, on odd shapes; the emulation
+ * itself is checked on one tile product written out from Intel's
+ * definition; and without AMX the registry's kernels say they are
+ * unavailable, and why. On an AMX machine, test_kernels checks the same
+ * kernels on the real tiles (kernels_amx).
  */
 #include <math.h>
 #include <setjmp.h>
@@ -271,6 +272,85 @@ static void test_gemm_st_emulated(void **state)
     jb_amx_set_test_ops(NULL);
 }
 
+/* attention/cpu/flash/bf16 on its amx path (bf16.h: chosen first wherever
+ * there are tile ops, here the emulation's): both products on the tiles,
+ * against the oracle on the bf16-rounded inputs at the kernel's tolerance,
+ * with guard bytes, on odd n and d, causal or not, decode (q < n), several
+ * heads and batches, with 2 and 3 threads. matmul/cpu/blocked/bf16 keeps
+ * off the tiles all the same. */
+static void test_flash_bf16_emulated(void **state)
+{
+    (void)state;
+    static const jb_problem probs[] = {
+        {.op = JB_OP_ATTENTION, .b = 1, .h = 1, .seq = 1, .d = 1},
+        {.op = JB_OP_ATTENTION, .b = 1, .h = 1, .seq = 37, .d = 24},
+        {.op = JB_OP_ATTENTION, .b = 1, .h = 1, .seq = 37, .d = 24, .causal = 1},
+        {.op = JB_OP_ATTENTION, .b = 2, .h = 3, .seq = 130, .d = 64},
+        {.op = JB_OP_ATTENTION, .b = 2, .h = 3, .seq = 130, .d = 64, .causal = 1},
+        {.op = JB_OP_ATTENTION, .b = 2, .h = 3, .q = 5, .seq = 130, .d = 64, .causal = 1},
+        {.op = JB_OP_ATTENTION, .b = 1, .h = 2, .q = 1, .seq = 200, .d = 7},
+        {.op = JB_OP_ATTENTION, .b = 1, .h = 2, .q = 3, .seq = 300, .d = 7, .causal = 1},
+        {.op = JB_OP_ATTENTION, .b = 1, .h = 2, .seq = 127, .d = 80, .causal = 1},
+        {.op = JB_OP_ATTENTION, .b = 1, .h = 1, .seq = 97, .d = 130},
+    };
+    const char *old = getenv("JB_BF16_PATH");
+    char *saved = old ? strdup(old) : NULL;
+    const jb_kernel *k = jb_registry_find("attention/cpu/flash/bf16"), *mm = jb_registry_find("matmul/cpu/blocked/bf16");
+    assert_non_null(k);
+    assert_non_null(mm);
+    jb_amx_set_test_ops(&jb_amx_emu_ops);
+#ifdef _OPENMP
+    const int before = omp_get_max_threads();
+#endif
+    for (int forced = 0; forced <= 1; forced++) {
+        if (forced)
+            setenv("JB_BF16_PATH", "amx", 1);
+        else
+            unsetenv("JB_BF16_PATH");
+        char why[200];
+        assert_int_equal(jb_kernel_available(k, why, sizeof why), JB_OK);
+        jb_family f;
+        assert_string_equal(jb_kernel_path(k, &probs[0], &f), "amx_emulated");
+        assert_int_equal(f, JB_FAM_AMX_BF16);
+        const jb_problem mp = {.op = JB_OP_MATMUL, .m = 4, .n = 4, .k = 4};
+        if (forced) {
+            assert_int_equal(jb_kernel_available(mm, why, sizeof why), JB_EUNAVAILABLE);
+            assert_non_null(strstr(why, "no AMX path"));
+        } else {
+            assert_int_equal(jb_kernel_available(mm, why, sizeof why), JB_OK);
+            jb_kernel_path(mm, &mp, &f);
+            assert_int_not_equal(f, JB_FAM_AMX_BF16);
+        }
+        for (int threads = 2; threads <= 3; threads++) {
+#ifdef _OPENMP
+            omp_set_num_threads(threads);
+#endif
+            for (size_t i = 0; i < sizeof probs / sizeof probs[0]; i++) {
+                jb_verify_result r;
+                char shape[128];
+                jb_problem_format(&probs[i], shape, sizeof shape);
+                if (jb_verify_once(k, &probs[i], 3 + i, &r) != JB_OK)
+                    fail_msg("%s %s, %d threads: %s", k->name, shape, threads, r.msg);
+                assert_int_equal(r.unwritten, 0);
+                assert_int_equal(r.nonfinite, 0);
+                assert_true(r.guard_ok);
+                assert_true(r.max_err <= k->tolerance);
+                if (!forced && threads == 2)
+                    print_message("%s %s: max error %.3g\n", k->name, shape, r.max_err);
+            }
+        }
+    }
+#ifdef _OPENMP
+    omp_set_num_threads(before);
+#endif
+    jb_amx_set_test_ops(NULL);
+    if (saved)
+        setenv("JB_BF16_PATH", saved, 1);
+    else
+        unsetenv("JB_BF16_PATH");
+    free(saved);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -279,6 +359,7 @@ int main(void)
         cmocka_unit_test(test_matmuls_emulated_2_threads),
         cmocka_unit_test(test_matmuls_emulated_3_threads),
         cmocka_unit_test(test_gemm_st_emulated),
+        cmocka_unit_test(test_flash_bf16_emulated),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

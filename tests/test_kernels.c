@@ -683,8 +683,9 @@ static void test_bf16_path_rule(void **state)
 }
 
 /* Every bf16 path this CPU has, forced with JB_BF16_PATH, against the
- * oracle; a path it lacks is unavailable with the reason, never run; a bad
- * value is refused by name. */
+ * oracle; a path it lacks is unavailable with the reason, never run, and so
+ * is amx for matmul/cpu/blocked/bf16, which has none (matmul/cpu/amx/bf16 is
+ * the AMX matmul); a bad value is refused by name. */
 static void test_bf16_paths_forced(void **state)
 {
     (void)state;
@@ -694,38 +695,46 @@ static void test_bf16_paths_forced(void **state)
         {.op = JB_OP_ATTENTION, .b = 1, .h = 2, .seq = 127, .d = 80, .causal = 1},
         {.op = JB_OP_ATTENTION, .b = 1, .h = 2, .q = 3, .seq = 300, .d = 7, .causal = 1},
     };
+    /* names[amx]: the kernel without an amx path, then the one with it */
     const char *const names[] = {"matmul/cpu/blocked/bf16", "attention/cpu/flash/bf16"};
-    const char *const paths[] = {"fp32", "dot"};
+    const char *const paths[] = {"fp32", "dot", "amx"};
+    const jb_bf16_path want[] = {JB_BF16_PATH_FP32, JB_BF16_PATH_DOT, JB_BF16_PATH_AMX};
+    const jb_family fams[] = {JB_FAM_FP32_FMA, JB_FAM_BF16_DOT, JB_FAM_AMX_BF16};
     const char *old = getenv("JB_BF16_PATH");
     char *saved = old ? strdup(old) : NULL;
     char why[256];
-    for (size_t pi = 0; pi < 2; pi++) {
+    for (size_t pi = 0; pi < 3; pi++) {
         setenv("JB_BF16_PATH", paths[pi], 1);
-        jb_bf16_path path;
-        const int rc = jb_bf16_path_get(&path, why, sizeof why);
-        if (rc) {
-            assert_int_equal(rc, JB_EUNAVAILABLE);
-            assert_non_null(strstr(why, "AVX-512 BF16"));
-            for (size_t i = 0; i < 2; i++)
-                assert_int_equal(jb_kernel_available(jb_registry_find(names[i]), why, sizeof why), JB_EUNAVAILABLE);
-            print_message("[  SKIP    ] JB_BF16_PATH=%s: %s\n", paths[pi], why);
-            continue;
-        }
-        assert_int_equal(path, pi ? JB_BF16_PATH_DOT : JB_BF16_PATH_FP32);
-        for (size_t i = 0; i < sizeof probs / sizeof probs[0]; i++) {
-            const jb_kernel *k = jb_registry_find(names[probs[i].op == JB_OP_MATMUL ? 0 : 1]);
-            jb_family fam;
-            const char *name = jb_kernel_path(k, &probs[i], &fam);
-            assert_int_equal(fam, pi ? JB_FAM_BF16_DOT : JB_FAM_FP32_FMA);
-            assert_string_equal(name, jb_bf16_path_name(path));
-            jb_verify_result r;
-            if (jb_verify_once(k, &probs[i], 1, &r) != JB_OK)
-                fail_msg("%s with JB_BF16_PATH=%s: %s", k->name, paths[pi], r.msg);
+        for (int amx = 0; amx <= 1; amx++) {
+            const jb_kernel *k = jb_registry_find(names[amx]);
+            jb_bf16_path path;
+            const int rc = jb_bf16_path_get(&path, amx, why, sizeof why);
+            if (pi == 2 && !amx)
+                assert_int_equal(rc, JB_EUNAVAILABLE);
+            if (rc) {
+                assert_int_equal(rc, JB_EUNAVAILABLE);
+                assert_non_null(strstr(why, pi < 2 ? "AVX-512 BF16" : amx ? "AMX" : "no AMX path"));
+                assert_int_equal(jb_kernel_available(k, why, sizeof why), JB_EUNAVAILABLE);
+                print_message("[  SKIP    ] %s with JB_BF16_PATH=%s: %s\n", k->name, paths[pi], why);
+                continue;
+            }
+            assert_int_equal(path, want[pi]);
+            for (size_t i = 0; i < sizeof probs / sizeof probs[0]; i++) {
+                if ((probs[i].op == JB_OP_ATTENTION) != amx)
+                    continue;
+                jb_family fam;
+                const char *name = jb_kernel_path(k, &probs[i], &fam);
+                assert_int_equal(fam, fams[pi]);
+                assert_string_equal(name, jb_bf16_path_name(path));
+                jb_verify_result r;
+                if (jb_verify_once(k, &probs[i], 1, &r) != JB_OK)
+                    fail_msg("%s with JB_BF16_PATH=%s: %s", k->name, paths[pi], r.msg);
+            }
         }
     }
-    setenv("JB_BF16_PATH", "amx", 1);
+    setenv("JB_BF16_PATH", "avx", 1);
     assert_int_equal(jb_kernel_available(jb_registry_find(names[0]), why, sizeof why), JB_EUNAVAILABLE);
-    assert_non_null(strstr(why, "JB_BF16_PATH='amx' is not one of auto, dot, fp32"));
+    assert_non_null(strstr(why, "JB_BF16_PATH='avx' is not one of auto, amx, dot, fp32"));
     if (saved)
         setenv("JB_BF16_PATH", saved, 1);
     else

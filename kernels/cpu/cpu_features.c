@@ -5,6 +5,7 @@
 #include "cpu.h"
 #include "../jb_kernels.h"
 
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -166,13 +167,20 @@ int jb_cpu_threads(void)
 #define ARCH_REQ_XCOMP_PERM 0x1023
 #define XFEATURE_XTILEDATA 18
 
-/* CPUID.(EAX=7,ECX=0):EDX bit 24 AMX-TILE, 22 AMX-BF16, 25 AMX-INT8. */
+/* CPUID.(EAX=7,ECX=0):EDX bit 24 AMX-TILE, 22 AMX-BF16, 25 AMX-INT8. Asked
+ * once: jb_amx_bf16_gemm_st asks jb_cpu_has_amx_bf16 at every call,
+ * flash attention calls it three times per key tile, and in a virtual
+ * machine every cpuid traps to the hypervisor. */
 static unsigned amx_cpuid_edx(void)
 {
-    unsigned a, b, c, d;
-    if (!__get_cpuid_count(7, 0, &a, &b, &c, &d))
-        return 0;
-    return d;
+    static _Atomic long long edx = -1;
+    long long v = atomic_load_explicit(&edx, memory_order_relaxed);
+    if (v < 0) {
+        unsigned a, b, c, d;
+        v = __get_cpuid_count(7, 0, &a, &b, &c, &d) ? (long long)d : 0;
+        atomic_store_explicit(&edx, v, memory_order_relaxed);
+    }
+    return (unsigned)v;
 }
 #endif
 

@@ -417,28 +417,43 @@ JB_VEXP_AVX2 static inline void jb_flash_pv_avx2(jb_flash_tile *t, const float *
  * when mask is set, and raises t->tmax to their maximum. */
 typedef void (*jb_flash_scores_fn)(const void *ctx, jb_flash_tile *t, int64_t j0, int64_t kc, int mask);
 
+/* After the scores of a tile: the online softmax (s becomes P, alpha and l
+ * are updated, tmax is reset). */
+static inline void jb_flash_softmax(jb_isa isa, jb_flash_tile *t, int64_t kc)
+{
+#ifdef JB_VEXP_X86
+    if (isa == JB_ISA_AVX512) {
+        jb_flash_softmax_avx512(t, kc);
+        return;
+    }
+    if (isa == JB_ISA_AVX2) {
+        jb_flash_softmax_avx2(t, kc);
+        return;
+    }
+#endif
+    (void)isa;
+    jb_flash_softmax_portable(t, kc);
+}
+
 /* After the scores of a tile: the online softmax, then ot = alpha * ot + P^T
  * vt, with vt the tile's first value row (kc rows of d floats); rel is the
  * tile's first key minus its first query, first whether it is the first tile. */
 static inline void jb_flash_softmax_pv(jb_isa isa, jb_flash_tile *t, const float *vt, int64_t kc, int mask,
                                        int64_t rel, int first)
 {
+    jb_flash_softmax(isa, t, kc);
 #ifdef JB_VEXP_X86
     if (isa == JB_ISA_AVX512) {
-        jb_flash_softmax_avx512(t, kc);
         jb_flash_pv_avx512(t, vt, kc, mask, rel, first);
         return;
     }
     if (isa == JB_ISA_AVX2) {
-        jb_flash_softmax_avx2(t, kc);
         jb_flash_pv_avx2(t, vt, kc, first);
         return;
     }
 #endif
-    (void)isa;
     (void)mask;
     (void)rel;
-    jb_flash_softmax_portable(t, kc);
     jb_flash_pv_portable(t, vt, kc, first);
 }
 

@@ -25,7 +25,7 @@
 static int available(char *why, size_t len)
 {
     jb_bf16_path path;
-    return jb_bf16_path_get(&path, why, len) ? JB_EUNAVAILABLE : JB_OK;
+    return jb_bf16_path_get(&path, 0, why, len) ? JB_EUNAVAILABLE : JB_OK;
 }
 
 /* What setup makes: A [m][k2] and B [k2][n] in bf16, k2 = k rounded up to 2
@@ -65,7 +65,7 @@ static const char *path(const jb_problem *p, jb_family *family)
 {
     jb_bf16_path bp;
     (void)p;
-    if (jb_bf16_path_get(&bp, NULL, 0))
+    if (jb_bf16_path_get(&bp, 0, NULL, 0))
         bp = JB_BF16_PATH_FP32;
     *family = bp == JB_BF16_PATH_DOT ? JB_FAM_BF16_DOT : JB_FAM_FP32_FMA;
     return jb_bf16_path_name(bp);
@@ -116,7 +116,7 @@ static int setup(jb_exec *e)
     if (!st)
         return JB_ENOMEM;
     e->state = st;
-    int rc = jb_bf16_path_get(&st->path, e->why, sizeof e->why);
+    int rc = jb_bf16_path_get(&st->path, 0, e->why, sizeof e->why);
     if (rc)
         return rc;
     st->k2 = k2;

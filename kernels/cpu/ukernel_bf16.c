@@ -13,9 +13,10 @@
  *         descriptor's panels (jb_sgemm_pack_a_bf16, jb_sgemm_pack_b_bf16),
  *         then its micro-kernel, in jb_bf16gemm_wide_run's loop nest.
  * Neither uses AMX (the tile GEMM is matmul/cpu/amx/bf16, a kernel of its own).
- * Also here: the choice between the paths, for every bf16 kernel.
+ * Also here: the choice between the paths (amx too), for every bf16 kernel.
  */
 #include "gemm_ukernel.h"
+#include "amx.h"
 #include "bf16.h"
 
 #include <pthread.h>
@@ -266,17 +267,37 @@ jb_bf16_path jb_bf16_path_rule(double bf16_dot_peak, double fp32_fma_peak)
     return bf16_dot_peak > 0 && bf16_dot_peak > fp32_fma_peak ? JB_BF16_PATH_DOT : JB_BF16_PATH_FP32;
 }
 
-int jb_bf16_path_get(jb_bf16_path *path, char *why, size_t len)
+int jb_bf16_path_get(jb_bf16_path *path, int amx, char *why, size_t len)
 {
     const char *s = getenv("JB_BF16_PATH");
+    char no[160];
     *path = JB_BF16_PATH_FP32;
     if (s && !strcmp(s, "fp32"))
         return JB_OK;
-    if (s && *s && strcmp(s, "dot") && strcmp(s, "auto")) {
+    if (s && *s && strcmp(s, "dot") && strcmp(s, "amx") && strcmp(s, "auto")) {
         if (why && len)
-            snprintf(why, len, "JB_BF16_PATH='%.40s' is not one of auto, dot, fp32 (it forces the path of the bf16 "
-                               "kernels; unset it to choose by the measured peaks)", s);
+            snprintf(why, len, "JB_BF16_PATH='%.40s' is not one of auto, amx, dot, fp32 (it forces the path of the "
+                               "bf16 kernels; unset it to choose by the CPU)", s);
         return JB_EINVAL;
+    }
+    if (s && !strcmp(s, "amx")) {
+        if (!amx) {
+            if (why && len)
+                snprintf(why, len, "JB_BF16_PATH=amx, but this kernel has no AMX path (matmul/cpu/amx/bf16 is "
+                                   "the AMX matmul)");
+            return JB_EUNAVAILABLE;
+        }
+        if (!jb_amx_ops_for(0, no, sizeof no)) {
+            if (why && len)
+                snprintf(why, len, "JB_BF16_PATH=amx, but %s", no);
+            return JB_EUNAVAILABLE;
+        }
+        *path = JB_BF16_PATH_AMX;
+        return JB_OK;
+    }
+    if (amx && !(s && !strcmp(s, "dot")) && jb_amx_ops_for(0, NULL, 0)) {
+        *path = JB_BF16_PATH_AMX;
+        return JB_OK;
     }
     if (!jb_cpu_has_avx512_bf16()) {
         if (s && !strcmp(s, "dot")) {
@@ -296,6 +317,10 @@ int jb_bf16_path_get(jb_bf16_path *path, char *why, size_t len)
 
 const char *jb_bf16_path_name(jb_bf16_path path)
 {
+    if (path == JB_BF16_PATH_AMX) {
+        const jb_amx_ops *ops = jb_amx_ops_for(0, NULL, 0);
+        return ops ? ops->name : "amx";
+    }
     if (path == JB_BF16_PATH_DOT)
         return "avx512_bf16";
     switch (jb_cpu_isa()) {
