@@ -1,8 +1,9 @@
 /*
- * Block sizes for the blocked GEMM, derived from the machine's caches with
- * the analytic rule of Low, Igual, Smith and Quintana-Orti, "Analytical
- * modeling is enough for high-performance BLIS" (ACM TOMS 43(2), 2016),
- * instead of constants tuned on one CPU; and jb_gemm_blocking, which names
+ * Block sizes for the blocked GEMM, derived from the machine's caches after
+ * the analytic model of Low, Igual, Smith and Quintana-Orti, "Analytical
+ * modeling is enough for high-performance BLIS" (ACM TOMS 43(2), 2016), with
+ * kc sized as measurements favoured (below), instead of constants tuned on
+ * one CPU; and jb_gemm_blocking, which names
  * the sizes chosen so that `joulebench env` can say them.
  */
 #include "gemm_ukernel.h"
@@ -12,19 +13,11 @@
 /* What a cache level counts as when the machine does not say (0). */
 enum { DEFAULT_L1 = 32 << 10, DEFAULT_L2 = 512 << 10, DEFAULT_L3 = 8 << 20 };
 
-/* On x86 the L1 data cache is virtually indexed, physically tagged, so one
- * way holds at most a 4 KiB page: its associativity is its size / 4 KiB (32
- * KiB: 8 ways, 48 KiB: 12). That stands in for the associativity the paper
- * reads from the CPU's documentation. */
-enum { L1_WAY = 4096 };
-
 #define KC_MIN 64
 #define KC_MAX 2048
 #define KC_STEP 16 /* a multiple of every kstep, and of the AVX2 transpose's 8 */
 #define MC_MAX 4096
 #define NC_MAX 4096
-
-static int64_t ceil_div(int64_t a, int64_t b) { return (a + b - 1) / b; }
 
 void jb_gemm_block_sizes(size_t l1, size_t l2, size_t l3, int mr, int nr, int esize, int kstep, int threads,
                          int64_t *mc, int64_t *kc, int64_t *nc)
@@ -35,20 +28,17 @@ void jb_gemm_block_sizes(size_t l1, size_t l2, size_t l3, int mr, int nr, int es
     if (threads < 1)
         threads = 1;
 
-    /* kc: the kc x nr micro-panel of B stays in L1 while the mr x kc
-     * micro-panels of A stream through it, one after the other, from L2. As
-     * in the paper, each is given whole ways (A's successive panels then only
-     * evict each other, LRU never picks B's lines) and one way is left for
-     * the C tile and whatever else passes: the largest kc with
-     * ways(A panel) + ways(B panel) <= W - 1. */
-    const int64_t ways = c1 / L1_WAY > 2 ? c1 / L1_WAY : 2, way = c1 / ways;
-    int64_t k = KC_MIN;
-    for (int64_t t = KC_MAX / step * step; t >= KC_MIN; t -= step)
-        if (ceil_div(t * mr * es, way) + ceil_div(t * nr * es, way) <= ways - 1) {
-            k = t;
-            break;
-        }
-    k = k / step * step;
+    /* kc: the kc x nr micro-panel of B fills L1, and the mr x kc micro-panels
+     * of A stream through it from L2: the largest kc with kc * nr * es <= L1.
+     * This departs from the paper, which keeps both micro-panels in L1 on
+     * whole ways with one to spare (kc = 320 for the AVX2 6x16 kernel on a
+     * 32 KiB L1): on both AMD cores measured, a B panel filling L1 (kc = 512
+     * on Zen 3, kc = 384 for the AVX-512 14x32 kernel on Zen 5's 48 KiB, the
+     * hand-tuned value there) ran 3% faster (docs/performance.md), since L2
+     * streams A's few bytes per step easily and the larger kc makes fewer
+     * passes over C. */
+    int64_t k = c1 / (nr * es) / step * step;
+    k = k < KC_MIN ? KC_MIN : k > KC_MAX ? KC_MAX : k;
 
     /* mc: the mc x kc block of A, which every micro-panel of B passes over,
      * in about half of L2 (the rest for the B micro-panels and C on their way

