@@ -87,7 +87,7 @@ size_t jb_gemm_prepack_b_bytes(const jb_gemm_driver *d, int64_t k, int64_t n)
 
 void jb_gemm_prepack_b(const jb_gemm_driver *d, int64_t k, int64_t n, const void *b, int64_t ldb, void *dst)
 {
-    const int64_t es = jb_gemm_esize(d);
+    const int64_t ses = jb_gemm_src_esize(d);
     unsigned char *out = dst;
     /* The packing routines leave the bytes that round a block up to 64 as
      * they were: zero them, so the buffer is the same from run to run. */
@@ -97,7 +97,7 @@ void jb_gemm_prepack_b(const jb_gemm_driver *d, int64_t k, int64_t n, const void
         for (int64_t pc = 0; pc < k; pc += d->kc) {
             const int64_t kc = jb_min64(k - pc, d->kc);
             const size_t bb = jb_gemm_bpack_bytes(d, kc, nc);
-            d->pack_b(d, kc, nc, (const unsigned char *)b + (pc * ldb + jc) * es, ldb, out,
+            d->pack_b(d, kc, nc, (const unsigned char *)b + (pc * ldb + jc) * ses, ldb, out,
                       d->comp ? (int32_t *)(void *)(out + bb) : NULL);
             out += prepacked_block_bytes(d, kc, nc);
         }
@@ -122,7 +122,8 @@ void jb_gemm_macro(const jb_gemm_driver *d, const jb_gemm_block *x)
         const unsigned char *bp = pb + j * kc * es;
         const int64_t nw = jb_min64(nc - j, nr);
         if (bsrc && j % (2 * nr) == 0)
-            d->pack_b(d, kc, jb_min64(nc - j, 2 * nr), bsrc + j * es, x->ldb, pb + j * kc * es, comp ? comp + j : NULL);
+            d->pack_b(d, kc, jb_min64(nc - j, 2 * nr), bsrc + j * jb_gemm_src_esize(d), x->ldb, pb + j * kc * es,
+                      comp ? comp + j : NULL);
         for (int64_t i = 0; i < mc; i += mr) {
             const int h = jb_gemm_panel_rows(d, m_left, i);
             const unsigned char *ap = pa + (a_rs * i + a_ko * h) * es;
@@ -152,7 +153,9 @@ void jb_gemm_macro(const jb_gemm_driver *d, const jb_gemm_block *x)
 
 int jb_gemm_run(const jb_gemm_driver *d, const jb_gemm_args *g, void *ws, size_t ws_size)
 {
-    const int64_t m = g->m, n = g->n, k = g->k, es = jb_gemm_esize(d), mr = d->mr, nr = d->nr;
+    /* es: bytes of an element in the panels; ses: in A and B as the caller holds them. */
+    const int64_t m = g->m, n = g->n, k = g->k, es = jb_gemm_esize(d), ses = jb_gemm_src_esize(d), mr = d->mr,
+                  nr = d->nr;
     const int64_t kcmax = jb_min64(k, d->kc), ncmax = jb_min64(n, d->nc);
     const unsigned char *pre = g->b_packed;
     /* Pre-packed B needs no block of it in the workspace. */
@@ -192,7 +195,7 @@ int jb_gemm_run(const jb_gemm_driver *d, const jb_gemm_args *g, void *ws, size_t
             const int own = !pre && d->b_first_use && tm == 1;
             for (int64_t pc = 0; pc < k; pc += d->kc) {
                 const int64_t kc = jb_min64(k - pc, d->kc);
-                const unsigned char *bsrc = pre ? NULL : b + (pc * g->ldb + jc) * es;
+                const unsigned char *bsrc = pre ? NULL : b + (pc * g->ldb + jc) * ses;
                 unsigned char *bblk = bpack;
                 int32_t *bcomp = comp;
                 if (pre) {
@@ -219,7 +222,7 @@ int jb_gemm_run(const jb_gemm_driver *d, const jb_gemm_args *g, void *ws, size_t
                     int64_t p0, p1;
                     split(ntiles, nt, t, &p0, &p1);
                     if (p1 > p0)
-                        d->pack_b(d, kc, jb_min64(p1 * nr, nc) - p0 * nr, bsrc + p0 * nr * es, g->ldb,
+                        d->pack_b(d, kc, jb_min64(p1 * nr, nc) - p0 * nr, bsrc + p0 * nr * ses, g->ldb,
                                   bpack + p0 * nr * kc * es, comp ? comp + p0 * nr : NULL);
 #pragma omp barrier
                 }
@@ -238,7 +241,7 @@ int jb_gemm_run(const jb_gemm_driver *d, const jb_gemm_args *g, void *ws, size_t
                         x.mc = jb_min64(i1 - ic, d->mc);
                         x.m_left = m - ic;
                         if (d->pack_a) {
-                            d->pack_a(d, x.mc, kc, a + (ic * g->lda + pc) * es, g->lda, apack);
+                            d->pack_a(d, x.mc, kc, a + (ic * g->lda + pc) * ses, g->lda, apack);
                             x.a = apack;
                             x.a_rs = kc;
                             x.a_ko = 0;
@@ -247,7 +250,7 @@ int jb_gemm_run(const jb_gemm_driver *d, const jb_gemm_args *g, void *ws, size_t
                             x.a_rs = k;
                             x.a_ko = pc;
                         }
-                        x.b_src = own && ic == i0 ? bsrc + j0 * es : NULL;
+                        x.b_src = own && ic == i0 ? bsrc + j0 * ses : NULL;
                         x.sa = g->sa ? g->sa + ic : NULL;
                         x.c = g->c + ic * g->ldc + jc + j0;
                         jb_gemm_macro(d, &x);

@@ -82,10 +82,20 @@ struct jb_gemm_driver {
      * barrier. Otherwise (and always without this) they pack the whole B
      * block together first, between two barriers. */
     int b_first_use;
+    /* Optional (0: the panels' element size, jb_gemm_esize). Bytes of an
+     * element of A and B as the caller holds them when the packing routines
+     * convert while they pack (the fp32 path of bf16: 2-byte sources into
+     * 4-byte panels); lda and ldb count such elements. */
+    int src_esize;
 };
 
-/* Bytes of one element of A or B (a lane holds kstep of them). */
+/* Bytes of one element of A or B in the panels (a lane holds kstep of them),
+ * and in A and B as the caller holds them. */
 static inline int64_t jb_gemm_esize(const jb_gemm_driver *d) { return 4 / d->kstep; }
+static inline int64_t jb_gemm_src_esize(const jb_gemm_driver *d)
+{
+    return d->src_esize ? d->src_esize : jb_gemm_esize(d);
+}
 
 /* Height of the A panel at row r of an A with m rows: mr, or what is left
  * for the last panel when the driver has row-remainder kernels. */

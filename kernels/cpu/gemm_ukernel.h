@@ -110,16 +110,11 @@ void jb_sgemm_pack_a_bf16(const jb_sgemm_kernel *kr, int64_t mc, int64_t kc, con
 void jb_sgemm_pack_b_bf16(const jb_sgemm_kernel *kr, int64_t kc, int64_t nc, const uint16_t *b, int64_t ldb,
                           float *dst);
 
-/*
- * The fp32 path of the bf16 GEMM, for any CPU: C = A * B with g->a and g->b
- * bf16 (any k; lda and ldb count bf16), packed block by block into fp32
- * panels of the f32 descriptor for this CPU (its block sizes too) and
- * multiplied by its micro-kernel, on jb_cpu_threads() threads or as many as
- * ws has A blocks for. Its own loop nest rather than jb_gemm_run, whose
- * packed blocks have the source's element size. Returns JB_OK, or JB_EINVAL
- * when ws is NULL or too small for one thread.
- */
-size_t jb_bf16gemm_wide_workspace_size(int64_t m, int64_t n, int64_t k, int threads);
-int jb_bf16gemm_wide_run(const jb_gemm_args *g, void *ws, size_t ws_size);
+/* The fp32 path of the bf16 GEMM, for any CPU: the f32 descriptor for this
+ * CPU (tile, micro-kernel, block sizes) with packing routines that read bf16
+ * A and B (src_esize 2; lda and ldb count bf16) and widen them into its fp32
+ * panels. jb_gemm_run, jb_gemm_prepack_b and the workspace sizes take it like
+ * any descriptor; k needs no padding. Never NULL. */
+const jb_gemm_driver *jb_bf16gemm_wide_get(void);
 
 #endif

@@ -4,14 +4,12 @@
  * picks the path (bf16.h): the AVX-512 BF16 dot product where the CPU has it
  * and its measured peak beats fp32 FMA's (jb_gemm_run over the bf16
  * descriptor, ukernel_bf16.c: bf16 panels, a 14x32 vdpbf16ps micro-kernel),
- * else the fp32 path (jb_bf16gemm_wide_run: the bf16 operands widened to
- * fp32 while packed into the f32 micro-kernel's panels, with the blocking
- * and threading of matmul/cpu/blocked/f32). With packed=0 the timed run
- * reads bf16 A and B and packs both; with packed=1 setup packs all of B once
- * (jb_gemm_prepack_b: bf16 panels for the dot path, B widened to fp32 panels
- * for the fp32 path) and the run converts only A (the fp32 path widens all of
- * A into the workspace first, then runs the f32 driver on it). The oracle
- * sees the bf16-rounded values through dequantized_inputs. AMX is not used
+ * else the fp32 path (jb_gemm_run over jb_bf16gemm_wide_get(): the bf16
+ * operands widened to fp32 while packed into the f32 micro-kernel's panels,
+ * with the blocking and threading of matmul/cpu/blocked/f32). With packed=0
+ * the timed run reads bf16 A and B and packs both; with packed=1 setup packs
+ * all of B once (jb_gemm_prepack_b, into the path's panels) and the run packs
+ * only A. The oracle sees the bf16-rounded values through dequantized_inputs. AMX is not used
  * here: matmul/cpu/amx/bf16 is its own kernel.
  */
 #include "../jb_kernels.h"
@@ -34,30 +32,23 @@ typedef struct state {
     jb_bf16_path path;
     int64_t k2;
     uint16_t *a, *b;
-    const jb_gemm_driver *d; /* packed=1: the descriptor B was packed for */
+    const jb_gemm_driver *d; /* the path's descriptor */
     void *pb;                /* packed=1: all of B in its layout */
 } state;
 
-/* packed=1, fp32 path: the widened A (m x k2 floats) sits first in the workspace. */
-static size_t wide_a_bytes(const jb_problem *p)
+static size_t driver_workspace(const jb_gemm_driver *d, const jb_problem *p)
 {
-    return (size_t)jb_round_up(p->m * jb_round_up(p->k, 2) * (int64_t)sizeof(float), 64);
+    const int64_t k2 = jb_round_up(p->k, 2);
+    if (!d)
+        return 0;
+    return p->packed ? jb_gemm_workspace_size_prepacked(d, p->m, k2, jb_cpu_threads())
+                     : jb_gemm_workspace_size(d, p->m, p->n, k2, jb_cpu_threads());
 }
 
 /* Enough for either path, so a path forced between sizing and setup fits. */
 static size_t workspace_size(const jb_problem *p)
 {
-    const jb_gemm_driver *d = jb_bf16gemm_kernel_get();
-    const int64_t k2 = jb_round_up(p->k, 2);
-    const int t = jb_cpu_threads();
-    size_t wide, dot;
-    if (p->packed) {
-        wide = wide_a_bytes(p) + jb_gemm_workspace_size_prepacked(jb_sgemm_kernel_get(), p->m, k2, t);
-        dot = d ? jb_gemm_workspace_size_prepacked(d, p->m, k2, t) : 0;
-    } else {
-        wide = jb_bf16gemm_wide_workspace_size(p->m, p->n, k2, t);
-        dot = d ? jb_gemm_workspace_size(d, p->m, p->n, k2, t) : 0;
-    }
+    const size_t wide = driver_workspace(jb_bf16gemm_wide_get(), p), dot = driver_workspace(jb_bf16gemm_kernel_get(), p);
     return wide > dot ? wide : dot;
 }
 
@@ -86,25 +77,9 @@ static void teardown(jb_exec *e)
 /* packed=1: all of B, once, in the layout the path's driver reads. */
 static int prepack_b(state *st, int64_t n)
 {
-    const int64_t k2 = st->k2;
-    if (st->path == JB_BF16_PATH_DOT) {
-        st->d = jb_bf16gemm_kernel_get();
-        if (!(st->pb = aligned_alloc(64, jb_gemm_prepack_b_bytes(st->d, k2, n))))
-            return JB_ENOMEM;
-        jb_gemm_prepack_b(st->d, k2, n, st->b, n, st->pb);
-        return JB_OK;
-    }
-    /* The fp32 path: B's bf16 values widened (exactly) to fp32, then packed. */
-    st->d = jb_sgemm_kernel_get();
-    float *wide = malloc((size_t)(k2 * n) * sizeof *wide);
-    if (!wide || !(st->pb = aligned_alloc(64, jb_gemm_prepack_b_bytes(st->d, k2, n)))) {
-        free(wide);
+    if (!(st->pb = aligned_alloc(64, jb_gemm_prepack_b_bytes(st->d, st->k2, n))))
         return JB_ENOMEM;
-    }
-    for (int64_t i = 0; i < k2 * n; i++)
-        wide[i] = jb_bf16_float(st->b[i]);
-    jb_gemm_prepack_b(st->d, k2, n, wide, n, st->pb);
-    free(wide);
+    jb_gemm_prepack_b(st->d, st->k2, n, st->b, n, st->pb);
     return JB_OK;
 }
 
@@ -119,6 +94,7 @@ static int setup(jb_exec *e)
     int rc = jb_bf16_path_get(&st->path, 0, e->why, sizeof e->why);
     if (rc)
         return rc;
+    st->d = st->path == JB_BF16_PATH_DOT ? jb_bf16gemm_kernel_get() : jb_bf16gemm_wide_get();
     st->k2 = k2;
     st->a = calloc((size_t)(m * k2), sizeof(uint16_t));
     st->b = calloc((size_t)(k2 * n), sizeof(uint16_t));
@@ -163,29 +139,11 @@ static int run(jb_exec *e)
         .lda = st->k2,
         .b = st->b,
         .ldb = e->p->n,
+        .b_packed = st->pb,
         .c = e->out,
         .ldc = e->p->n,
     };
-    if (!st->pb) {
-        if (st->path == JB_BF16_PATH_DOT)
-            return jb_gemm_run(jb_bf16gemm_kernel_get(), &g, e->ws, e->ws_size);
-        return jb_bf16gemm_wide_run(&g, e->ws, e->ws_size);
-    }
-    jb_gemm_args pg = g;
-    pg.b_packed = st->pb;
-    if (st->path == JB_BF16_PATH_DOT)
-        return jb_gemm_run(st->d, &pg, e->ws, e->ws_size);
-    /* The fp32 path: A widened into the workspace, then the f32 driver on it. */
-    const size_t abytes = wide_a_bytes(e->p);
-    if (!e->ws || e->ws_size < abytes)
-        return JB_EINVAL;
-    float *a = e->ws;
-    const int64_t n_a = e->p->m * st->k2;
-#pragma omp parallel for schedule(static)
-    for (int64_t i = 0; i < n_a; i++)
-        a[i] = jb_bf16_float(st->a[i]);
-    pg.a = a;
-    return jb_gemm_run(st->d, &pg, (char *)e->ws + abytes, e->ws_size - abytes);
+    return jb_gemm_run(st->d, &g, e->ws, e->ws_size);
 }
 
 const jb_kernel jb_k_matmul_cpu_blocked_bf16 = {

@@ -11,7 +11,7 @@
  *                    (one column's two k values each);
  *   fp32  any CPU: bf16 widened to fp32 while packed into the f32
  *         descriptor's panels (jb_sgemm_pack_a_bf16, jb_sgemm_pack_b_bf16),
- *         then its micro-kernel, in jb_bf16gemm_wide_run's loop nest.
+ *         then its micro-kernel, through jb_gemm_run like every blocked GEMM.
  * Neither uses AMX (the tile GEMM is matmul/cpu/amx/bf16, a kernel of its own).
  * Also here: the choice between the paths (amx too), for every bf16 kernel.
  */
@@ -23,9 +23,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#ifdef _OPENMP
-#include <omp.h>
-#endif
 
 #if defined(__x86_64__) || defined(__i386__)
 #include <immintrin.h>
@@ -167,97 +164,36 @@ const jb_gemm_driver *jb_bf16gemm_kernel_get(void) { return NULL; }
 
 /* ---- The fp32 path ------------------------------------------------------- */
 
-/* Splits t threads into a tm x tn grid over mtiles x ntiles micro-tiles so
- * the largest share is smallest, ties to more row splits (as jb_gemm_run). */
-static void grid(int t, int64_t mtiles, int64_t ntiles, int *tm, int *tn)
+/* The f32 descriptor's packing, from bf16 sources: widened on the way. */
+static void wide_pack_a(const jb_gemm_driver *d, int64_t mc, int64_t kc, const void *a, int64_t lda, void *dst)
 {
-    int64_t best = -1;
-    *tm = t;
-    *tn = 1;
-    for (int d = t; d >= 1; d--) {
-        if (t % d)
-            continue;
-        const int64_t share = ((mtiles + d - 1) / d) * ((ntiles + t / d - 1) / (t / d));
-        if (best < 0 || share < best) {
-            best = share;
-            *tm = d;
-            *tn = t / d;
-        }
-    }
+    jb_sgemm_pack_a_bf16(d, mc, kc, a, lda, dst);
 }
 
-/* Part i of n units in `parts` near-equal ranges, scaled by unit: [*lo, *hi). */
-static void split(int64_t n, int parts, int i, int64_t unit, int64_t *lo, int64_t *hi)
+static void wide_pack_b(const jb_gemm_driver *d, int64_t kc, int64_t nc, const void *b, int64_t ldb, void *dst,
+                        int32_t *comp)
 {
-    *lo = n * i / parts * unit;
-    *hi = n * (i + 1) / parts * unit;
+    (void)comp;
+    jb_sgemm_pack_b_bf16(d, kc, nc, b, ldb, dst);
 }
 
-size_t jb_bf16gemm_wide_workspace_size(int64_t m, int64_t n, int64_t k, int threads)
+static jb_gemm_driver wide;
+static pthread_once_t wide_once = PTHREAD_ONCE_INIT;
+
+/* The f32 descriptor for this CPU (tile, micro-kernel, block sizes), packing
+ * from 2-byte bf16 sources into its fp32 panels. */
+static void make_wide(void)
 {
-    const jb_sgemm_kernel *kr = jb_sgemm_kernel_get();
-    const int64_t kc = jb_min64(k, kr->kc);
-    return jb_gemm_bpack_bytes(kr, kc, jb_min64(n, kr->nc)) +
-           (size_t)threads * jb_gemm_apack_bytes(kr, jb_min64(m, kr->mc), kc);
+    wide = *jb_sgemm_kernel_get();
+    wide.pack_a = wide_pack_a;
+    wide.pack_b = wide_pack_b;
+    wide.src_esize = 2;
 }
 
-/* The loops of jb_gemm_run (nc -> kc -> mc -> micro-tiles; the threads pack
- * the shared B block together between two barriers, then each packs its own
- * rows of A and multiplies its part of the C block), with fp32 panels packed
- * from bf16. */
-int jb_bf16gemm_wide_run(const jb_gemm_args *g, void *ws, size_t ws_size)
+const jb_gemm_driver *jb_bf16gemm_wide_get(void)
 {
-    const jb_sgemm_kernel *kr = jb_sgemm_kernel_get();
-    const int64_t m = g->m, n = g->n, k = g->k, mr = kr->mr, nr = kr->nr;
-    const int64_t kcmax = jb_min64(k, kr->kc);
-    const size_t bb = jb_gemm_bpack_bytes(kr, kcmax, jb_min64(n, kr->nc));
-    const size_t ba = jb_gemm_apack_bytes(kr, jb_min64(m, kr->mc), kcmax);
-    if (!ws || ws_size < bb + ba)
-        return JB_EINVAL;
-    int threads = jb_cpu_threads();
-    if ((size_t)threads > (ws_size - bb) / ba)
-        threads = (int)((ws_size - bb) / ba);
-    (void)threads; /* used only by the pragma, absent without OpenMP */
-    float *bpack = ws;
-    unsigned char *apack0 = (unsigned char *)ws + bb;
-    const uint16_t *a = g->a, *b = g->b;
-
-#pragma omp parallel num_threads(threads)
-    {
-        int t = 0, nt = 1;
-#ifdef _OPENMP
-        t = omp_get_thread_num();
-        nt = omp_get_num_threads();
-#endif
-        float *apack = (float *)(void *)(apack0 + (size_t)t * ba);
-        for (int64_t jc = 0; jc < n; jc += kr->nc) {
-            const int64_t nc = jb_min64(n - jc, kr->nc), ntiles = (nc + nr - 1) / nr;
-            int tm, tn;
-            grid(nt, (m + mr - 1) / mr, ntiles, &tm, &tn);
-            int64_t i0, i1, j0, j1, p0, p1;
-            split((m + mr - 1) / mr, tm, t / tn, mr, &i0, &i1);
-            split(ntiles, tn, t % tn, nr, &j0, &j1);
-            i1 = jb_min64(i1, m);
-            j1 = jb_min64(j1, nc);
-            split(ntiles, nt, t, nr, &p0, &p1);
-            p1 = jb_min64(p1, nc);
-            for (int64_t pc = 0; pc < k; pc += kr->kc) {
-                const int64_t kc = jb_min64(k - pc, kr->kc);
-                if (p1 > p0)
-                    jb_sgemm_pack_b_bf16(kr, kc, p1 - p0, b + pc * g->ldb + jc + p0, g->ldb, bpack + p0 * kc);
-#pragma omp barrier
-                for (int64_t ic = i0; j1 > j0 && ic < i1; ic += kr->mc) {
-                    const int64_t mc = jb_min64(i1 - ic, kr->mc);
-                    jb_sgemm_pack_a_bf16(kr, mc, kc, a + ic * g->lda + pc, g->lda, apack);
-                    jb_sgemm_macro(kr, mc, j1 - j0, kc, apack, bpack + j0 * kc, g->c + ic * g->ldc + jc + j0, g->ldc,
-                                   pc > 0);
-                }
-                /* Nobody repacks B while another thread still reads it. */
-#pragma omp barrier
-            }
-        }
-    }
-    return JB_OK;
+    pthread_once(&wide_once, make_wide);
+    return &wide;
 }
 
 /* ---- Which path --------------------------------------------------------- */
