@@ -21,7 +21,7 @@
 /* Splits t threads into a tm x tn grid over mtiles x ntiles micro-tiles so
  * the largest share is smallest; ties go to more row splits, which share the
  * packed B block and duplicate no A packing. */
-static void grid(int t, int64_t mtiles, int64_t ntiles, int *tm, int *tn)
+void jb_gemm_grid(int t, int64_t mtiles, int64_t ntiles, int *tm, int *tn)
 {
     int64_t best = -1;
     *tm = t;
@@ -39,7 +39,7 @@ static void grid(int t, int64_t mtiles, int64_t ntiles, int *tm, int *tn)
 }
 
 /* Part i of n units split into `parts` near-equal ranges: [*lo, *hi). */
-static void split(int64_t n, int parts, int i, int64_t *lo, int64_t *hi)
+void jb_gemm_split(int64_t n, int parts, int i, int64_t *lo, int64_t *hi)
 {
     *lo = n * i / parts;
     *hi = n * (i + 1) / parts;
@@ -51,8 +51,8 @@ static void split(int64_t n, int parts, int i, int64_t *lo, int64_t *hi)
 static void thread_tile(int t, int tm, int tn, int64_t m, int64_t nc, int64_t mr, int64_t nr, int64_t *i0,
                         int64_t *i1, int64_t *j0, int64_t *j1)
 {
-    split((m + mr - 1) / mr, tm, t / tn, i0, i1);
-    split((nc + nr - 1) / nr, tn, t % tn, j0, j1);
+    jb_gemm_split((m + mr - 1) / mr, tm, t / tn, i0, i1);
+    jb_gemm_split((nc + nr - 1) / nr, tn, t % tn, j0, j1);
     *i0 *= mr;
     *i1 = jb_min64(*i1 * mr, m);
     *j0 *= nr;
@@ -190,7 +190,7 @@ int jb_gemm_run(const jb_gemm_driver *d, const jb_gemm_args *g, void *ws, size_t
             const int64_t nc = jb_min64(n - jc, d->nc), ntiles = (nc + nr - 1) / nr;
             int tm, tn;
             int64_t i0, i1, j0, j1;
-            grid(nt, (m + mr - 1) / mr, ntiles, &tm, &tn);
+            jb_gemm_grid(nt, (m + mr - 1) / mr, ntiles, &tm, &tn);
             thread_tile(t, tm, tn, m, nc, mr, nr, &i0, &i1, &j0, &j1);
             const int own = !pre && d->b_first_use && tm == 1;
             for (int64_t pc = 0; pc < k; pc += d->kc) {
@@ -220,7 +220,7 @@ int jb_gemm_run(const jb_gemm_driver *d, const jb_gemm_args *g, void *ws, size_t
                     }
                     own_kc = 0;
                     int64_t p0, p1;
-                    split(ntiles, nt, t, &p0, &p1);
+                    jb_gemm_split(ntiles, nt, t, &p0, &p1);
                     if (p1 > p0)
                         d->pack_b(d, kc, jb_min64(p1 * nr, nc) - p0 * nr, bsrc + p0 * nr * ses, g->ldb,
                                   bpack + p0 * nr * kc * es, comp ? comp + p0 * nr : NULL);

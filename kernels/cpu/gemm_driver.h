@@ -158,6 +158,13 @@ size_t jb_gemm_prepack_b_bytes(const jb_gemm_driver *d, int64_t k, int64_t n);
  * thread; meant for setup. */
 void jb_gemm_prepack_b(const jb_gemm_driver *d, int64_t k, int64_t n, const void *b, int64_t ldb, void *dst);
 
+/* How the blocked matmuls split C between threads: t threads as a tm x tn
+ * grid over mtiles x ntiles tiles, the largest share smallest, ties to more
+ * row splits (which share the packed B block and duplicate no A packing);
+ * and part i of n units in `parts` near-equal ranges, [*lo, *hi). */
+void jb_gemm_grid(int t, int64_t mtiles, int64_t ntiles, int *tm, int *tn);
+void jb_gemm_split(int64_t n, int parts, int i, int64_t *lo, int64_t *hi);
+
 /* C = A * B on jb_cpu_threads() threads, or as many as ws has A blocks for.
  * ws: 64-byte aligned; may be NULL when the size it needs is 0 (B
  * pre-packed, A pre-packed). Returns JB_OK, or JB_EINVAL when ws is too

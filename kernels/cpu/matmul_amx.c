@@ -32,6 +32,7 @@
 #include "../jb_kernels.h"
 #include "amx.h"
 #include "cpu.h"
+#include "gemm_driver.h" /* the split of C between threads */
 
 #include <math.h>
 #include <stdio.h>
@@ -199,32 +200,6 @@ typedef struct amx_job {
     const float *sa, *sb; /* int8: scales per row of A and column of B */
 } amx_job;
 
-/* Part i of n units split into `parts` near-equal ranges: [*lo, *hi). */
-static void split(int64_t n, int parts, int i, int64_t *lo, int64_t *hi)
-{
-    *lo = n * i / parts;
-    *hi = n * (i + 1) / parts;
-}
-
-/* t threads as a tm x tn grid over mtiles x ntiles blocks, the largest share
- * smallest; ties go to more row splits (as gemm_driver.c does). */
-static void grid(int t, int64_t mtiles, int64_t ntiles, int *tm, int *tn)
-{
-    int64_t best = -1;
-    *tm = t;
-    *tn = 1;
-    for (int d = t; d >= 1; d--) {
-        if (t % d)
-            continue;
-        const int64_t share = cdiv(mtiles, d) * cdiv(ntiles, t / d);
-        if (best < 0 || share < best) {
-            best = share;
-            *tm = d;
-            *tn = t / d;
-        }
-    }
-}
-
 static void pack_panel(const amx_job *j, int64_t u, int64_t mp)
 {
     const int64_t pbytes = j->kb * JB_AMX_BLOCK_BYTES;
@@ -257,16 +232,16 @@ static void amx_run(const amx_job *j)
 #endif
         if (units) {
             int64_t u0, u1;
-            split(units, nt, t, &u0, &u1);
+            jb_gemm_split(units, nt, t, &u0, &u1);
             for (int64_t u = u0; u < u1; u++)
                 pack_panel(j, u, mp);
 #pragma omp barrier
         }
         int tm, tn;
         int64_t i0, i1, j0, j1;
-        grid(nt, mp, np, &tm, &tn);
-        split(mp, tm, t / tn, &i0, &i1);
-        split(np, tn, t % tn, &j0, &j1);
+        jb_gemm_grid(nt, mp, np, &tm, &tn);
+        jb_gemm_split(mp, tm, t / tn, &i0, &i1);
+        jb_gemm_split(np, tn, t % tn, &j0, &j1);
         if (i1 > i0 && j1 > j0) {
             j->ops->configure();
             for (int64_t q0 = 0; q0 < kb; q0 += KC_BLOCKS) {
