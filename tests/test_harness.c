@@ -25,6 +25,7 @@
 #include <cjson/cJSON.h>
 
 #include "harness/gbench.h"
+#include "harness/peaks.h"
 #include "harness/results.h"
 #include "harness/suite.h"
 #include "jb_kernels.h"
@@ -538,6 +539,31 @@ static size_t row_order(const cJSON *bm, char names[][128], size_t max)
     return n;
 }
 
+/* A family's ceiling read again keeps the better reading; fp32 FMA (the probes'
+ * to raise) and families the CPU lacks are left alone. */
+static void test_peaks_recheck_family(void **state)
+{
+    (void)state;
+    jb_peaks pk;
+    memset(&pk, 0, sizeof pk);
+    for (int f = 0; f < JB_FAM_COUNT; f++) {
+        if (f == JB_FAM_FP32_FMA)
+            continue;
+        pk.family[f].ops_per_s = jb_cpu_has_family((jb_family)f, NULL, 0) ? 1 : 0; /* a very busy start */
+        jb_peaks_recheck_family(&pk, (jb_family)f);
+        if (jb_cpu_has_family((jb_family)f, NULL, 0))
+            assert_true(pk.family[f].ops_per_s > 1e9);
+        else
+            assert_true(pk.family[f].ops_per_s == 0);
+        pk.family[f].ops_per_s = pk.family[f].ops_per_s > 0 ? 1e30 : 0; /* a better reading is kept */
+        jb_peaks_recheck_family(&pk, (jb_family)f);
+        assert_true(pk.family[f].ops_per_s == (jb_cpu_has_family((jb_family)f, NULL, 0) ? 1e30 : 0));
+    }
+    pk.flop_per_s = 1;
+    jb_peaks_recheck_family(&pk, JB_FAM_FP32_FMA);
+    assert_true(pk.flop_per_s == 1 && pk.family[JB_FAM_FP32_FMA].ops_per_s == 0);
+}
+
 static void test_run_interleaved(void **state)
 {
     (void)state;
@@ -735,6 +761,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_suite_errors), cmocka_unit_test(test_atomic_write),
         cmocka_unit_test(test_run_bad_input), cmocka_unit_test(test_run_json),
         cmocka_unit_test(test_run_interleaved), cmocka_unit_test(test_run_families),
+        cmocka_unit_test(test_peaks_recheck_family),
         cmocka_unit_test(test_compare_py),   cmocka_unit_test(test_interrupt),
         cmocka_unit_test(test_interrupt_keeps_old_file),
     };

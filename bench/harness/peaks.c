@@ -104,6 +104,15 @@ int jb_peaks_recheck_copy(jb_peaks *p)
     return JB_OK;
 }
 
+void jb_peaks_recheck_family(jb_peaks *p, jb_family f)
+{
+    if (f == JB_FAM_FP32_FMA || (unsigned)f >= JB_FAM_COUNT || p->family[f].ops_per_s <= 0)
+        return;
+    const double ops = jb_cpu_family_peak(f, NULL);
+    if (ops > p->family[f].ops_per_s)
+        p->family[f].ops_per_s = ops;
+}
+
 double jb_peaks_family(const jb_peaks *p, jb_family f)
 {
     if (!p || (unsigned)f >= JB_FAM_COUNT)

@@ -42,6 +42,10 @@ int jb_peaks_measure(jb_peaks *out);
  * better reading: a busy moment at the start would otherwise give fractions
  * of it far over 100%. JB_OK, or JB_ENOMEM (the reading is kept). */
 int jb_peaks_recheck_copy(jb_peaks *p);
+/* Likewise for a family other than fp32 FMA (which the run's probes raise):
+ * its loop again (about a quarter second), the better reading kept. Nothing
+ * for a family the CPU lacks. */
+void jb_peaks_recheck_family(jb_peaks *p, jb_family f);
 
 /* Family f's ceiling in operations per second: for fp32_fma the best reading
  * (flop_per_s), for the others the start's; 0 when the CPU lacks it. */
