@@ -190,8 +190,12 @@ static unsigned amx_cpuid_edx(void)
  * was missing. */
 static int amx_ready(char *why, size_t len)
 {
-    static int ready = -1;
+    /* Published last, after the reason: a thread that comes first while
+     * another is still asking asks too (the request is idempotent), never
+     * reads a half-made answer. */
+    static _Atomic int ready_flag = -1;
     static char reason[160];
+    int ready = atomic_load(&ready_flag);
     if (ready < 0) {
         ready = 0;
         const char *s = getenv("JB_ISA");
@@ -208,6 +212,7 @@ static int amx_ready(char *why, size_t len)
         else
             snprintf(reason, sizeof reason, "not an x86-64 CPU: no AMX");
 #endif
+        atomic_store(&ready_flag, ready);
     }
     if (!ready && why && len)
         snprintf(why, len, "%s", reason);
