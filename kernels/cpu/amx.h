@@ -41,7 +41,7 @@ static const jb_amx_tilecfg jb_amx_cfg_full = {
  * 0 in a build without the AMX flags. */
 double jb_amx_peak_ops(jb_family f, int64_t iters);
 
-/* ---- The AMX matmuls (matmul_amx.c, ukernel_amx*.c) ---------------------- */
+/* ---- The AMX matmuls (amx_gemm.c, matmul_amx.c, ukernel_amx*.c) ---------- */
 
 /*
  * Packed panels, the one layout both dtypes use: a panel is 32 rows of A or
@@ -58,6 +58,15 @@ double jb_amx_peak_ops(jb_family f, int64_t iters);
 #define JB_AMX_KB_BYTES 64
 #define JB_AMX_BLOCK_BYTES 2048
 #define JB_AMX_PANEL 32
+
+/* Panels of rows (or columns), and k blocks of k values of es bytes. */
+static inline int64_t jb_amx_panels(int64_t rows) { return (rows + JB_AMX_PANEL - 1) / JB_AMX_PANEL; }
+int64_t jb_amx_kblocks(int64_t k, int es);
+/* Bytes of the panels of `rows` rows (or columns), kb k blocks each. */
+size_t jb_amx_panels_bytes(int64_t rows, int64_t kb);
+
+/* Largest k for int8: 127 * 127 * k stays below 2^31 in the int32 sums. */
+#define JB_AMX_INT8_K_MAX ((int64_t)1 << 17)
 
 /* The tile operations the AMX kernels are built on, one table per build of
  * ukernel_amx_body.h: on the CPU's tiles (ukernel_amx.c) or, for the tests
@@ -95,6 +104,34 @@ void jb_amx_set_test_ops(const jb_amx_ops *ops);
  * jb_cpu_has_amx_bf16 (int8: jb_cpu_has_amx_int8) says yes, else NULL with
  * the reason in why. */
 const jb_amx_ops *jb_amx_ops_for(int int8, char *why, size_t len);
+
+/* ---- The engine (amx_gemm.c) --------------------------------------------- */
+
+/* Blocks [q0, q0 + nq) of one A panel: rows [0, h) of a (row stride lda
+ * bytes, k values of es bytes), zero past h rows and k values. */
+void jb_amx_pack_a_panel(int es, int64_t h, int64_t k, const unsigned char *a, int64_t lda, int64_t q0, int64_t nq,
+                         unsigned char *dst);
+/* One int8 B panel: columns [0, nw) of b (row-major, ldb), kb blocks. */
+void jb_amx_pack_b_panel_s8(int64_t k, int64_t nw, const int8_t *b, int64_t ldb, int64_t kb, int8_t *dst);
+
+/* A threaded C = A * B over packed panels (kb k blocks each): */
+typedef struct jb_amx_job {
+    const jb_amx_ops *ops;
+    int int8;
+    int64_t m, n, k, kb;
+    const void *a_src; /* non-NULL: pack A (row-major, lda elements) into pa in the run */
+    int64_t lda;
+    unsigned char *pa;
+    const void *b_src; /* non-NULL: pack B (row-major, ldb elements) into pb in the run */
+    int64_t ldb;
+    unsigned char *pb;
+    float *c;
+    const float *sa, *sb; /* int8: scales per row of A and column of B */
+} jb_amx_job;
+
+/* Runs a job on every thread: packs what has a source, one barrier, then each
+ * thread its part of C on the tiles (int8: scaled at the end). */
+void jb_amx_run(const jb_amx_job *j);
 
 /*
  * Single-threaded bf16 GEMM on the tiles, for use inside a parallel region

@@ -62,5 +62,8 @@ void jb_sgemm_st(int64_t m, int64_t n, int64_t k,
  * q = round(x / s), s = max|x| / 127 (1 for an all-zero row). */
 void jb_quantize_rows_s8(const float *x, int64_t rows, int64_t cols, int64_t ld,
                          int8_t *q, int64_t ldq, float *scale);
+/* The same rule per column of x[rows][cols]: scale[j] = max over the column / 127. */
+void jb_quantize_cols_s8(const float *x, int64_t rows, int64_t cols, int64_t ld, int8_t *q, int64_t ldq,
+                         float *scale);
 
 #endif

@@ -95,3 +95,22 @@ void jb_quantize_rows_s8(const float *x, int64_t rows, int64_t cols, int64_t ld,
         scale[r] = s;
     }
 }
+
+void jb_quantize_cols_s8(const float *x, int64_t rows, int64_t cols, int64_t ld, int8_t *q, int64_t ldq,
+                         float *scale)
+{
+    /* Rows in turn, so the reads stay contiguous: scale[j] holds max |x| of
+     * column j, then its scale. */
+    for (int64_t j = 0; j < cols; j++)
+        scale[j] = 0;
+    for (int64_t r = 0; r < rows; r++)
+        for (int64_t j = 0; j < cols; j++)
+            scale[j] = fmaxf(scale[j], fabsf(x[r * ld + j]));
+    for (int64_t j = 0; j < cols; j++)
+        scale[j] = scale[j] > 0 ? scale[j] / 127.0f : 1.0f;
+    for (int64_t r = 0; r < rows; r++)
+        for (int64_t j = 0; j < cols; j++) {
+            float v = nearbyintf(x[r * ld + j] * (1.0f / scale[j]));
+            q[r * ldq + j] = (int8_t)(v > 127 ? 127 : v < -127 ? -127 : v);
+        }
+}

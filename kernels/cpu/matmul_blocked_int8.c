@@ -72,32 +72,15 @@ static int setup(jb_exec *e)
     st->qb = calloc((size_t)(k4 * n), 1);
     st->sa = calloc((size_t)(m + JB_GEMM_MR_MAX), sizeof(float));
     st->sb = calloc((size_t)(n + JB_GEMM_NR_MAX), sizeof(float));
-    float *bmax = calloc((size_t)n, sizeof(float));
-    if (!qa || !st->pa || !st->qb || !st->sa || !st->sb || !bmax) {
+    if (!qa || !st->pa || !st->qb || !st->sa || !st->sb) {
         free(qa);
-        free(bmax);
         teardown(e);
         return JB_ENOMEM;
     }
     jb_quantize_rows_s8(e->in[0], m, k, k, qa, k4, st->sa);
     jb_s8gemm_pack_a(st->kr, m, k4, qa, st->pa);
     free(qa);
-    /* B per column: the same rule as jb_quantize_rows_s8, walking rows so the
-     * reads stay contiguous. */
-    const float *b = e->in[1];
-    for (int64_t l = 0; l < k; l++)
-        for (int64_t j = 0; j < n; j++)
-            bmax[j] = fmaxf(bmax[j], fabsf(b[l * n + j]));
-    for (int64_t j = 0; j < n; j++) {
-        st->sb[j] = bmax[j] > 0 ? bmax[j] / 127.0f : 1.0f;
-        bmax[j] = 1.0f / st->sb[j];
-    }
-    for (int64_t l = 0; l < k; l++)
-        for (int64_t j = 0; j < n; j++) {
-            float v = nearbyintf(b[l * n + j] * bmax[j]);
-            st->qb[l * n + j] = (int8_t)(v > 127 ? 127 : v < -127 ? -127 : v);
-        }
-    free(bmax);
+    jb_quantize_cols_s8(e->in[1], k, n, n, st->qb, n, st->sb);
     if (p->packed) {
         if (!(st->pb = aligned_alloc(64, jb_gemm_prepack_b_bytes(st->kr, k4, n))))
             return JB_ENOMEM;

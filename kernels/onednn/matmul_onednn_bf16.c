@@ -38,22 +38,7 @@ static const char *path(const jb_problem *p, jb_family *family)
 #include <oneapi/dnnl/dnnl_debug.h>
 #include <pthread.h>
 
-/* Round to nearest even, as matmul/cpu/blocked/bf16 does; inputs are finite. */
-static uint16_t to_bf16(float x)
-{
-    uint32_t u;
-    memcpy(&u, &x, 4);
-    u += 0x7fffu + ((u >> 16) & 1u);
-    return (uint16_t)(u >> 16);
-}
-
-static float from_bf16(uint16_t h)
-{
-    uint32_t u = (uint32_t)h << 16;
-    float x;
-    memcpy(&x, &u, 4);
-    return x;
-}
+#include "../cpu/bf16.h" /* rounding to bf16 as matmul/cpu/blocked/bf16 does */
 
 /* The matmul descriptor of p: bf16 A[m][k], B[k][n] with weights tag wtag,
  * fp32 C[m][n]. */
@@ -128,9 +113,9 @@ static int setup(jb_exec *e)
     if (!st->a16 || !st->b16)
         return JB_ENOMEM;
     for (size_t i = 0; i < na; i++)
-        st->a16[i] = to_bf16(e->in[0][i]);
+        st->a16[i] = jb_bf16_round(e->in[0][i]);
     for (size_t i = 0; i < nb; i++)
-        st->b16[i] = to_bf16(e->in[1][i]);
+        st->b16[i] = jb_bf16_round(e->in[1][i]);
     if ((rc = jb_onednn_plan_init(&st->plan)))
         return rc;
 
@@ -185,9 +170,9 @@ static int dequantized_inputs(const jb_exec *e, float *const deq[])
     if (!st)
         return JB_EINVAL;
     for (size_t i = 0; i < (size_t)p->m * (size_t)p->k; i++)
-        deq[0][i] = from_bf16(st->a16[i]);
+        deq[0][i] = jb_bf16_float(st->a16[i]);
     for (size_t i = 0; i < (size_t)p->k * (size_t)p->n; i++)
-        deq[1][i] = from_bf16(st->b16[i]);
+        deq[1][i] = jb_bf16_float(st->b16[i]);
     return JB_OK;
 }
 
