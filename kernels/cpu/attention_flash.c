@@ -111,7 +111,7 @@ static int run(jb_exec *e)
         const size_t qrow = ((size_t)bh * (size_t)nq + (size_t)i0) * (size_t)d; /* the tile's first Q and O row */
         pack_q(qt, e->in[0] + qrow, rows, d, c);
         const scores_ctx ctx = {.qt = qt, .k = e->in[1] + head};
-        jb_flash_query_tile(isa, &t, n - nq + i0, rows, n, p->causal, scores, &ctx, e->in[2] + head,
+        jb_flash_query_tile(isa, &t, n - nq + i0, rows, n, p->causal, scores, NULL, &ctx, e->in[2] + head,
                             e->out + qrow);
     }
     return JB_OK;

@@ -248,7 +248,18 @@ typedef struct scores_ctx {
     int64_t dp;
     float *kf;         /* fp32: the widened K tile */
     float c;           /* dot: log2(e)/sqrt(d) */
+    const uint16_t *v; /* the head's V[n][d] */
+    float *vf;         /* the widened V tile */
+    int64_t d;
 } scores_ctx;
+
+/* Either path: the tile's values widened to fp32 for the f32 P V. */
+static const float *values_fp32(const void *vctx, int64_t j0, int64_t kc)
+{
+    const scores_ctx *ctx = vctx;
+    widen_rows(ctx->isa, ctx->vf, ctx->v + j0 * ctx->d, kc, ctx->d, ctx->d);
+    return ctx->vf;
+}
 
 /* The fp32 path: widen the tile's keys, then the f32 micro-kernels. */
 static void scores_fp32(const void *vctx, jb_flash_tile *t, int64_t j0, int64_t kc, int mask)
@@ -492,19 +503,10 @@ static int run(jb_exec *e)
             pack_q_pairs((uint16_t *)mine, st->q + qrow * dp, rows, dp);
         else
             pack_q(mine, st->q + qrow * dp, rows, d, dp, c);
-        const scores_ctx ctx = {.isa = isa, .q = mine, .k = st->k + head * dp, .dp = dp, .kf = kf, .c = c};
-        const uint16_t *v = st->v + head * d;
-        /* jb_flash_query_tile, with each value tile widened before P V. */
-        const int64_t pos = n - nq + i0, jend = p->causal && pos + rows < n ? pos + rows : n;
-        jb_flash_tile_start(&t, pos, rows);
-        for (int64_t j0 = 0; j0 < jend; j0 += JB_FLASH_BC) {
-            const int64_t kc = jend - j0 < JB_FLASH_BC ? jend - j0 : JB_FLASH_BC;
-            const int mask = p->causal && j0 + kc - 1 > pos;
-            scores(&ctx, &t, j0, kc, mask);
-            widen_rows(isa, vf, v + j0 * d, kc, d, d);
-            jb_flash_softmax_pv(isa, &t, vf, kc, mask, j0 - pos, j0 == 0);
-        }
-        jb_flash_finalize(&t, e->out + (size_t)qrow * (size_t)d);
+        const scores_ctx ctx = {
+            .isa = isa, .q = mine, .k = st->k + head * dp, .dp = dp, .kf = kf, .c = c, .v = st->v + head * d, .vf = vf, .d = d};
+        jb_flash_query_tile(isa, &t, n - nq + i0, rows, n, p->causal, scores, values_fp32, &ctx, NULL,
+                            e->out + (size_t)qrow * (size_t)d);
     }
     return JB_OK;
 }

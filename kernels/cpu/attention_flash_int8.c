@@ -341,7 +341,7 @@ static int run(jb_exec *e)
             pack_q16((int16_t *)qp, st->q8 + qrow * dp, rows, dp);
         const scores_ctx ctx = {.st = st, .head = head, .qrow = qrow, .qp = qp, .qp16 = (const int16_t *)qp,
                                 .sqc = sqc};
-        jb_flash_query_tile(isa, &t, n - nq + i0, rows, n, p->causal, scores, &ctx, e->in[2] + (size_t)head * (size_t)d,
+        jb_flash_query_tile(isa, &t, n - nq + i0, rows, n, p->causal, scores, NULL, &ctx, e->in[2] + (size_t)head * (size_t)d,
                             e->out + (size_t)qrow * (size_t)d);
     }
     return JB_OK;

@@ -416,6 +416,10 @@ JB_VEXP_AVX2 static inline void jb_flash_pv_avx2(jb_flash_tile *t, const float *
 /* Fills t->s[0..kc) with the scores of keys j0..j0+kc-1 (log2 units), masked
  * when mask is set, and raises t->tmax to their maximum. */
 typedef void (*jb_flash_scores_fn)(const void *ctx, jb_flash_tile *t, int64_t j0, int64_t kc, int mask);
+/* The values of keys j0..j0+kc-1 as fp32 rows of d, for a kernel that holds V
+ * in another type (bf16: widened into a scratch tile); NULL in
+ * jb_flash_query_tile: V is fp32 and read in place. */
+typedef const float *(*jb_flash_values_fn)(const void *ctx, int64_t j0, int64_t kc);
 
 /* After the scores of a tile: the online softmax (s becomes P, alpha and l
  * are updated, tmax is reset). */
@@ -462,12 +466,13 @@ static inline void jb_flash_softmax_pv(jb_isa isa, jb_flash_tile *t, const float
  * for each key/value tile, scores, online softmax, P*V; keys after the tile's
  * last query are never visited when causal. Positions are in the sequence of
  * n keys, so a decode tile (q < n query rows, the last q positions) passes
- * i0 = n - q + its first row. v is the head's V; o the tile's first output
- * row (O is q x d, so its rows are not the positions).
+ * i0 = n - q + its first row. v is the head's V in fp32, or, when values is
+ * not NULL, unused: values gives each tile's (both callbacks get ctx); o the
+ * tile's first output row (O is q x d, so its rows are not the positions).
  */
 static inline void jb_flash_query_tile(jb_isa isa, jb_flash_tile *t, int64_t i0, int64_t rows, int64_t n,
-                                       int causal, jb_flash_scores_fn scores, const void *ctx, const float *v,
-                                       float *o)
+                                       int causal, jb_flash_scores_fn scores, jb_flash_values_fn values,
+                                       const void *ctx, const float *v, float *o)
 {
     jb_flash_tile_start(t, i0, rows);
     const int64_t jend = causal && i0 + rows < n ? i0 + rows : n;
@@ -477,7 +482,7 @@ static inline void jb_flash_query_tile(jb_isa isa, jb_flash_tile *t, int64_t i0,
          * of the causal triangle is entirely visible. */
         const int mask = causal && j0 + kc - 1 > i0;
         scores(ctx, t, j0, kc, mask);
-        jb_flash_softmax_pv(isa, t, v + j0 * t->d, kc, mask, j0 - i0, j0 == 0);
+        jb_flash_softmax_pv(isa, t, values ? values(ctx, j0, kc) : v + j0 * t->d, kc, mask, j0 - i0, j0 == 0);
     }
     jb_flash_finalize(t, o);
 }
