@@ -40,19 +40,6 @@ static const char *path(const jb_problem *p, jb_family *family)
 
 #include "../cpu/bf16.h" /* rounding to bf16 as matmul/cpu/blocked/bf16 does */
 
-/* The matmul descriptor of p: bf16 A[m][k], B[k][n] with weights tag wtag,
- * fp32 C[m][n]. */
-static dnnl_status_t describe(int64_t m, int64_t n, int64_t k, dnnl_format_tag_t wtag, dnnl_memory_desc_t *a_md,
-                              dnnl_memory_desc_t *w_md, dnnl_memory_desc_t *c_md, dnnl_matmul_desc_t *desc)
-{
-    dnnl_status_t s;
-    if ((s = dnnl_memory_desc_init_by_tag(a_md, 2, (dnnl_dims_t){m, k}, dnnl_bf16, dnnl_ab)) != dnnl_success ||
-        (s = dnnl_memory_desc_init_by_tag(w_md, 2, (dnnl_dims_t){k, n}, dnnl_bf16, wtag)) != dnnl_success ||
-        (s = dnnl_memory_desc_init_by_tag(c_md, 2, (dnnl_dims_t){m, n}, dnnl_f32, dnnl_ab)) != dnnl_success)
-        return s;
-    return dnnl_matmul_desc_init(desc, a_md, w_md, NULL, c_md);
-}
-
 /* Whether oneDNN has a bf16 matmul implementation here at all: its answer
  * for a small problem, asked once. */
 static pthread_once_t probe_once = PTHREAD_ONCE_INIT;
@@ -60,10 +47,11 @@ static dnnl_status_t probe_status = dnnl_runtime_error;
 
 static void probe(void)
 {
-    dnnl_memory_desc_t a_md, w_md, c_md;
+    const jb_problem small = {.op = JB_OP_MATMUL, .m = 64, .n = 64, .k = 64, .packed = 1};
+    dnnl_memory_desc_t a_md, b_md, w_md, c_md;
     dnnl_matmul_desc_t desc;
     dnnl_primitive_desc_t pd = NULL;
-    probe_status = describe(64, 64, 64, dnnl_format_tag_any, &a_md, &w_md, &c_md, &desc);
+    probe_status = jb_onednn_matmul_desc(&small, dnnl_bf16, dnnl_bf16, &a_md, &b_md, &w_md, &c_md, &desc);
     if (probe_status == dnnl_success)
         probe_status = dnnl_primitive_desc_create(&pd, &desc, NULL, jb_onednn_engine(), NULL);
     if (pd)
@@ -82,8 +70,7 @@ static int has_bf16_matmul(char *why, size_t len)
 
 typedef struct mmb_state {
     jb_onednn_plan plan;
-    dnnl_memory_t a, b, c;
-    dnnl_primitive_t mm;
+    jb_onednn_matmul mm;
     uint16_t *a16, *b16; /* A[m][k] and B[k][n] rounded to bf16 */
 } mmb_state;
 
@@ -103,7 +90,6 @@ static int setup(jb_exec *e)
 {
     const jb_problem *p = e->p;
     const size_t na = (size_t)p->m * (size_t)p->k, nb = (size_t)p->k * (size_t)p->n;
-    int rc;
     mmb_state *st = calloc(1, sizeof *st);
     if (!st)
         return JB_ENOMEM;
@@ -116,51 +102,14 @@ static int setup(jb_exec *e)
         st->a16[i] = jb_bf16_round(e->in[0][i]);
     for (size_t i = 0; i < nb; i++)
         st->b16[i] = jb_bf16_round(e->in[1][i]);
-    if ((rc = jb_onednn_plan_init(&st->plan)))
-        return rc;
-
-    /* b_md: the bf16 B as setup holds it; w_md: what the primitive is asked to take. */
-    dnnl_memory_desc_t a_md, b_md, c_md, w_md;
-    dnnl_matmul_desc_t desc;
-    JB_DNNL_TRY(dnnl_memory_desc_init_by_tag(&b_md, 2, (dnnl_dims_t){p->k, p->n}, dnnl_bf16, dnnl_ab));
-    JB_DNNL_TRY(describe(p->m, p->n, p->k, p->packed ? dnnl_format_tag_any : dnnl_ab, &a_md, &w_md, &c_md, &desc));
-    /* Asked first, so that "no implementation" is a skip with oneDNN's word
-     * for it rather than an error (the plan would print and fail). */
-    dnnl_primitive_desc_t pd = NULL;
-    dnnl_status_t s = dnnl_primitive_desc_create(&pd, &desc, NULL, jb_onednn_engine(), NULL);
-    if (pd)
-        dnnl_primitive_desc_destroy(pd);
-    if (s == dnnl_unimplemented) {
-        snprintf(e->why, sizeof e->why, "oneDNN %s has no bf16 matmul for this shape here (%s)",
-                 jb_onednn_version(), dnnl_status2str(s));
-        return JB_EUNSUPPORTED;
-    }
-    if ((rc = jb_onednn_plan_primitive(&st->plan, &desc, NULL, "matmul primitive (bf16 x bf16 -> f32)", &st->mm)) ||
-        (rc = jb_onednn_plan_memory(&st->plan, &a_md, st->a16, &st->a)) ||
-        (rc = p->packed ? jb_onednn_plan_prepack(&st->plan, st->mm, &b_md, st->b16, &st->b)
-                        : jb_onednn_plan_memory(&st->plan, &b_md, st->b16, &st->b)) ||
-        (rc = jb_onednn_plan_memory(&st->plan, &c_md, NULL, &st->c)) ||
-        (rc = jb_onednn_plan_finish(&st->plan)))
-        return rc;
-    return JB_OK;
-fail:
-    return rc;
+    return jb_onednn_matmul_plan(&st->plan, p, dnnl_bf16, dnnl_bf16, st->a16, st->b16, NULL,
+                                 "bf16 matmul (bf16 x bf16 -> f32)", &st->mm, e->why, sizeof e->why);
 }
 
 static int run(jb_exec *e)
 {
     mmb_state *st = e->state;
-    int rc;
-    if ((rc = jb_onednn_bind(st->c, e->out)))
-        return rc;
-    const dnnl_exec_arg_t args[] = {
-        {DNNL_ARG_SRC, st->a},
-        {DNNL_ARG_WEIGHTS, st->b},
-        {DNNL_ARG_DST, st->c},
-    };
-    if ((rc = jb_onednn_plan_execute(&st->plan, st->mm, 3, args)))
-        return rc;
-    return jb_onednn_plan_wait(&st->plan);
+    return jb_onednn_matmul_run(&st->plan, &st->mm, NULL, NULL, e->out); /* A and B: the plan's, since setup */
 }
 
 static int dequantized_inputs(const jb_exec *e, float *const deq[])

@@ -17,8 +17,7 @@
 
 typedef struct mm_state {
     jb_onednn_plan plan;
-    dnnl_memory_t a, b, c;
-    dnnl_primitive_t mm;
+    jb_onednn_matmul mm;
 } mm_state;
 
 static void teardown(jb_exec *e)
@@ -32,52 +31,21 @@ static void teardown(jb_exec *e)
 
 static int setup(jb_exec *e)
 {
-    const jb_problem *p = e->p;
-    int rc;
     mm_state *st = calloc(1, sizeof *st);
     if (!st)
         return JB_ENOMEM;
     e->state = st;
-    if ((rc = jb_onednn_plan_init(&st->plan)))
-        return rc;
-
-    /* b_md: B as the caller holds it; w_md: what the primitive is asked to take. */
-    dnnl_memory_desc_t a_md, b_md, c_md, w_md;
-    dnnl_matmul_desc_t desc;
-    JB_DNNL_TRY(dnnl_memory_desc_init_by_tag(&a_md, 2, (dnnl_dims_t){p->m, p->k}, dnnl_f32, dnnl_ab));
-    JB_DNNL_TRY(dnnl_memory_desc_init_by_tag(&b_md, 2, (dnnl_dims_t){p->k, p->n}, dnnl_f32, dnnl_ab));
-    JB_DNNL_TRY(dnnl_memory_desc_init_by_tag(&c_md, 2, (dnnl_dims_t){p->m, p->n}, dnnl_f32, dnnl_ab));
-    JB_DNNL_TRY(dnnl_memory_desc_init_by_tag(&w_md, 2, (dnnl_dims_t){p->k, p->n}, dnnl_f32,
-                                             p->packed ? dnnl_format_tag_any : dnnl_ab));
-    JB_DNNL_TRY(dnnl_matmul_desc_init(&desc, &a_md, &w_md, NULL, &c_md));
-    if ((rc = jb_onednn_plan_primitive(&st->plan, &desc, NULL, "matmul primitive (f32)", &st->mm)) ||
-        (rc = jb_onednn_plan_memory(&st->plan, &a_md, NULL, &st->a)) ||
-        (rc = p->packed ? jb_onednn_plan_prepack(&st->plan, st->mm, &b_md, e->in[1], &st->b)
-                        : jb_onednn_plan_memory(&st->plan, &b_md, NULL, &st->b)) ||
-        (rc = jb_onednn_plan_memory(&st->plan, &c_md, NULL, &st->c)) ||
-        (rc = jb_onednn_plan_finish(&st->plan)))
-        return rc;
-    return JB_OK;
-fail:
-    return rc;
+    /* A and B bound in the run, as the caller holds them; with packed=1 B
+     * is reordered now into the plan's own buffer. */
+    return jb_onednn_matmul_plan(&st->plan, e->p, dnnl_f32, dnnl_f32, NULL, e->p->packed ? e->in[1] : NULL, NULL,
+                                 "matmul primitive (f32)", &st->mm, e->why, sizeof e->why);
 }
 
 static int run(jb_exec *e)
 {
     mm_state *st = e->state;
-    int rc;
     /* Pre-packed B (packed=1) is the plan's own buffer, bound since setup. */
-    if ((rc = jb_onednn_bind(st->a, e->in[0])) || (!e->p->packed && (rc = jb_onednn_bind(st->b, e->in[1]))) ||
-        (rc = jb_onednn_bind(st->c, e->out)))
-        return rc;
-    const dnnl_exec_arg_t args[] = {
-        {DNNL_ARG_SRC, st->a},
-        {DNNL_ARG_WEIGHTS, st->b},
-        {DNNL_ARG_DST, st->c},
-    };
-    if ((rc = jb_onednn_plan_execute(&st->plan, st->mm, 3, args)))
-        return rc;
-    return jb_onednn_plan_wait(&st->plan);
+    return jb_onednn_matmul_run(&st->plan, &st->mm, e->in[0], e->p->packed ? NULL : e->in[1], e->out);
 }
 
 #endif /* JB_HAVE_ONEDNN */

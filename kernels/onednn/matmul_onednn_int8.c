@@ -59,8 +59,7 @@ static const char *path(const jb_problem *p, jb_family *family)
 
 typedef struct mm8_state {
     jb_onednn_plan plan;
-    dnnl_memory_t a, b, c;
-    dnnl_primitive_t mm;
+    jb_onednn_matmul mm;
     int8_t *qa, *qb;   /* A[m][k] and B[k][n] quantized */
     float sa;          /* scale of A */
     float *sb;         /* scale of each column of B */
@@ -145,27 +144,11 @@ static int setup(jb_exec *e)
     for (int64_t j = 0; j < p->n; j++)
         st->oscale[j] = st->sa * st->sb[j];
 
-    if ((rc = jb_onednn_plan_init(&st->plan)))
-        return rc;
-    /* b_md: the s8 B as setup holds it; w_md: what the primitive is asked to take. */
-    dnnl_memory_desc_t a_md, b_md, c_md, w_md;
-    dnnl_matmul_desc_t desc;
-    JB_DNNL_TRY(dnnl_memory_desc_init_by_tag(&a_md, 2, (dnnl_dims_t){p->m, p->k}, dnnl_s8, dnnl_ab));
-    JB_DNNL_TRY(dnnl_memory_desc_init_by_tag(&b_md, 2, (dnnl_dims_t){p->k, p->n}, dnnl_s8, dnnl_ab));
-    JB_DNNL_TRY(dnnl_memory_desc_init_by_tag(&c_md, 2, (dnnl_dims_t){p->m, p->n}, dnnl_f32, dnnl_ab));
-    JB_DNNL_TRY(dnnl_memory_desc_init_by_tag(&w_md, 2, (dnnl_dims_t){p->k, p->n}, dnnl_s8,
-                                             p->packed ? dnnl_format_tag_any : dnnl_ab));
-    JB_DNNL_TRY(dnnl_matmul_desc_init(&desc, &a_md, &w_md, NULL, &c_md));
     JB_DNNL_TRY(dnnl_primitive_attr_create(&attr));
     /* Mask bit 1: one scale per index of C's dim 1, the columns. */
     JB_DNNL_TRY(dnnl_primitive_attr_set_output_scales(attr, p->n, 1 << 1, st->oscale));
-    if ((rc = jb_onednn_plan_primitive(&st->plan, &desc, attr, "matmul primitive (s8 x s8 -> f32)", &st->mm)) ||
-        (rc = jb_onednn_plan_memory(&st->plan, &a_md, st->qa, &st->a)) ||
-        (rc = p->packed ? jb_onednn_plan_prepack(&st->plan, st->mm, &b_md, st->qb, &st->b)
-                        : jb_onednn_plan_memory(&st->plan, &b_md, st->qb, &st->b)) ||
-        (rc = jb_onednn_plan_memory(&st->plan, &c_md, NULL, &st->c)) ||
-        (rc = jb_onednn_plan_finish(&st->plan)))
-        goto fail;
+    rc = jb_onednn_matmul_plan(&st->plan, p, dnnl_s8, dnnl_s8, st->qa, st->qb, attr,
+                               "matmul primitive (s8 x s8 -> f32)", &st->mm, e->why, sizeof e->why);
 fail: /* success falls through: the primitive keeps its own copy of attr */
     if (attr)
         dnnl_primitive_attr_destroy(attr);
@@ -175,17 +158,7 @@ fail: /* success falls through: the primitive keeps its own copy of attr */
 static int run(jb_exec *e)
 {
     mm8_state *st = e->state;
-    int rc;
-    if ((rc = jb_onednn_bind(st->c, e->out)))
-        return rc;
-    const dnnl_exec_arg_t args[] = {
-        {DNNL_ARG_SRC, st->a},
-        {DNNL_ARG_WEIGHTS, st->b},
-        {DNNL_ARG_DST, st->c},
-    };
-    if ((rc = jb_onednn_plan_execute(&st->plan, st->mm, 3, args)))
-        return rc;
-    return jb_onednn_plan_wait(&st->plan);
+    return jb_onednn_matmul_run(&st->plan, &st->mm, NULL, NULL, e->out); /* A and B: the plan's, since setup */
 }
 
 static int dequantized_inputs(const jb_exec *e, float *const deq[])

@@ -253,4 +253,66 @@ void jb_onednn_plan_free(jb_onednn_plan *pl)
     memset(pl, 0, sizeof *pl);
 }
 
+dnnl_status_t jb_onednn_matmul_desc(const jb_problem *p, dnnl_data_type_t ta, dnnl_data_type_t tb,
+                                    dnnl_memory_desc_t *a_md, dnnl_memory_desc_t *b_md, dnnl_memory_desc_t *w_md,
+                                    dnnl_memory_desc_t *c_md, dnnl_matmul_desc_t *desc)
+{
+    dnnl_status_t s;
+    if ((s = dnnl_memory_desc_init_by_tag(a_md, 2, (dnnl_dims_t){p->m, p->k}, ta, dnnl_ab)) != dnnl_success ||
+        (s = dnnl_memory_desc_init_by_tag(b_md, 2, (dnnl_dims_t){p->k, p->n}, tb, dnnl_ab)) != dnnl_success ||
+        (s = dnnl_memory_desc_init_by_tag(w_md, 2, (dnnl_dims_t){p->k, p->n}, tb,
+                                          p->packed ? dnnl_format_tag_any : dnnl_ab)) != dnnl_success ||
+        (s = dnnl_memory_desc_init_by_tag(c_md, 2, (dnnl_dims_t){p->m, p->n}, dnnl_f32, dnnl_ab)) != dnnl_success)
+        return s;
+    return dnnl_matmul_desc_init(desc, a_md, w_md, NULL, c_md);
+}
+
+int jb_onednn_matmul_plan(jb_onednn_plan *pl, const jb_problem *p, dnnl_data_type_t ta, dnnl_data_type_t tb,
+                          const void *a, const void *b, dnnl_primitive_attr_t attr, const char *what,
+                          jb_onednn_matmul *mm, char *why, size_t len)
+{
+    int rc;
+    dnnl_memory_desc_t a_md, b_md, w_md, c_md;
+    dnnl_matmul_desc_t desc;
+    if ((rc = jb_onednn_plan_init(pl)))
+        return rc;
+    JB_DNNL_TRY(jb_onednn_matmul_desc(p, ta, tb, &a_md, &b_md, &w_md, &c_md, &desc));
+    /* Asked first, so that "no implementation" is a skip with oneDNN's word
+     * for it rather than an error (the plan would print and fail). */
+    dnnl_primitive_desc_t pd = NULL;
+    const dnnl_status_t s = dnnl_primitive_desc_create(&pd, &desc, attr, jb_onednn_engine(), NULL);
+    if (pd)
+        dnnl_primitive_desc_destroy(pd);
+    if (s == dnnl_unimplemented) {
+        snprintf(why, len, "oneDNN %s has no %s for this shape here (%s)", jb_onednn_version(), what,
+                 dnnl_status2str(s));
+        return JB_EUNSUPPORTED;
+    }
+    if ((rc = jb_onednn_plan_primitive(pl, &desc, attr, what, &mm->prim)) ||
+        (rc = jb_onednn_plan_memory(pl, &a_md, (void *)a, &mm->a)) ||
+        (rc = p->packed ? jb_onednn_plan_prepack(pl, mm->prim, &b_md, b, &mm->b)
+                        : jb_onednn_plan_memory(pl, &b_md, (void *)b, &mm->b)) ||
+        (rc = jb_onednn_plan_memory(pl, &c_md, NULL, &mm->c)))
+        return rc;
+    return jb_onednn_plan_finish(pl);
+fail:
+    return rc;
+}
+
+int jb_onednn_matmul_run(jb_onednn_plan *pl, const jb_onednn_matmul *mm, const void *a, const void *b, float *c)
+{
+    int rc;
+    if ((a && (rc = jb_onednn_bind(mm->a, a))) || (b && (rc = jb_onednn_bind(mm->b, b))) ||
+        (rc = jb_onednn_bind(mm->c, c)))
+        return rc;
+    const dnnl_exec_arg_t args[] = {
+        {DNNL_ARG_SRC, mm->a},
+        {DNNL_ARG_WEIGHTS, mm->b},
+        {DNNL_ARG_DST, mm->c},
+    };
+    if ((rc = jb_onednn_plan_execute(pl, mm->prim, 3, args)))
+        return rc;
+    return jb_onednn_plan_wait(pl);
+}
+
 #endif /* JB_HAVE_ONEDNN */

@@ -109,5 +109,31 @@ int jb_onednn_plan_wait(jb_onednn_plan *pl);
 /* Destroys everything in the plan and zeroes it. NULL and empty plans are fine. */
 void jb_onednn_plan_free(jb_onednn_plan *pl);
 
+/* ---- One matmul primitive, as the three oneDNN matmul kernels use it ---- */
+
+/* The descriptors of p's matmul: A[m][k] of type ta, B[k][n] of type tb as
+ * the kernel holds it (b_md, plain) and as the primitive is asked to take it
+ * (w_md: format_tag any when p->packed, else plain), fp32 C[m][n]. */
+dnnl_status_t jb_onednn_matmul_desc(const jb_problem *p, dnnl_data_type_t ta, dnnl_data_type_t tb,
+                                    dnnl_memory_desc_t *a_md, dnnl_memory_desc_t *b_md, dnnl_memory_desc_t *w_md,
+                                    dnnl_memory_desc_t *c_md, dnnl_matmul_desc_t *desc);
+
+typedef struct jb_onednn_matmul {
+    dnnl_primitive_t prim;
+    dnnl_memory_t a, b, c;
+} jb_onednn_matmul;
+
+/* Adds p's matmul to the plan (stream made, scratchpad allocated): the
+ * primitive with attr (may be NULL), memories for A over a and B over b, or
+ * left to bind in the run when NULL (with p->packed, b is required: it is
+ * reordered now into the layout the primitive chose, which the plan keeps),
+ * and C. JB_EUNSUPPORTED with oneDNN's word in why when it has no
+ * implementation for this problem here; else JB_OK or the plan's error. */
+int jb_onednn_matmul_plan(jb_onednn_plan *pl, const jb_problem *p, dnnl_data_type_t ta, dnnl_data_type_t tb,
+                          const void *a, const void *b, dnnl_primitive_attr_t attr, const char *what,
+                          jb_onednn_matmul *mm, char *why, size_t len);
+/* Binds A and B when given (those the plan does not hold) and C, executes and waits. */
+int jb_onednn_matmul_run(jb_onednn_plan *pl, const jb_onednn_matmul *mm, const void *a, const void *b, float *c);
+
 #endif /* JB_HAVE_ONEDNN */
 #endif
